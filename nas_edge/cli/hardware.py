@@ -1,0 +1,94 @@
+"""``nas-edge hardware``: list, show, validate and describe hardware profiles."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nas_edge.cli._common import console, err_console, fail
+
+app = typer.Typer(help="Hardware profiles: built-in ones and your own YAML files.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_profiles() -> None:
+    """List the built-in profiles."""
+    from nas_edge.hardware import builtin_names, load_profile
+
+    table = Table(title="built-in hardware profiles")
+    for col in ("name", "kind", "summary", "description"):
+        table.add_column(col, overflow="fold")
+    for name in builtin_names():
+        p = load_profile(name)
+        table.add_row(name, p.kind, _summary(p), p.description)
+    console.print(table)
+
+
+def _summary(p) -> str:  # noqa: ANN001
+    if p.kind == "imc":
+        a = p.array
+        return (f"{a.rows}x{a.cols}, {a.cell_bits} b/cell, {p.adc.bits}-b {p.adc.model} ADC, "
+                f"{a.rows_parallel} rows parallel, {p.technology_nm:g} nm")
+    return f"{p.peak_gmacs_per_s:g} GMAC/s peak, {p.bandwidth_gb_per_s:g} GB/s, {p.technology_nm:g} nm"
+
+
+@app.command("show")
+def show(
+    profile: Annotated[str, typer.Argument(help="built-in name or YAML file")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the resolved profile as JSON")] = False,
+) -> None:
+    """Show a profile with its base applied and its derived ADC figures."""
+    from nas_edge.hardware import ProfileError, adc_figures, load_profile, profile_to_dict
+
+    try:
+        p = load_profile(profile)
+    except ProfileError as exc:
+        fail(str(exc))
+    data = profile_to_dict(p)
+    if p.kind == "imc":
+        f = adc_figures(p.adc, technology_nm=p.technology_nm, clock_ghz=p.clock_ghz)
+        data["derived"] = {"adc_energy_pj": f.energy_pj, "adc_latency_ns": f.latency_ns,
+                           "adc_area_um2": f.area_um2, "arrays_per_tile": p.arrays_per_tile}
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    import yaml
+
+    console.print(f"[bold]{p.name}[/] ({p.kind}) - {_summary(p)}")
+    console.print(yaml.safe_dump(data, sort_keys=False, width=110), highlight=False, markup=False)
+
+
+@app.command("validate")
+def validate(files: Annotated[list[str], typer.Argument(help="profile files (or built-in names)")]) -> None:
+    """Validate profile files; exits 1 if any is invalid, naming the file, field and what was expected."""
+    from nas_edge.hardware import ProfileError, load_profile
+
+    bad = 0
+    for f in files:
+        try:
+            p = load_profile(f)
+        except ProfileError as exc:
+            bad += 1
+            err_console.print(f"[red]invalid[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        else:
+            console.print(f"[green]ok[/] {f} ({p.name}, {p.kind})", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("schema")
+def schema(out: Annotated[str | None, typer.Option("--out", help="write to this file")] = None) -> None:
+    """Print the JSON Schema of a profile file (for editor validation)."""
+    from nas_edge._io import write_atomic
+    from nas_edge.hardware import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if out:
+        write_atomic(out, text + "\n")
+        console.print(f"wrote {out}")
+    else:
+        typer.echo(text)

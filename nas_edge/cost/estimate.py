@@ -1,0 +1,163 @@
+"""Public cost API: ``estimate(workload, profile) -> Cost`` and ``estimate_batch(workloads, profiles)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from nas_edge.cost import kernels
+from nas_edge.cost.layout import LAYER_FIELDS, N_LAYER, N_TOTAL, TOTAL_FIELDS, profile_params
+from nas_edge.hardware.loader import Profile, load_profile
+from nas_edge.workload.table import OpKind, Workload
+
+_DERIVED = ("frames_per_s", "frames_per_s_pipelined", "tops", "tops_per_w", "tops_per_mm2", "edp_uj_ms")
+
+
+def _derive(tot: np.ndarray, batch: np.ndarray | float) -> dict[str, np.ndarray]:
+    """Figures derived from totals (vectorised over pairs). Ops are 2 x MACs (static and dynamic matmuls)."""
+    t = {name: tot[..., i] for i, name in enumerate(TOTAL_FIELDS)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ops = 2.0 * t["macs"]
+        lat_s = t["latency_ms"] * 1e-3
+        energy_j = t["energy_uj"] * 1e-6
+        tops = np.where(lat_s > 0, ops / lat_s / 1e12, 0.0)
+        return {
+            "frames_per_s": np.where(lat_s > 0, batch / lat_s, 0.0),
+            "frames_per_s_pipelined": np.where(t["pipeline_stage_ms"] > 0,
+                                               batch / (t["pipeline_stage_ms"] * 1e-3), 0.0),
+            "tops": tops,
+            "tops_per_w": np.where(energy_j > 0, ops / energy_j / 1e12, 0.0),
+            "tops_per_mm2": np.where(t["area_mm2"] > 0, tops / t["area_mm2"], 0.0),
+            "edp_uj_ms": t["energy_uj"] * t["latency_ms"],
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Cost:
+    """Per-layer cost arrays and totals of one network on one profile.
+
+    ``layers`` is an (n_layers x len(LAYER_FIELDS)) array (see :meth:`layer`); ``totals`` maps names to floats:
+    energy (uJ, and by component), latency (ms, layer by layer), pipeline stage (ms), frames/s both ways,
+    area (mm^2, and by component), arrays, tiles, fits, utilisation, ADC conversions, MACs, TOPS, TOPS/W,
+    TOPS/mm^2 and EDP (uJ x ms).
+    """
+
+    workload: Workload
+    profile: Profile
+    layers: np.ndarray
+    totals: dict[str, float]
+
+    def layer(self, field: str) -> np.ndarray:
+        return self.layers[:, LAYER_FIELDS.index(field)]
+
+    def __getitem__(self, key: str) -> float:
+        return self.totals[key]
+
+    @property
+    def fits(self) -> bool:
+        return self.totals["fits"] > 0.5
+
+    def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
+        """JSON-safe dict: profile name, totals and (optionally) one dict per layer."""
+        out: dict[str, Any] = {"profile": self.profile.name, "kind": self.profile.kind,
+                               "totals": {k: float(v) for k, v in self.totals.items()}}
+        if layers:
+            out["layers"] = [
+                {"name": self.workload.names[i], "op": OpKind(int(self.workload.kind[i])).name.lower(),
+                 "k": int(self.workload.k[i]), "n": int(self.workload.n[i]), "m": int(self.workload.m[i]),
+                 "groups": int(self.workload.groups[i]),
+                 **{f: float(self.layers[i, j]) for j, f in enumerate(LAYER_FIELDS)}}
+                for i in range(len(self.workload))
+            ]
+        return out
+
+
+def _columns(w: Workload) -> tuple[np.ndarray, ...]:
+    return (w.kind, w.k, w.n, w.m, w.groups, w.kernel, w.macs, w.params, w.in_elems, w.out_elems)
+
+
+def estimate(workload: Workload, profile: Profile | str) -> Cost:
+    """Cost of one network on one hardware profile (built-in name, file path or profile object)."""
+    prof = load_profile(profile)
+    p = profile_params(prof)
+    layers = np.zeros((len(workload), N_LAYER))
+    tot = np.zeros(N_TOTAL)
+    kernels.network_cost(*_columns(workload), p, layers, tot)
+    totals = {name: float(tot[i]) for i, name in enumerate(TOTAL_FIELDS)}
+    totals.update({k: float(v) for k, v in _derive(tot, float(workload.meta.get("batch", 1))).items()})
+    return Cost(workload=workload, profile=prof, layers=layers, totals=totals)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchCost:
+    """Totals of many (network, profile) pairs: ``values[name]`` is an array over pairs."""
+
+    workload_index: np.ndarray
+    profile_index: np.ndarray
+    values: dict[str, np.ndarray]
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.values[key]
+
+    def grid(self, key: str, n_workloads: int, n_profiles: int) -> np.ndarray:
+        """For ``pairs='product'``: the values as an (n_workloads x n_profiles) grid."""
+        return self.values[key].reshape(n_workloads, n_profiles)
+
+
+class PackedWorkloads:
+    """Many workloads concatenated once, to be costed repeatedly by :func:`estimate_batch`."""
+
+    def __init__(self, workloads: Sequence[Workload]) -> None:
+        self.columns = tuple(np.concatenate(c) if workloads else np.zeros(0)
+                             for c in zip(*(_columns(w) for w in workloads), strict=True))
+        self.offsets = np.zeros(len(workloads) + 1, dtype=np.int64)
+        np.cumsum([len(w) for w in workloads], out=self.offsets[1:])
+        self.batch = np.array([float(w.meta.get("batch", 1)) for w in workloads])
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def pack_profiles(profiles: Sequence[Profile | str]) -> np.ndarray:
+    """Profiles as the kernels' parameter matrix (one row each)."""
+    return np.stack([profile_params(load_profile(p)) for p in profiles]) if profiles else np.zeros((0, 0))
+
+
+def estimate_batch(
+    workloads: Sequence[Workload] | PackedWorkloads,
+    profiles: Sequence[Profile | str] | np.ndarray,
+    *,
+    pairs: Literal["product", "zip"] | tuple[np.ndarray, np.ndarray] = "product",
+) -> BatchCost:
+    """Totals of many (network x hardware) pairs in one parallel call.
+
+    ``pairs='product'`` costs every workload on every profile (row-major: workload, then profile); ``'zip'``
+    pairs them one to one; or give two index arrays. Pre-pack with :class:`PackedWorkloads` and
+    :func:`pack_profiles` to cost the same inputs many times without re-packing.
+    """
+    packed = workloads if isinstance(workloads, PackedWorkloads) else PackedWorkloads(workloads)
+    pmat = profiles if isinstance(profiles, np.ndarray) else pack_profiles(profiles)
+    nw, npf = len(packed), len(pmat)
+    if pairs == "product":
+        wi, pi = np.repeat(np.arange(nw), npf), np.tile(np.arange(npf), nw)
+    elif pairs == "zip":
+        if nw != npf:
+            raise ValueError(f"pairs='zip' needs as many workloads as profiles ({nw} != {npf})")
+        wi = pi = np.arange(nw)
+    else:
+        wi, pi = (np.asarray(a, dtype=np.int64) for a in pairs)
+        if wi.shape != pi.shape or (wi.size and (wi.min() < 0 or wi.max() >= nw or pi.min() < 0 or pi.max() >= npf)):
+            raise ValueError("pair indices out of range or of different lengths")
+    wi, pi = np.ascontiguousarray(wi, dtype=np.int64), np.ascontiguousarray(pi, dtype=np.int64)
+    tot = np.zeros((len(wi), N_TOTAL))
+    if len(wi):
+        kernels.batch_cost(*packed.columns, packed.offsets, pmat, wi, pi, tot)
+    values = {name: tot[:, i] for i, name in enumerate(TOTAL_FIELDS)}
+    values.update(_derive(tot, packed.batch[wi] if len(wi) else 1.0))
+    return BatchCost(workload_index=wi, profile_index=pi, values=values)
+
+
+TOTAL_NAMES = (*TOTAL_FIELDS, *_DERIVED)

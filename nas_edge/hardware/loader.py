@@ -1,0 +1,170 @@
+"""Load hardware profiles: built-in names or user files, ``base`` inheritance, one clear error per problem."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from nas_edge.hardware.schema import DigitalProfile, HardwareProfile, IMCProfile
+
+Profile = IMCProfile | DigitalProfile
+_ADAPTER: TypeAdapter[Profile] = TypeAdapter(HardwareProfile)
+_MAX_FILE_BYTES = 1 << 20
+
+
+class ProfileError(ValueError):
+    """An invalid hardware profile. ``str()`` names the file, the field path and what was expected."""
+
+    def __init__(self, source: str, message: str, field: str = "") -> None:
+        self.source, self.field, self.message = source, field, message
+        where = f"{source}: {field}: " if field else f"{source}: "
+        super().__init__(where + message)
+
+
+def _builtin_dir() -> Any:
+    return resources.files("nas_edge.hardware_profiles")
+
+
+def builtin_names() -> list[str]:
+    """Names of the profiles shipped with nas-edge."""
+    return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    if not text.strip():
+        raise ProfileError(source, "the file is empty; expected a YAML mapping of profile fields")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(source, f"malformed YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ProfileError(source, "malformed YAML: nesting too deep") from None
+    if not isinstance(data, dict):
+        raise ProfileError(source, f"expected a YAML mapping of profile fields, got {type(data).__name__}")
+    return data
+
+
+def _locate(ref: str, relative_to: Path | None) -> tuple[str, str]:
+    """(source label, text) for a built-in name or a file path."""
+    if ref in builtin_names():
+        return f"<built-in {ref}>", (_builtin_dir() / f"{ref}.yaml").read_text(encoding="utf-8")
+    path = Path(ref).expanduser()
+    if not path.is_absolute() and relative_to is not None and not path.exists():
+        path = relative_to / path
+    if not path.is_file():
+        names = ", ".join(builtin_names())
+        raise ProfileError(ref, f"no such profile file, and not a built-in name (built-ins: {names})")
+    if path.stat().st_size > _MAX_FILE_BYTES:
+        raise ProfileError(str(path), f"file is larger than {_MAX_FILE_BYTES} bytes; not a hardware profile")
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(str(path), f"cannot read the file: {exc}") from None
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve(data: dict[str, Any], source: str, relative_to: Path | None, seen: tuple[str, ...]) -> dict[str, Any]:
+    base = data.get("base")
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ProfileError(source, f"expected a profile name or file path, got {base!r}", "base")
+    if base in seen or len(seen) > 16:
+        raise ProfileError(source, f"cyclic base chain: {' -> '.join((*seen, base))}", "base")
+    try:
+        base_source, text = _locate(base, relative_to)
+    except ProfileError as exc:
+        raise ProfileError(source, f"unknown base profile {base!r}: {exc.message}", "base") from None
+    base_data = _read_yaml(text, base_source)
+    base_dir = Path(base_source).parent if not base_source.startswith("<") else None
+    merged_base = _resolve(base_data, base_source, base_dir, (*seen, base))
+    merged = _deep_merge(merged_base, {k: v for k, v in data.items() if k != "base"})
+    merged["base"] = base
+    if "provenance" not in data:
+        merged["provenance"] = f"{merged_base.get('provenance', '')} (extended from {base})".strip()
+    return merged
+
+
+def _format_error(exc: ValidationError, source: str) -> ProfileError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    if loc and loc[0] in ("imc", "digital"):  # discriminated union tag
+        loc = loc[1:]
+    field = ".".join(loc) or "(top level)"
+    kind, msg = first["type"], first["msg"]
+    if kind == "extra_forbidden":
+        msg = "unknown field (check the spelling; `nas-edge hardware schema` lists the fields)"
+    elif kind == "missing":
+        msg = "required field is missing"
+    elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        field, msg = "kind", "expected 'imc' or 'digital'"
+    elif "input" in first and kind not in ("value_error",):
+        msg = f"{msg} (got {first['input']!r})"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ProfileError(source, msg, field)
+
+
+def _validate(data: dict[str, Any], source: str) -> Profile:
+    data = dict(data)
+    data.setdefault("kind", "imc")
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise _format_error(exc, source) from None
+
+
+def profile_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Profile:
+    """Validate a profile given as a mapping (``base`` is resolved against the built-ins)."""
+    return _validate(_resolve(dict(data), source, None, ()), source)
+
+
+def load_profile(ref: str | Path | Profile) -> Profile:
+    """A profile from a built-in name, a YAML file path, or an already-built profile."""
+    if isinstance(ref, (IMCProfile, DigitalProfile)):
+        return ref
+    ref = str(ref)
+    if ref in builtin_names():
+        return _load_builtin(ref)
+    source, text = _locate(ref, None)
+    data = _read_yaml(text, source)
+    return _validate(_resolve(data, source, Path(source).parent, (source,)), source)
+
+
+@lru_cache(maxsize=64)
+def _load_builtin(name: str) -> Profile:
+    source, text = _locate(name, None)
+    return _validate(_resolve(_read_yaml(text, source), source, None, (name,)), source)
+
+
+def profile_to_dict(profile: Profile) -> dict[str, Any]:
+    """JSON-safe dict of a profile (``base`` already applied)."""
+    return json.loads(profile.model_dump_json())
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a profile file, for editors."""
+    schema = _ADAPTER.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "nas-edge hardware profile"
+    return schema

@@ -1,0 +1,205 @@
+"""Hardware profile schema (pydantic). Every field name carries its unit.
+
+Two kinds of profile share one file format, told apart by ``kind``:
+
+- ``imc``: an in-memory-computing chip (chip -> tiles -> PEs -> arrays of ``rows x cols`` cells read through
+  ADCs) with a digital unit for what crossbars cannot do;
+- ``digital``: an edge device (CPU, NPU, MCU) costed with a per-op-kind roofline.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Precision(_Strict):
+    weight_bits: Annotated[int, Field(ge=1, le=32)] = 8
+    input_bits: Annotated[int, Field(ge=1, le=32)] = 8
+    output_bits: Annotated[int, Field(ge=1, le=32)] = 8
+
+
+class ArraySpec(_Strict):
+    """One crossbar / subarray and the cells and periphery that read it."""
+
+    rows: PositiveInt
+    cols: PositiveInt
+    cell_bits: Annotated[int, Field(ge=1, le=16)] = 1
+    rows_parallel: PositiveInt = Field(description="rows activated in one read (row groups = rows / this)")
+    cols_per_adc: PositiveInt = Field(8, description="columns multiplexed onto one ADC")
+    dac_bits: Annotated[int, Field(ge=1, le=16)] = 1
+    mapping: Literal["differential", "offset", "signed"] = Field(
+        "differential",
+        description="differential: 2 columns per slice; offset: 1 column per slice + 1 reference column per "
+        "array; signed: 1 column per slice, each cross-point holds a signed value (aihwkit's analog tiles)",
+    )
+    keep_kernels_whole: bool = Field(
+        False, description="split convs only along input channels so whole kernels stay in one array (aihwkit)"
+    )
+    cell_area_um2: PositiveFloat
+    read_energy_per_cell_fj: NonNegFloat = Field(description="energy of one cell in one read")
+    bitline_energy_per_column_fj: NonNegFloat = Field(
+        0.0, description="bit-line precharge/sense energy per column per read (scales with row groups)")
+    read_latency_ns: NonNegFloat = Field(description="array read (bit-line settle) time per row group")
+    dac_energy_per_row_fj: NonNegFloat = Field(0.0, description="row driver / DAC energy per row per input cycle")
+    shift_add_energy_fj: NonNegFloat = Field(0.0, description="shift-and-add energy per ADC output")
+    periphery_area_um2: NonNegFloat = Field(0.0, description="drivers, muxes, shift-add per array, ADCs aside")
+    leakage_power_uw: NonNegFloat = Field(0.0, description="static power per array")
+    write_energy_per_cell_pj: NonNegFloat = Field(0.0, description="energy to program one cell")
+    write_latency_per_row_ns: NonNegFloat = Field(0.0, description="time to program one row of one array")
+
+    @model_validator(mode="after")
+    def _rows_parallel_fit(self) -> ArraySpec:
+        if self.rows_parallel > self.rows:
+            raise ValueError(f"rows_parallel ({self.rows_parallel}) must not exceed rows ({self.rows})")
+        if self.cols_per_adc > self.cols:
+            raise ValueError(f"cols_per_adc ({self.cols_per_adc}) must not exceed cols ({self.cols})")
+        if self.mapping == "offset" and self.cols < 2:
+            raise ValueError("offset mapping needs at least 2 columns (one is the reference)")
+        return self
+
+
+class ADCSpec(_Strict):
+    """ADC model, chosen explicitly: published tools disagree by ~100x."""
+
+    model: Literal["sar", "flash", "fom", "table"]
+    bits: Annotated[int, Field(ge=1, le=16)]
+    technology_nm: PositiveFloat | None = Field(None, description="defaults to the chip's technology_nm")
+    # fom: Walden figure of merit E = fom * 2^bits, scaled linearly with technology from fom_reference_nm
+    fom_fj_per_step: PositiveFloat | None = None
+    fom_reference_nm: PositiveFloat = 22.0
+    # flash: one comparator per level
+    comparator_energy_fj: PositiveFloat | None = None
+    comparator_area_um2: PositiveFloat | None = None
+    # fom/flash latency and area (sar computes its own from NeuroSim's fits)
+    latency_ns: PositiveFloat | None = None
+    area_um2: PositiveFloat | None = None
+    # table: per-bit-count figures
+    energy_pj_by_bits: dict[int, PositiveFloat] | None = None
+    latency_ns_by_bits: dict[int, PositiveFloat] | None = None
+    area_um2_by_bits: dict[int, PositiveFloat] | None = None
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> ADCSpec:
+        need = {
+            "sar": [],
+            "flash": ["comparator_energy_fj", "comparator_area_um2", "latency_ns"],
+            "fom": ["fom_fj_per_step", "latency_ns", "area_um2"],
+            "table": ["energy_pj_by_bits", "latency_ns_by_bits", "area_um2_by_bits"],
+        }[self.model]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"ADC model {self.model!r} needs {', '.join(missing)}")
+        if self.model == "table":
+            for f in ("energy_pj_by_bits", "latency_ns_by_bits", "area_um2_by_bits"):
+                if self.bits not in getattr(self, f):
+                    raise ValueError(f"{f} has no entry for bits={self.bits}")
+        return self
+
+
+class BufferSpec(_Strict):
+    """On-chip activation buffers and the interconnect between tiles."""
+
+    energy_per_byte_pj: NonNegFloat
+    bandwidth_gb_per_s: PositiveFloat = Field(description="buffer + interconnect bandwidth (bytes per ns)")
+    interconnect_energy_per_byte_pj: NonNegFloat = 0.0
+    area_mm2: NonNegFloat = 0.0
+
+
+class DigitalUnit(_Strict):
+    """The chip's digital unit: activation x activation matmuls, softmax, norms, activations, pooling,
+    and the accumulation of partial sums across row tiles."""
+
+    energy_per_op_pj: NonNegFloat
+    ops_per_cycle: PositiveFloat
+    accumulate_energy_pj: NonNegFloat = Field(0.0, description="per partial-sum addition across row tiles")
+    area_mm2: NonNegFloat = 0.0
+    leakage_power_mw: NonNegFloat = 0.0
+
+
+class ChipSpec(_Strict):
+    """How arrays are grouped, how many there are, and what happens when a network does not fit."""
+
+    arrays_per_pe: PositiveInt = 4
+    pes_per_tile: PositiveInt = 4
+    tiles: PositiveInt | Literal["auto"] = Field(
+        "auto", description="tiles on chip; 'auto' sizes the chip to the network (NeuroSim-style)"
+    )
+    on_overflow: Literal["infeasible", "reprogram"] = "infeasible"
+    max_duplication: PositiveInt = Field(1, description="copies of a layer's weights allowed for throughput")
+    min_vectors_per_copy: PositiveInt = Field(8, description="a copy is only worth it with this many vectors")
+    tile_periphery_area_um2: NonNegFloat = 0.0
+    leakage_power_mw: NonNegFloat = 0.0
+
+
+class NoiseSpec(_Strict):
+    """Analog non-idealities (used by the accuracy simulation, not by the cost model)."""
+
+    g_max_us: PositiveFloat = 25.0
+    programming_noise: Literal["none", "pcm", "gaussian"] = "none"
+    programming_sigma: NonNegFloat = Field(0.0, description="relative to g_max, for 'gaussian'")
+    read_noise_sigma: NonNegFloat = Field(0.0, description="relative to g_max, per read")
+    drift_nu: NonNegFloat = Field(0.0, description="drift exponent in g(t) = g0 (t/t0)^-nu")
+    drift_nu_std: NonNegFloat = 0.0
+    drift_t0_s: PositiveFloat = 20.0
+
+
+class _ProfileBase(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    provenance: str = Field(min_length=1, description="where the numbers come from")
+    base: str | None = Field(None, description="profile this one extends (name or path); resolved on load")
+    technology_nm: PositiveFloat
+    clock_ghz: PositiveFloat
+    precision: Precision = Precision()
+
+
+class IMCProfile(_ProfileBase):
+    kind: Literal["imc"] = "imc"
+    array: ArraySpec
+    adc: ADCSpec
+    buffer: BufferSpec
+    digital: DigitalUnit
+    chip: ChipSpec = ChipSpec()
+    noise: NoiseSpec | None = None
+
+    @property
+    def arrays_per_tile(self) -> int:
+        return self.chip.arrays_per_pe * self.chip.pes_per_tile
+
+
+class Efficiency(_Strict):
+    """Fraction of peak reached per op kind (measured: see ``nas-edge hardware calibrate``)."""
+
+    conv: Fraction = 0.5
+    depthwise: Fraction = 0.1
+    linear: Fraction = 0.6
+    dynamic_matmul: Fraction = 0.4
+    elementwise: Fraction = 0.5
+
+
+class DigitalProfile(_ProfileBase):
+    kind: Literal["digital"] = "digital"
+    peak_gmacs_per_s: PositiveFloat = Field(description="peak multiply-accumulates per ns (all cores)")
+    elementwise_gops_per_s: PositiveFloat = Field(description="peak element-wise ops per ns")
+    efficiency: Efficiency = Efficiency()
+    bandwidth_gb_per_s: PositiveFloat
+    energy_per_mac_pj: NonNegFloat
+    energy_per_op_pj: NonNegFloat = Field(0.0, description="per element-wise op")
+    energy_per_byte_pj: NonNegFloat
+    layer_overhead_ns: NonNegFloat = Field(0.0, description="fixed dispatch cost per op")
+    static_power_mw: NonNegFloat = 0.0
+    area_mm2: NonNegFloat = 0.0
+
+
+HardwareProfile = Annotated[IMCProfile | DigitalProfile, Field(discriminator="kind")]

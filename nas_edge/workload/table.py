@@ -1,0 +1,278 @@
+"""The Workload table: one row per compute op, the one currency between a network and its cost.
+
+Columns (struct of arrays, one NumPy array each, all of length ``len(workload)``):
+
+- ``kind``     op kind code (:class:`OpKind`)
+- ``k``        reduction size per output and group (conv: ``Cin/groups * kh * kw``; linear: in features;
+               dynamic matmul: the shared dimension)
+- ``n``        outputs over all groups (conv: ``Cout``; linear: out features; dynamic matmul: columns of
+               the right operand times heads)
+- ``m``        input vectors per inference (conv: output pixels ``Hout * Wout``, padding included;
+               linear: tokens; element-wise ops: 1 with ``macs`` holding the element count)
+- ``groups``   groups (conv groups, attention heads); each group is a ``k x n/groups`` matrix
+- ``kernel``   spatial kernel size ``kh * kw`` (1 for linear layers); lets profiles keep kernels whole
+- ``macs``     multiply-accumulates (``m * k * n``) for matmul kinds, elementary ops for the others
+- ``params``   stored weights (``k * n``; 0 for ops without static weights)
+- ``in_elems`` / ``out_elems``  activation elements read and written per inference
+
+Element counts, not bytes: precision belongs to the hardware profile. Conv vectors count output pixels with
+padding (same-padding 3x3 on 32x32 gives 1024 vectors), so ``macs`` equals the usual MAC count; NeuroSim's
+``((H - K + 1) / stride)^2`` is not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+
+class OpKind(IntEnum):
+    """Op kinds. ``CONV`` and ``LINEAR`` hold static weights (crossbars); the rest run digitally."""
+
+    CONV = 0
+    LINEAR = 1
+    DYNAMIC_MATMUL = 2  # activation x activation (attention QK^T, A.V)
+    ELEMENTWISE = 3  # add, mul, activations
+    NORM = 4  # batch/layer norm
+    SOFTMAX = 5
+    POOL = 6
+    OTHER = 7  # ops an adapter did not recognise: costed as element-wise
+
+    @property
+    def is_static(self) -> bool:
+        return self in (OpKind.CONV, OpKind.LINEAR)
+
+
+STATIC_KINDS = (int(OpKind.CONV), int(OpKind.LINEAR))
+COLUMNS = ("kind", "k", "n", "m", "groups", "kernel", "macs", "params", "in_elems", "out_elems")
+_INT_COLUMNS = ("kind", "k", "n", "m", "groups", "kernel")
+
+
+class WorkloadError(ValueError):
+    """A workload row with impossible values."""
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    """A network as a table of compute ops. Build it with :meth:`from_layers` or the adapters."""
+
+    kind: np.ndarray
+    k: np.ndarray
+    n: np.ndarray
+    m: np.ndarray
+    groups: np.ndarray
+    kernel: np.ndarray
+    macs: np.ndarray
+    params: np.ndarray
+    in_elems: np.ndarray
+    out_elems: np.ndarray
+    names: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n_rows = len(self.kind)
+        for col in COLUMNS:
+            arr = np.ascontiguousarray(getattr(self, col), dtype=np.int64 if col in _INT_COLUMNS else np.float64)
+            if arr.ndim != 1 or len(arr) != n_rows:
+                raise WorkloadError(f"column {col!r} must be 1-D with {n_rows} rows, got shape {arr.shape}")
+            arr.setflags(write=False)
+            object.__setattr__(self, col, arr)
+        names = tuple(self.names) or tuple(f"op{i}" for i in range(n_rows))
+        if len(names) != n_rows:
+            raise WorkloadError(f"{len(names)} names for {n_rows} rows")
+        object.__setattr__(self, "names", names)
+        self.validate()
+
+    # -- construction -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_layers(cls, layers: Iterable[Mapping[str, Any]], *, meta: dict[str, Any] | None = None) -> Workload:
+        """Build from layer shapes written by hand.
+
+        Each mapping has ``type`` and its shape keys:
+
+        - ``conv``: ``in_channels, out_channels, kernel`` (int or (kh, kw)), ``in_size`` (int or (h, w)),
+          optional ``stride=1, padding='same'|int, dilation=1, groups=1``
+        - ``linear``: ``in_features, out_features``, optional ``tokens=1``
+        - ``matmul`` (activation x activation): ``m, k, n``, optional ``heads=1``
+        - ``elementwise`` / ``norm`` / ``softmax`` / ``pool`` / ``other``: ``elements`` (output elements),
+          optional ``ops_per_element=1`` and ``in_elements`` (defaults to ``elements``)
+
+        and an optional ``name``.
+        """
+        rows = [layer_row(dict(layer), i) for i, layer in enumerate(layers)]
+        return cls.from_rows(rows, meta=meta)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]], *, meta: dict[str, Any] | None = None) -> Workload:
+        """Build from rows that already hold every column (see :func:`layer_row`)."""
+        cols = {c: np.array([r[c] for r in rows]) if rows else np.zeros(0) for c in COLUMNS}
+        return cls(**cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)),
+                   meta=dict(meta or {}))
+
+    @classmethod
+    def concat(cls, parts: Sequence[Workload]) -> Workload:
+        cols = {c: np.concatenate([getattr(p, c) for p in parts]) if parts else np.zeros(0) for c in COLUMNS}
+        return cls(**cols, names=tuple(n for p in parts for n in p.names))
+
+    # -- checks and views ---------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Refuse impossible rows before they reach a kernel."""
+        if len(self.kind) == 0:
+            return
+        bad_kind = (self.kind < 0) | (self.kind > int(OpKind.OTHER))
+        checks = [
+            (bad_kind, "kind", f"an op kind code 0..{int(OpKind.OTHER)}"),
+            (self.m < 1, "m", "at least 1 input vector"),
+            (self.groups < 1, "groups", "at least 1 group"),
+            (self.kernel < 1, "kernel", "a kernel size of at least 1"),
+            (~np.isfinite(self.macs) | (self.macs < 0), "macs", "a finite count >= 0"),
+            (~np.isfinite(self.params) | (self.params < 0), "params", "a finite count >= 0"),
+            (~np.isfinite(self.in_elems) | (self.in_elems < 0), "in_elems", "a finite count >= 0"),
+            (~np.isfinite(self.out_elems) | (self.out_elems < 0), "out_elems", "a finite count >= 0"),
+        ]
+        matmul = self.kind <= int(OpKind.DYNAMIC_MATMUL)
+        checks += [
+            (matmul & (self.k < 1), "k", "a reduction size of at least 1"),
+            (matmul & (self.n < 1), "n", "at least 1 output"),
+            (matmul & (self.n % self.groups != 0), "n", "a multiple of groups"),
+            (matmul & (self.k % self.kernel != 0), "k", "a multiple of kernel (channels x kernel)"),
+        ]
+        for bad, col, expected in checks:
+            if np.any(bad):
+                i = int(np.flatnonzero(bad)[0])
+                raise WorkloadError(
+                    f"layer {i} ({self.names[i] if self.names else i}): {col}={getattr(self, col)[i]!r}, "
+                    f"expected {expected}"
+                )
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def total_macs(self) -> float:
+        """MACs of matmul kinds (static and dynamic); element-wise ops are not counted."""
+        return float(self.macs[self.kind <= int(OpKind.DYNAMIC_MATMUL)].sum())
+
+    @property
+    def total_params(self) -> float:
+        return float(self.params.sum())
+
+    @property
+    def static_mask(self) -> np.ndarray:
+        return np.isin(self.kind, STATIC_KINDS)
+
+    def batched(self, batch: int) -> Workload:
+        """The same network run on ``batch`` inputs at once: vectors, MACs and activations scale."""
+        if batch < 1:
+            raise WorkloadError(f"batch must be >= 1, got {batch}")
+        elementwise = self.kind > int(OpKind.DYNAMIC_MATMUL)
+        return Workload(
+            kind=self.kind, k=self.k, n=self.n, m=np.where(elementwise, self.m, self.m * batch),
+            groups=self.groups, kernel=self.kernel, macs=self.macs * batch, params=self.params,
+            in_elems=self.in_elems * batch, out_elems=self.out_elems * batch, names=self.names,
+            meta={**self.meta, "batch": batch * int(self.meta.get("batch", 1))},
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Rows as plain dicts (JSON-safe)."""
+        out = []
+        for i in range(len(self)):
+            row: dict[str, Any] = {"name": self.names[i], "kind": OpKind(int(self.kind[i])).name.lower()}
+            for c in COLUMNS[1:]:
+                v = getattr(self, c)[i]
+                row[c] = int(v) if c in _INT_COLUMNS else float(v)
+            out.append(row)
+        return out
+
+    def summary(self) -> dict[str, float]:
+        return {"layers": len(self), "macs": self.total_macs, "params": self.total_params,
+                "static_layers": int(self.static_mask.sum())}
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, (list, tuple)):
+        if len(v) != 2:
+            raise WorkloadError(f"expected an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis (PyTorch's formula)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def layer_row(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    """One hand-written layer (see :meth:`Workload.from_layers`) as a full Workload row."""
+    layer = dict(layer)
+    kind = str(layer.pop("type", "")).lower()
+    name = str(layer.pop("name", f"{kind or 'op'}{index}"))
+
+    def need(key: str) -> Any:
+        if key not in layer:
+            raise WorkloadError(f"layer {index} ({name}): {kind} needs {key!r}")
+        return layer.pop(key)
+
+    try:
+        if kind == "conv":
+            cin, cout = int(need("in_channels")), int(need("out_channels"))
+            kh, kw = _pair(need("kernel"))
+            h, w = _pair(need("in_size"))
+            sh, sw = _pair(layer.pop("stride", 1))
+            dh, dw = _pair(layer.pop("dilation", 1))
+            groups = int(layer.pop("groups", 1))
+            pad = layer.pop("padding", "same")
+            if pad == "same":
+                ph, pw = (dh * (kh - 1)) // 2, (dw * (kw - 1)) // 2
+            else:
+                ph, pw = _pair(pad)
+            if min(cin, cout, kh, kw, h, w, sh, sw, dh, dw, groups) < 1 or cin % groups or cout % groups:
+                raise WorkloadError(f"layer {index} ({name}): impossible conv shape")
+            ho, wo = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
+            if ho < 1 or wo < 1:
+                raise WorkloadError(f"layer {index} ({name}): conv output would be {ho}x{wo}")
+            k, m = cin // groups * kh * kw, ho * wo
+            row = dict(kind=OpKind.CONV, k=k, n=cout, m=m, groups=groups, kernel=kh * kw, macs=m * k * cout,
+                       params=k * cout, in_elems=cin * h * w, out_elems=cout * m, out_shape=(cout, ho, wo))
+        elif kind == "linear":
+            fin, fout = int(need("in_features")), int(need("out_features"))
+            tokens = int(layer.pop("tokens", 1))
+            if min(fin, fout, tokens) < 1:
+                raise WorkloadError(f"layer {index} ({name}): impossible linear shape")
+            row = dict(kind=OpKind.LINEAR, k=fin, n=fout, m=tokens, groups=1, kernel=1,
+                       macs=tokens * fin * fout, params=fin * fout, in_elems=tokens * fin,
+                       out_elems=tokens * fout)
+        elif kind == "matmul":
+            m, k, n = int(need("m")), int(need("k")), int(need("n"))
+            heads = int(layer.pop("heads", 1))
+            if min(m, k, n, heads) < 1:
+                raise WorkloadError(f"layer {index} ({name}): impossible matmul shape")
+            row = dict(kind=OpKind.DYNAMIC_MATMUL, k=k, n=n * heads, m=m, groups=heads, kernel=1,
+                       macs=m * k * n * heads, params=0, in_elems=heads * (m * k + k * n),
+                       out_elems=heads * m * n)
+        elif kind in ("elementwise", "norm", "softmax", "pool", "other"):
+            elements = int(need("elements"))
+            ops = float(layer.pop("ops_per_element", 1.0))
+            in_el = int(layer.pop("in_elements", elements))
+            if elements < 0 or in_el < 0 or ops < 0:
+                raise WorkloadError(f"layer {index} ({name}): negative element count")
+            row = dict(kind=OpKind[kind.upper()], k=1, n=1, m=1, groups=1, kernel=1, macs=elements * ops,
+                       params=0, in_elems=in_el, out_elems=elements)
+        else:
+            raise WorkloadError(f"layer {index} ({name}): unknown type {kind!r}; expected one of conv, "
+                                "linear, matmul, elementwise, norm, softmax, pool, other")
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, WorkloadError):
+            raise
+        raise WorkloadError(f"layer {index} ({name}): {exc}") from exc
+    if layer:
+        raise WorkloadError(f"layer {index} ({name}): unknown keys {sorted(layer)}")
+    row["kind"] = int(row["kind"])
+    row["name"] = name
+    return row
