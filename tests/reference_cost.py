@@ -81,7 +81,7 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
                 cap -= 1
     chip_tiles = tiles_with(cap) if c.tiles == "auto" else c.tiles
     on_chip = chip_tiles * apt
-    over = needed - on_chip if not fits else 0
+    over = needed - on_chip if not fits and c.on_overflow == "reprogram" else 0
     e_write_total = over * a.rows * a.cols * a.write_energy_per_cell_pj
     t_write = over / on_chip * a.rows * a.write_latency_per_row_ns if on_chip else 0.0
     leak_uw = on_chip * a.leakage_power_uw + (c.leakage_power_mw + p.digital.leakage_power_mw) * 1e3
@@ -91,7 +91,8 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
     layers = []
     for i in range(len(w)):
         m = int(w.m[i])
-        io_bytes = float(w.in_elems[i]) * p.precision.input_bits / 8 + float(w.out_elems[i]) * p.precision.output_bits / 8
+        io_bytes = (float(w.in_elems[i]) * p.precision.input_bits
+                    + float(w.out_elems[i]) * p.precision.output_bits) / 8
         r = dict.fromkeys(("arrays", "duplication", "tiles", "utilisation", "row_tiles", "col_tiles",
                            "input_cycles", "row_groups", "adc_conversions", "read_steps", "energy_array_pj",
                            "energy_adc_pj", "energy_dac_pj", "energy_shift_add_pj", "energy_accumulate_pj",
@@ -148,6 +149,7 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
     totals.update(
         area_mm2=sum(areas.values()), arrays_needed=needed, arrays_used=arrays_used if fits else on_chip,
         arrays_on_chip=on_chip, tiles=chip_tiles, fits=1.0 if fits else 0.0,
+        feasible=1.0 if fits or c.on_overflow == "reprogram" else 0.0,
         utilisation=cells_w / (needed * a.rows * a.cols) if needed else 0.0,
         write_latency_ms=t_write * 1e-6, leakage_power_mw=leak_uw * 1e-3,
     )
@@ -188,14 +190,16 @@ def reference_digital(w: Workload, p: DigitalProfile) -> tuple[list[dict], dict]
         latency = max(compute, mem / p.bandwidth_gb_per_s) + p.layer_overhead_ns
         r = dict.fromkeys(("energy_array_pj", "energy_adc_pj", "energy_dac_pj", "energy_shift_add_pj",
                            "energy_accumulate_pj", "energy_interconnect_pj", "energy_write_pj"), 0.0)
-        r["energy_digital_pj"] = macs * (p.energy_per_mac_pj if kind <= OpKind.DYNAMIC_MATMUL else p.energy_per_op_pj)
+        per_op = p.energy_per_mac_pj if kind <= OpKind.DYNAMIC_MATMUL else p.energy_per_op_pj
+        r["energy_digital_pj"] = macs * per_op
         r["energy_buffer_pj"] = mem * p.energy_per_byte_pj
         r["energy_leakage_pj"] = p.static_power_mw * 1e3 * latency * 1e-3
         r["latency_ns"] = latency
         r["macs"] = macs
         layers.append(r)
     totals = _sum_layers(layers, w)
-    totals.update(area_mm2=p.area_mm2, area_digital_mm2=p.area_mm2, fits=1.0, leakage_power_mw=p.static_power_mw)
+    totals.update(area_mm2=p.area_mm2, area_digital_mm2=p.area_mm2, fits=1.0, feasible=1.0,
+                  leakage_power_mw=p.static_power_mw)
     return layers, totals
 
 

@@ -38,7 +38,7 @@ workloads = st.lists(layers, min_size=1, max_size=12).map(Workload.from_layers)
 
 
 @st.composite
-def imc_profiles(draw: st.DrawFn):  # noqa: ANN201
+def imc_profiles(draw: st.DrawFn):
     base = profile_to_dict(load_profile(draw(st.sampled_from(
         ["neurosim-rram-22nm", "neurosim-sram-22nm", "isaac-reram-32nm", "pcm-aihwkit-14nm", "mnsim-default-45nm"]))))
     rows = draw(st.sampled_from([8, 16, 64, 100, 128, 256, 512]))
@@ -65,7 +65,7 @@ def imc_profiles(draw: st.DrawFn):  # noqa: ANN201
 
 
 @st.composite
-def digital_profiles(draw: st.DrawFn):  # noqa: ANN201
+def digital_profiles(draw: st.DrawFn):
     base = profile_to_dict(load_profile(draw(st.sampled_from(["mobile-cpu-a78", "npu-int8-4tops", "mcu-cortex-m7"]))))
     base["peak_gmacs_per_s"] = draw(st.floats(0.1, 5000))
     base["bandwidth_gb_per_s"] = draw(st.floats(0.1, 500))

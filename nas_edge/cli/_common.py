@@ -19,7 +19,6 @@ class CLIError(Exception):
 def fail(message: str, exit_code: int = 1) -> None:
     """Print one error line to stderr and exit (for use inside typer commands)."""
     import typer
-
     from rich.markup import escape
 
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)

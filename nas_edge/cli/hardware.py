@@ -28,7 +28,7 @@ def list_profiles() -> None:
     console.print(table)
 
 
-def _summary(p) -> str:  # noqa: ANN001
+def _summary(p) -> str:
     if p.kind == "imc":
         a = p.array
         return (f"{a.rows}x{a.cols}, {a.cell_bits} b/cell, {p.adc.bits}-b {p.adc.model} ADC, "

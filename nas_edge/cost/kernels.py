@@ -17,25 +17,63 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from nas_edge.cost.layout import L, N_LAYER, N_TOTAL, P, T
+from nas_edge.cost.layout import N_LAYER, N_TOTAL, L, P, T
 
 # numba folds module-level ints into constants
-_KIND, _WB, _IB, _OB = P["kind"], P["weight_bits"], P["input_bits"], P["output_bits"]
-_ROWS, _COLS, _CB, _RP, _CPA, _DACB = P["rows"], P["cols"], P["cell_bits"], P["rows_parallel"], P["cols_per_adc"], P["dac_bits"]
-_MAP, _KEEPK = P["mapping"], P["keep_kernels_whole"]
+_KIND = P["kind"]
+_WB = P["weight_bits"]
+_IB = P["input_bits"]
+_OB = P["output_bits"]
+_ROWS = P["rows"]
+_COLS = P["cols"]
+_CB = P["cell_bits"]
+_RP = P["rows_parallel"]
+_CPA = P["cols_per_adc"]
+_DACB = P["dac_bits"]
+_MAP = P["mapping"]
+_KEEPK = P["keep_kernels_whole"]
 _ECOL = P["e_col_pj"]
-_ECELL, _TREAD, _EDAC, _ESA = P["e_cell_pj"], P["t_read_ns"], P["e_dac_pj"], P["e_shift_add_pj"]
-_ACELL, _APER, _LEAKA, _EWR, _TWR = P["a_cell_um2"], P["a_periph_um2"], P["leak_array_uw"], P["e_write_cell_pj"], P["t_write_row_ns"]
-_EADC, _TADC, _AADC = P["e_adc_pj"], P["t_adc_ns"], P["a_adc_um2"]
-_EBUF, _BW, _EIC, _ABUF = P["e_buf_pj"], P["bw_bytes_per_ns"], P["e_ic_pj"], P["a_buf_um2"]
-_EDOP, _DOPS, _EACC, _ADIG, _LEAKD = P["e_dop_pj"], P["dops_per_ns"], P["e_acc_pj"], P["a_dig_um2"], P["leak_dig_uw"]
-_APT, _TILES, _REPROG, _MAXDUP, _MINVEC, _ATILE, _LEAKC = (
-    P["arrays_per_tile"], P["tiles"], P["reprogram"], P["max_dup"], P["min_vectors"], P["a_tile_um2"], P["leak_chip_uw"])
-_PEAK, _EWOPS, _EFFC, _EFFDW, _EFFL, _EFFDMM, _EFFEW = (
-    P["peak_macs_per_ns"], P["ew_ops_per_ns"], P["eff_conv"], P["eff_dw"], P["eff_linear"], P["eff_dmm"], P["eff_ew"])
-_EMAC, _EOP, _EBYTE, _OVH, _STATIC, _AREA = (
-    P["e_mac_pj"], P["e_op_pj"], P["e_byte_pj"], P["overhead_ns"], P["static_uw"], P["area_um2"])
-
+_ECELL = P["e_cell_pj"]
+_TREAD = P["t_read_ns"]
+_EDAC = P["e_dac_pj"]
+_ESA = P["e_shift_add_pj"]
+_ACELL = P["a_cell_um2"]
+_APER = P["a_periph_um2"]
+_LEAKA = P["leak_array_uw"]
+_EWR = P["e_write_cell_pj"]
+_TWR = P["t_write_row_ns"]
+_EADC = P["e_adc_pj"]
+_TADC = P["t_adc_ns"]
+_AADC = P["a_adc_um2"]
+_EBUF = P["e_buf_pj"]
+_BW = P["bw_bytes_per_ns"]
+_EIC = P["e_ic_pj"]
+_ABUF = P["a_buf_um2"]
+_EDOP = P["e_dop_pj"]
+_DOPS = P["dops_per_ns"]
+_EACC = P["e_acc_pj"]
+_ADIG = P["a_dig_um2"]
+_LEAKD = P["leak_dig_uw"]
+_APT = P["arrays_per_tile"]
+_TILES = P["tiles"]
+_REPROG = P["reprogram"]
+_MAXDUP = P["max_dup"]
+_MINVEC = P["min_vectors"]
+_ATILE = P["a_tile_um2"]
+_LEAKC = P["leak_chip_uw"]
+_PEAK = P["peak_macs_per_ns"]
+_EWOPS = P["ew_ops_per_ns"]
+_EFFC = P["eff_conv"]
+_EFFDW = P["eff_dw"]
+_EFFL = P["eff_linear"]
+_EFFDMM = P["eff_dmm"]
+_EFFEW = P["eff_ew"]
+_EMAC = P["e_mac_pj"]
+_EOP = P["e_op_pj"]
+_EBYTE = P["e_byte_pj"]
+_OVH = P["overhead_ns"]
+_STATIC = P["static_uw"]
+_AREA = P["area_um2"]
 _L_ADC_CONVERSIONS = L["adc_conversions"]
 _L_ARRAYS = L["arrays"]
 _L_COL_TILES = L["col_tiles"]
@@ -73,6 +111,7 @@ _T_ENERGY_ARRAY_UJ = T["energy_array_uj"]
 _T_ENERGY_LEAKAGE_UJ = T["energy_leakage_uj"]
 _T_ENERGY_UJ = T["energy_uj"]
 _T_FITS = T["fits"]
+_T_FEASIBLE = T["feasible"]
 _T_LATENCY_MS = T["latency_ms"]
 _T_LEAKAGE_POWER_MW = T["leakage_power_mw"]
 _T_MACS = T["macs"]
@@ -221,7 +260,7 @@ def _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, layers, w
     arrays_chip = chip_tiles * apt
     # reprogramming: weights beyond capacity are rewritten every inference
     arrays_over = 0.0
-    if fits == 0.0:
+    if fits == 0.0 and p[_REPROG] > 0.5:
         arrays_over = arrays_needed - arrays_chip
     rows, cols = p[_ROWS], p[_COLS]
     e_write = arrays_over * rows * cols * p[_EWR]
@@ -303,6 +342,7 @@ def _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, layers, w
     tot[_T_ARRAYS_ON_CHIP] = arrays_chip
     tot[_T_TILES] = chip_tiles
     tot[_T_FITS] = fits
+    tot[_T_FEASIBLE] = 1.0 if (fits > 0.5 or p[_REPROG] > 0.5) else 0.0
     tot[_T_UTILISATION] = cells_w / (arrays_needed * rows * cols) if arrays_needed > 0 else 0.0
     tot[_T_WRITE_LATENCY_MS] = t_write * 1e-6
     tot[_T_LEAKAGE_POWER_MW] = leak_uw * 1e-3
@@ -362,6 +402,7 @@ def _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e,
     tot[_T_AREA_MM2] = p[_AREA] * 1e-6
     tot[_T_AREA_DIGITAL_MM2] = p[_AREA] * 1e-6
     tot[_T_FITS] = 1.0
+    tot[_T_FEASIBLE] = 1.0
     tot[_T_LEAKAGE_POWER_MW] = p[_STATIC] * 1e-3
 
 

@@ -50,7 +50,7 @@ TOTAL_FIELDS = (
     "energy_uj", "latency_ms", "pipeline_stage_ms", "area_mm2",
     "area_cells_mm2", "area_adc_mm2", "area_periphery_mm2", "area_buffer_mm2", "area_digital_mm2",
     *(f"energy_{c}_uj" for c in ENERGY_COMPONENTS),
-    "arrays_needed", "arrays_used", "arrays_on_chip", "tiles", "fits", "utilisation", "adc_conversions",
+    "arrays_needed", "arrays_used", "arrays_on_chip", "tiles", "fits", "feasible", "utilisation", "adc_conversions",
     "macs", "write_latency_ms", "leakage_power_mw",
 )
 T = {name: i for i, name in enumerate(TOTAL_FIELDS)}

@@ -13,6 +13,16 @@ from nas_edge.hardware.loader import (
 from nas_edge.hardware.schema import DigitalProfile, IMCProfile
 
 __all__ = [
-    "ADCFigures", "DigitalProfile", "IMCProfile", "Profile", "ProfileError", "adc_figures", "builtin_names",
-    "json_schema", "lossless_adc_bits", "load_profile", "profile_from_dict", "profile_to_dict",
+    "ADCFigures",
+    "DigitalProfile",
+    "IMCProfile",
+    "Profile",
+    "ProfileError",
+    "adc_figures",
+    "builtin_names",
+    "json_schema",
+    "load_profile",
+    "lossless_adc_bits",
+    "profile_from_dict",
+    "profile_to_dict",
 ]

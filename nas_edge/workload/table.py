@@ -147,7 +147,7 @@ class Workload:
             if np.any(bad):
                 i = int(np.flatnonzero(bad)[0])
                 raise WorkloadError(
-                    f"layer {i} ({self.names[i] if self.names else i}): {col}={getattr(self, col)[i]!r}, "
+                    f"layer {i} ({self.names[i] if self.names else i}): {col}={getattr(self, col)[i].item()!r}, "
                     f"expected {expected}"
                 )
 
