@@ -1,0 +1,61 @@
+"""A lean row builder for the analytic workloads (the hot path of a search: no dicts, no per-row checks).
+
+Rows follow :func:`nas_edge.workload.table.layer_row` exactly (a test holds the two together); the
+``Workload`` constructor still validates the finished table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nas_edge.workload.table import OpKind, Workload
+
+CONV, LINEAR, MATMUL = int(OpKind.CONV), int(OpKind.LINEAR), int(OpKind.DYNAMIC_MATMUL)
+ELEMENTWISE, NORM, SOFTMAX, POOL, OTHER = (int(OpKind.ELEMENTWISE), int(OpKind.NORM), int(OpKind.SOFTMAX),
+                                           int(OpKind.POOL), int(OpKind.OTHER))
+
+
+class Rows:
+    """Append ops one by one; :meth:`workload` turns them into a :class:`Workload`."""
+
+    __slots__ = ("data", "names")
+
+    def __init__(self) -> None:
+        self.data: list[float] = []  # flat, 10 values per row
+        self.names: list[str] = []
+
+    def conv(self, name: str, cin: int, cout: int, kernel: int, h: int, w: int, stride: int = 1,
+             groups: int = 1, padding: int | None = None) -> tuple[int, int]:
+        """Square-kernel conv (padding ``kernel // 2`` unless given); returns the output size."""
+        pad = kernel // 2 if padding is None else padding
+        ho, wo = (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1
+        k, m = cin // groups * kernel * kernel, ho * wo
+        self.data.extend((CONV, k, cout, m, groups, kernel * kernel, m * k * cout, k * cout, cin * h * w,
+                          cout * m))
+        self.names.append(name)
+        return ho, wo
+
+    def linear(self, name: str, fin: int, fout: int, tokens: int = 1) -> None:
+        self.data.extend((LINEAR, fin, fout, tokens, 1, 1, tokens * fin * fout, fin * fout, tokens * fin,
+                          tokens * fout))
+        self.names.append(name)
+
+    def matmul(self, name: str, m: int, k: int, n: int, heads: int = 1) -> None:
+        """Activation x activation: ``heads`` independent (m x k) @ (k x n) products."""
+        self.data.extend((MATMUL, k, n * heads, m, heads, 1, m * k * n * heads, 0, heads * (m * k + k * n),
+                          heads * m * n))
+        self.names.append(name)
+
+    def op(self, kind: int, name: str, elements: int, ops: float = 1.0, in_elements: int | None = None) -> None:
+        """An element-wise / norm / softmax / pool / other op on ``elements`` outputs."""
+        self.data.extend((kind, 1, 1, 1, 1, 1, elements * ops, 0,
+                          elements if in_elements is None else in_elements, elements))
+        self.names.append(name)
+
+    def workload(self, meta: dict[str, Any] | None = None) -> Workload:
+        cols = np.array(self.data, dtype=np.float64).reshape(-1, 10).T
+        return Workload(kind=cols[0], k=cols[1], n=cols[2], m=cols[3], groups=cols[4], kernel=cols[5],
+                        macs=cols[6], params=cols[7], in_elems=cols[8], out_elems=cols[9],
+                        names=tuple(self.names), meta=meta or {})
