@@ -1,0 +1,511 @@
+"""HWScreeningSampler: screen many candidates per trial with cheap exact functions and a GP surrogate.
+
+Each trial the sampler proposes a few hundred candidates (uniform draws, mutations and crossovers of the
+feasible Pareto set, then local moves around the most promising ones), drops those that violate the user's
+cheap constraints, scores the rest by expected hypervolume improvement (EHVI) — exact values for the cheap
+objectives, Gaussian-process posteriors for the expensive ones, times the probability of satisfying the
+expensive constraints seen through ``trial.set_constraint`` — and returns the best one. EHVI is exact: the
+non-dominated region is split into boxes and, with independent Gaussian marginals, the expectation of each
+box's volume factorises over objectives.
+
+This module depends on NumPy, SciPy and Optuna only (no other part of nas-edge), so it can be shipped as an
+OptunaHub package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, distribution_to_json
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from nas_edge.samplers._encoding import SpaceEncoder
+from nas_edge.samplers._gp import GaussianProcess, GPParams, fit_gp, norm_cdf, norm_pdf
+from nas_edge.samplers._hv import nondominated_boxes, nondominated_ranks
+
+_logger = optuna.logging.get_logger(__name__)
+
+Params = dict[str, Any]
+CheapFunction = Callable[[Params], Sequence[float] | Mapping[str, float]]
+
+_CACHE_LIMIT = 200_000
+_blas_controller: Any = None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Run small dense linear algebra single-threaded (OpenBLAS threads oversubscribe a busy machine)."""
+    global _blas_controller
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn; without it, no limit
+        yield
+        return
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What one sampling call needs to know about the space and the study."""
+
+    enc: SpaceEncoder
+    signature: str  # identifies the space in the caches
+    signs: np.ndarray  # +1 minimise, -1 maximise, per objective
+
+
+class HWScreeningSampler(BaseSampler):
+    """Multi-objective sampler that spends expensive evaluations only on screened, promising candidates.
+
+    Args:
+        cheap_objectives: ``f(params) -> values``: exact values of the objectives that are cheap to compute
+            from the parameters alone (energy, latency, area ...), in the study's units and directions, in
+            the order of ``cheap_objective_indices``.
+        cheap_objective_indices: indices (into the study's objectives) of the values ``cheap_objectives``
+            returns. Required with ``cheap_objectives``.
+        cheap_constraints: ``f(params) -> values`` (a sequence, or a mapping from constraint names as given
+            to ``trial.set_constraint``); a candidate is feasible when every value is ``<= 0``. Infeasible
+            candidates are never proposed while a feasible one is found.
+        vectorized: the cheap functions take a list of parameter dicts and return one row per dict.
+        search_space: the distributions of the parameters to sample jointly. Without it the sampler uses the
+            intersection of the search spaces of finished trials, so the first trial is sampled at random
+            and cannot be screened.
+        n_candidates: candidates screened per trial.
+        n_startup_trials: finished trials before the surrogate is used; until then feasible candidates are
+            drawn uniformly.
+        reference_point: hypervolume reference point in the study's objective units; by default the worst
+            observed value of each objective plus 10 % of its observed range.
+        deterministic_objective: fit the surrogate without observation noise.
+        independent_sampler: sampler for parameters outside the joint search space (default: random).
+        seed: seed for the sampler's random numbers.
+        warn_independent_sampling: log when a parameter falls back to ``independent_sampler``.
+    """
+
+    def __init__(
+        self,
+        *,
+        cheap_objectives: Callable[..., Any] | None = None,
+        cheap_objective_indices: Sequence[int] | None = None,
+        cheap_constraints: Callable[..., Any] | None = None,
+        vectorized: bool = False,
+        search_space: Mapping[str, BaseDistribution] | None = None,
+        n_candidates: int = 256,
+        n_startup_trials: int = 10,
+        reference_point: Sequence[float] | None = None,
+        deterministic_objective: bool = False,
+        independent_sampler: BaseSampler | None = None,
+        seed: int | None = None,
+        warn_independent_sampling: bool = True,
+    ) -> None:
+        if (cheap_objectives is None) != (cheap_objective_indices is None):
+            raise ValueError("cheap_objectives and cheap_objective_indices must be given together")
+        if cheap_objective_indices is not None:
+            idx = [int(i) for i in cheap_objective_indices]
+            if len(set(idx)) != len(idx) or any(i < 0 for i in idx) or not idx:
+                raise ValueError(f"cheap_objective_indices must be distinct non-negative ints, got {idx}")
+            self._cheap_idx: tuple[int, ...] = tuple(idx)
+        else:
+            self._cheap_idx = ()
+        if n_candidates < 8:
+            raise ValueError("n_candidates must be at least 8")
+        if n_startup_trials < 1:
+            raise ValueError("n_startup_trials must be at least 1")
+        self._cheap_objectives = cheap_objectives
+        self._cheap_constraints = cheap_constraints
+        self._vectorized = bool(vectorized)
+        self._search_space = dict(search_space) if search_space is not None else None
+        self._n_candidates = int(n_candidates)
+        self._n_startup_trials = int(n_startup_trials)
+        self._reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
+        self._deterministic = bool(deterministic_objective)
+        self._independent_sampler = independent_sampler or RandomSampler(seed=seed)
+        self._rng = np.random.RandomState(seed)
+        self._warn_independent_sampling = warn_independent_sampling
+        self._intersection = IntersectionSearchSpace(include_pruned=True)
+        self._cheap_cache: dict[tuple[str, bytes], tuple[np.ndarray, np.ndarray]] = {}
+        self._cheap_constraint_keys: tuple[str, ...] | None = None
+        self._gp_cache: dict[tuple[str, str], tuple[int, GPParams]] = {}
+        self._lock = threading.Lock()
+
+    # --- pickling and parallel use -------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def reseed_rng(self) -> None:
+        self._rng = np.random.RandomState()
+        self._independent_sampler.reseed_rng()
+
+    # --- BaseSampler API -----------------------------------------------------------------------------
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        space = self._search_space if self._search_space is not None else self._intersection.calculate(study)
+        return {name: dist for name, dist in space.items() if not dist.single()}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        with self._lock, _single_threaded_blas():
+            return self._sample(study, trial, search_space)
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        if self._warn_independent_sampling and self._search_space is None:
+            complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if complete:
+                _logger.warning(
+                    f"Parameter {param_name!r} of trial {trial.number} is outside the joint search space and "
+                    f"is sampled by {type(self._independent_sampler).__name__}; pass search_space= or set "
+                    "warn_independent_sampling=False if this is intended."
+                )
+        return self._independent_sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._independent_sampler.before_trial(study, trial)
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        self._independent_sampler.after_trial(study, trial, state, values)
+
+    # --- the algorithm -------------------------------------------------------------------------------
+    def _sample(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> Params:
+        enc = SpaceEncoder(search_space)
+        signature = repr([(n, distribution_to_json(d)) for n, d in zip(enc.names, enc.dists, strict=True)])
+        signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
+        if any(i >= len(signs) for i in self._cheap_idx):
+            raise ValueError(f"cheap_objective_indices {self._cheap_idx} do not fit a study with "
+                             f"{len(signs)} objectives")
+        ctx = _Context(enc, signature, signs)
+        trials = study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)
+        )
+        complete_x, complete_t, running_x, seen = [], [], [], set()
+        for t in trials:
+            if t.number == trial.number:
+                continue
+            row = enc.encode_params(t.params)
+            if row is None:
+                continue
+            seen.add(enc.keys(row[None, :])[0])
+            if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == len(signs):
+                complete_x.append(row)
+                complete_t.append(t)
+            elif t.state == TrialState.RUNNING:
+                running_x.append(row)
+        if len(complete_t) < self._n_startup_trials:
+            x = self._startup_candidate(ctx, seen)
+        else:
+            x = self._model_candidate(ctx, np.asarray(complete_x), complete_t,
+                                      np.asarray(running_x).reshape(-1, len(enc)), seen)
+        return enc.decode_params(x)
+
+    def _cheap(self, ctx: _Context, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cheap constraint values (n, c) and cheap objective values in minimisation form (n, k)."""
+        enc, signature = ctx.enc, ctx.signature
+        n = len(x)
+        keys = enc.keys(x)
+        cons: list[np.ndarray | None] = [None] * n
+        objs: list[np.ndarray | None] = [None] * n
+        todo = []
+        for i, key in enumerate(keys):
+            hit = self._cheap_cache.get((signature, key))
+            if hit is not None:
+                cons[i], objs[i] = hit
+            else:
+                todo.append(i)
+        if todo:
+            params = [enc.decode_params(x[i]) for i in todo]
+            c_new = self._call(self._cheap_constraints, params, constraints=True)
+            o_new = self._call(self._cheap_objectives, params, constraints=False)
+            if len(self._cheap_cache) > _CACHE_LIMIT:
+                self._cheap_cache.clear()
+            for j, i in enumerate(todo):
+                cons[i], objs[i] = c_new[j], o_new[j]
+                self._cheap_cache[(signature, keys[i])] = (c_new[j], o_new[j])
+        objs_min = np.asarray(objs, dtype=float).reshape(n, -1) * ctx.signs[list(self._cheap_idx)]
+        return np.asarray(cons, dtype=float).reshape(n, -1), objs_min
+
+    def _call(self, fn: Callable[..., Any] | None, params: list[Params], *, constraints: bool) -> np.ndarray:
+        if fn is None:
+            return np.zeros((len(params), 0))
+        raw = fn(params) if self._vectorized else [fn(p) for p in params]
+        if not self._vectorized or isinstance(raw, Sequence):
+            rows = [self._as_row(r, constraints) for r in raw]
+            out = np.asarray(rows, dtype=float).reshape(len(params), -1)
+        else:
+            out = np.asarray(raw, dtype=float).reshape(len(params), -1)
+        if not constraints and out.shape[1] != len(self._cheap_idx):
+            raise ValueError(f"cheap_objectives returned {out.shape[1]} values, expected "
+                             f"{len(self._cheap_idx)} (one per cheap_objective_indices)")
+        if np.isnan(out).any():
+            raise ValueError(f"cheap_{'constraints' if constraints else 'objectives'} returned NaN")
+        return out
+
+    def _as_row(self, value: Any, constraints: bool) -> list[float]:
+        if isinstance(value, Mapping):
+            if constraints:
+                keys = tuple(value)
+                if self._cheap_constraint_keys is None:
+                    self._cheap_constraint_keys = keys
+                return [float(value[k]) for k in self._cheap_constraint_keys]
+            raise TypeError("cheap_objectives must return a sequence of floats")
+        return [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float))]
+
+    def _feasible_first(self, cons: np.ndarray) -> np.ndarray:
+        """Total violation per candidate (0 = feasible)."""
+        return np.clip(cons, 0.0, None).sum(axis=1) if cons.shape[1] else np.zeros(len(cons))
+
+    def _startup_candidate(self, ctx: _Context, seen: set[bytes]) -> np.ndarray:
+        """A uniform draw among candidates that pass the cheap constraints (least violation otherwise)."""
+        best_x, best_v = None, math.inf
+        for _ in range(8):
+            x = ctx.enc.random(self._rng, self._n_candidates)
+            x = _unique_unseen(ctx.enc, x, seen, keep_one=True)
+            if self._cheap_constraints is None:
+                return x[0]
+            violation = self._feasible_first(self._cheap(ctx, x)[0])
+            i = int(np.argmin(violation))  # first feasible one in random order
+            if violation[i] <= 0.0:
+                return x[i]
+            if violation[i] < best_v:
+                best_x, best_v = x[i], float(violation[i])
+        assert best_x is not None
+        return best_x
+
+    def _model_candidate(
+        self,
+        ctx: _Context,
+        x_done: np.ndarray,
+        done: list[FrozenTrial],
+        x_running: np.ndarray,
+        seen: set[bytes],
+    ) -> np.ndarray:
+        enc = ctx.enc
+        n_obj = len(ctx.signs)
+        y = _clip_infinite(np.array([t.values for t in done], dtype=float) * ctx.signs)
+        expensive = [i for i in range(n_obj) if i not in self._cheap_idx]
+        feasible = np.array([all(v <= 0.0 for v in t.constraints.values()) for t in done], dtype=bool)
+
+        gps = {i: self._gp(ctx, f"obj{i}", x_done, y[:, i]) for i in expensive}
+        con_gps = self._constraint_gps(ctx, x_done, done)
+
+        lo, hi = y.min(axis=0), y.max(axis=0)
+        scale = np.where(hi - lo > 1e-12, hi - lo, 1.0)
+        if self._reference_point is not None:
+            if len(self._reference_point) != n_obj:
+                raise ValueError(f"reference_point has {len(self._reference_point)} values, the study "
+                                 f"{n_obj} objectives")
+            ref = (self._reference_point * ctx.signs - lo) / scale
+        else:
+            ref = np.full(n_obj, 1.1)
+        front = (y[feasible] - lo) / scale
+        if len(x_running):  # pending trials count as if they returned their predicted means
+            fantasy, _, violation = self._predict(ctx, x_running, gps, lo, scale)
+            front = np.vstack([front, fantasy[violation <= 0.0]])
+        lower, upper = nondominated_boxes(front, ref)
+
+        def score(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mean, std, violation = self._predict(ctx, x, gps, lo, scale)
+            acq = _ehvi(mean, std, lower, upper) * _prob_feasible(con_gps, x)
+            return acq, violation
+
+        # parents: the feasible Pareto set, topped up by the next ranks (least violating if none feasible)
+        if feasible.any():
+            ranks = nondominated_ranks(y[feasible])
+            order = np.argsort(ranks, kind="stable")
+            n_par = max(int(np.sum(ranks == 0)), min(5, len(order)))
+            parents = x_done[feasible][order[:n_par]]
+        else:
+            total = np.array([sum(max(v, 0.0) for v in t.constraints.values()) for t in done])
+            parents = x_done[np.argsort(total, kind="stable")[:5]]
+
+        n = self._n_candidates
+        n_rand, n_mut = n // 4, n // 2
+        x = np.vstack([
+            enc.random(self._rng, n_rand),
+            self._mutate(enc, parents[self._rng.randint(len(parents), size=n_mut)], sigma=None),
+            self._crossover(enc, parents, n - n_rand - n_mut),
+        ])
+        x = _unique_unseen(enc, x, seen, keep_one=True)
+        acq, violation = score(x)
+        # local moves around the most promising feasible candidates
+        top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
+        local = self._mutate(enc, top[self._rng.randint(len(top), size=n // 4)], sigma=0.05)
+        local = _unique_unseen(enc, local, seen | set(enc.keys(x)), keep_one=False)
+        if len(local):
+            acq_l, viol_l = score(local)
+            x = np.vstack([x, local])
+            acq = np.concatenate([acq, acq_l])
+            violation = np.concatenate([violation, viol_l])
+        ok = violation <= 0.0
+        if not ok.any():
+            return x[int(np.argmin(violation))]
+        best = int(np.argmax(np.where(ok, acq, -np.inf)))
+        if acq[best] <= 1e-12:  # nothing promises a gain: explore among the feasible candidates
+            best = int(self._rng.choice(np.flatnonzero(ok)))
+        return x[best]
+
+    def _mutate(self, enc: SpaceEncoder, parents: np.ndarray, *, sigma: float | None) -> np.ndarray:
+        """Copies of ``parents`` with about one in ``d`` parameters (at least one) changed.
+
+        Numerical parameters move by a Gaussian step (``sigma`` in the [0, 1] encoding, or per child one of
+        0.03 / 0.1 / 0.3 when ``sigma`` is None), at least one grid cell for discrete ones; categorical ones
+        take another choice.
+        """
+        n, d = parents.shape
+        if n == 0:
+            return parents
+        rng = self._rng
+        mask = rng.random_sample((n, d)) < 1.0 / d
+        mask[np.arange(n), rng.randint(d, size=n)] = True
+        sig = np.full(n, sigma) if sigma is not None else rng.choice([0.03, 0.1, 0.3], size=n)
+        cell = enc.cell_width
+        step = rng.standard_normal((n, d)) * np.maximum(sig[:, None], cell[None, :])
+        x = parents.copy()
+        num = ~enc.is_cat
+        moved = np.clip(parents + step, 0.0, 1.0)
+        x[:, num] = np.where(mask[:, num], moved[:, num], parents[:, num])
+        for j in np.flatnonzero(enc.is_cat):
+            k = int(enc.n_choices[j])
+            rows = np.flatnonzero(mask[:, j])
+            # a uniformly chosen *other* choice
+            shift = rng.randint(1, max(k, 2), size=len(rows))
+            x[rows, j] = (parents[rows, j] + shift) % k
+        return enc.snap(x)
+
+    def _crossover(self, enc: SpaceEncoder, parents: np.ndarray, n: int) -> np.ndarray:
+        """Uniform crossover of random parent pairs, followed by a light mutation."""
+        if n <= 0:
+            return parents[:0]
+        rng = self._rng
+        a = parents[rng.randint(len(parents), size=n)]
+        b = parents[rng.randint(len(parents), size=n)]
+        child = np.where(rng.random_sample(a.shape) < 0.5, a, b)
+        return self._mutate(enc, child, sigma=0.03)
+
+    def _predict(
+        self,
+        ctx: _Context,
+        x: np.ndarray,
+        gps: dict[int, GaussianProcess],
+        lo: np.ndarray,
+        scale: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised objective means and standard deviations (0 for cheap ones), cheap violation."""
+        mean = np.zeros((len(x), len(lo)))
+        std = np.zeros((len(x), len(lo)))
+        cons, objs = self._cheap(ctx, x)
+        for j, i in enumerate(self._cheap_idx):
+            mean[:, i] = objs[:, j]
+        for i, gp in gps.items():
+            mean[:, i], std[:, i] = gp.predict(x)
+        return (mean - lo) / scale, std / scale, self._feasible_first(cons)
+
+    def _gp(self, ctx: _Context, target: str, x: np.ndarray, y: np.ndarray) -> GaussianProcess:
+        """Fit a GP; hyperparameters are re-optimised when the data grew by 10 % since the last fit."""
+        key = (ctx.signature, target)
+        cached = self._gp_cache.get(key)
+        n = len(y)
+        refit = cached is None or n < cached[0] or n - cached[0] >= max(1, cached[0] // 10)
+        init = cached[1] if cached is not None else None
+        gp = fit_gp(x, y, ctx.enc.is_cat, init=init, deterministic=self._deterministic, refit=refit)
+        if refit:
+            self._gp_cache[key] = (n, gp.params)
+        return gp
+
+    def _constraint_gps(self, ctx: _Context, x_done: np.ndarray, done: list[FrozenTrial]) -> list[
+            GaussianProcess]:
+        """GPs for trial constraints that the cheap constraints do not cover and that were ever violated."""
+        covered = set(self._cheap_constraint_keys or ())
+        keys: list[str] = []
+        for t in done:
+            for k, v in t.constraints.items():
+                if k not in covered and k not in keys and v > 0.0:
+                    keys.append(k)
+        gps = []
+        for k in keys:
+            rows = [i for i, t in enumerate(done) if k in t.constraints]
+            vals = np.array([done[i].constraints[k] for i in rows], dtype=float)
+            gps.append(self._gp(ctx, f"con:{k}", x_done[rows], vals))
+        return gps
+
+
+def _clip_infinite(y: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(y)
+    if finite.all():
+        return y
+    lo = np.where(finite.any(axis=0), np.min(np.where(finite, y, np.inf), axis=0), 0.0)
+    hi = np.where(finite.any(axis=0), np.max(np.where(finite, y, -np.inf), axis=0), 0.0)
+    return np.clip(np.nan_to_num(y, nan=0.0), lo, hi)
+
+
+def _unique_unseen(enc: SpaceEncoder, x: np.ndarray, seen: set[bytes], *, keep_one: bool) -> np.ndarray:
+    """Rows of ``x`` whose parameters are new (not in ``seen``, not repeated); at least one if asked."""
+    keys = enc.keys(x)
+    mask = np.zeros(len(x), dtype=bool)
+    fresh: set[bytes] = set()
+    for i, k in enumerate(keys):
+        if k not in seen and k not in fresh:
+            fresh.add(k)
+            mask[i] = True
+    if keep_one and not mask.any():
+        mask[0] = True  # the space is exhausted: repeating a point is the only option
+    return x[mask]
+
+
+def _ehvi(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Exact expected hypervolume improvement of independent Gaussian (or exact, std = 0) objectives.
+
+    For each box ``[l, u]`` of the non-dominated region the gain is ``prod_j (u_j - max(l_j, Y_j))^+`` and
+    with independent ``Y_j ~ N(m_j, s_j)`` its expectation is the product of
+    ``E[(u - max(l, Y))^+] = (u - l) Phi(a) + (u - m) (Phi(b) - Phi(a)) + s (phi(b) - phi(a))`` with
+    ``a = (l - m) / s``, ``b = (u - m) / s`` (the term with ``Phi(a)`` vanishes for ``l = -inf``).
+    """
+    n, m = mean.shape
+    total = np.ones((n, len(lower)))
+    for j in range(m):
+        mu = mean[:, j, None]
+        lo = lower[None, :, j]
+        up = upper[None, :, j]
+        sd = std[:, j]
+        if not np.any(sd > 0.0):
+            total *= np.clip(up - np.maximum(lo, mu), 0.0, None)
+            continue
+        s = np.maximum(sd, 1e-12)[:, None]
+        finite_lo = np.isfinite(lo)
+        a = np.where(finite_lo, (np.where(finite_lo, lo, 0.0) - mu) / s, -np.inf)
+        b = (up - mu) / s
+        cdf_a, cdf_b = norm_cdf(a), norm_cdf(b)
+        pdf_a = np.where(finite_lo, norm_pdf(np.where(finite_lo, a, 0.0)), 0.0)
+        below = np.where(finite_lo, (up - np.where(finite_lo, lo, 0.0)) * cdf_a, 0.0)
+        psi = below + (up - mu) * (cdf_b - cdf_a) + s * (norm_pdf(b) - pdf_a)
+        total *= np.clip(psi, 0.0, None)
+    return total.sum(axis=1)
+
+
+def _prob_feasible(gps: list[GaussianProcess], x: np.ndarray) -> np.ndarray:
+    p = np.ones(len(x))
+    for gp in gps:
+        mean, std = gp.predict(x)
+        p *= norm_cdf(-mean / std)
+    return p
