@@ -13,27 +13,6 @@ from nas_edge.cost.layout import LAYER_FIELDS, N_LAYER, N_TOTAL, TOTAL_FIELDS, p
 from nas_edge.hardware.loader import Profile, load_profile
 from nas_edge.workload.table import OpKind, Workload
 
-_DERIVED = ("frames_per_s", "frames_per_s_pipelined", "tops", "tops_per_w", "tops_per_mm2", "edp_uj_ms")
-
-
-def _derive(tot: np.ndarray, batch: np.ndarray | float) -> dict[str, np.ndarray]:
-    """Figures derived from totals (vectorised over pairs). Ops are 2 x MACs (static and dynamic matmuls)."""
-    t = {name: tot[..., i] for i, name in enumerate(TOTAL_FIELDS)}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ops = 2.0 * t["macs"]
-        lat_s = t["latency_ms"] * 1e-3
-        energy_j = t["energy_uj"] * 1e-6
-        tops = np.where(lat_s > 0, ops / lat_s / 1e12, 0.0)
-        return {
-            "frames_per_s": np.where(lat_s > 0, batch / lat_s, 0.0),
-            "frames_per_s_pipelined": np.where(t["pipeline_stage_ms"] > 0,
-                                               batch / (t["pipeline_stage_ms"] * 1e-3), 0.0),
-            "tops": tops,
-            "tops_per_w": np.where(energy_j > 0, ops / energy_j / 1e12, 0.0),
-            "tops_per_mm2": np.where(t["area_mm2"] > 0, tops / t["area_mm2"], 0.0),
-            "edp_uj_ms": t["energy_uj"] * t["latency_ms"],
-        }
-
 
 @dataclass(frozen=True, eq=False)
 class Cost:
@@ -82,13 +61,26 @@ def _columns(w: Workload) -> tuple[np.ndarray, ...]:
 def estimate(workload: Workload, profile: Profile | str) -> Cost:
     """Cost of one network on one hardware profile (built-in name, file path or profile object)."""
     prof = load_profile(profile)
-    p = profile_params(prof)
     layers = np.zeros((len(workload), N_LAYER))
     tot = np.zeros(N_TOTAL)
-    kernels.network_cost(*_columns(workload), p, layers, tot)
-    totals = {name: float(tot[i]) for i, name in enumerate(TOTAL_FIELDS)}
-    totals.update({k: float(v) for k, v in _derive(tot, float(workload.meta.get("batch", 1))).items()})
+    kernels.network_cost(*_columns(workload), _params(prof), float(workload.meta.get("batch", 1)), layers, tot)
+    totals = dict(zip(TOTAL_FIELDS, tot.tolist(), strict=True))
     return Cost(workload=workload, profile=prof, layers=layers, totals=totals)
+
+
+_PARAMS_CACHE: dict[int, tuple[Profile, np.ndarray]] = {}
+
+
+def _params(profile: Profile) -> np.ndarray:
+    """The kernels' parameter vector of a profile, cached per (immutable) profile object."""
+    hit = _PARAMS_CACHE.get(id(profile))
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    if len(_PARAMS_CACHE) >= 256:
+        _PARAMS_CACHE.clear()
+    params = profile_params(profile)
+    _PARAMS_CACHE[id(profile)] = (profile, params)
+    return params
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +115,7 @@ class PackedWorkloads:
 
 def pack_profiles(profiles: Sequence[Profile | str]) -> np.ndarray:
     """Profiles as the kernels' parameter matrix (one row each)."""
-    return np.stack([profile_params(load_profile(p)) for p in profiles]) if profiles else np.zeros((0, 0))
+    return np.stack([_params(load_profile(p)) for p in profiles]) if profiles else np.zeros((0, 0))
 
 
 def estimate_batch(
@@ -154,10 +146,9 @@ def estimate_batch(
     wi, pi = np.ascontiguousarray(wi, dtype=np.int64), np.ascontiguousarray(pi, dtype=np.int64)
     tot = np.zeros((len(wi), N_TOTAL))
     if len(wi):
-        kernels.batch_cost(*packed.columns, packed.offsets, pmat, wi, pi, tot)
+        kernels.batch_cost(*packed.columns, packed.offsets, packed.batch, pmat, wi, pi, tot)
     values = {name: tot[:, i] for i, name in enumerate(TOTAL_FIELDS)}
-    values.update(_derive(tot, packed.batch[wi] if len(wi) else 1.0))
     return BatchCost(workload_index=wi, profile_index=pi, values=values)
 
 
-TOTAL_NAMES = (*TOTAL_FIELDS, *_DERIVED)
+TOTAL_NAMES = TOTAL_FIELDS

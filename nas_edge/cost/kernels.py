@@ -111,6 +111,12 @@ _T_ENERGY_ARRAY_UJ = T["energy_array_uj"]
 _T_ENERGY_LEAKAGE_UJ = T["energy_leakage_uj"]
 _T_ENERGY_UJ = T["energy_uj"]
 _T_FITS = T["fits"]
+_T_EDP_UJ_MS = T["edp_uj_ms"]
+_T_TOPS_PER_MM2 = T["tops_per_mm2"]
+_T_TOPS_PER_W = T["tops_per_w"]
+_T_TOPS = T["tops"]
+_T_FRAMES_PER_S_PIPELINED = T["frames_per_s_pipelined"]
+_T_FRAMES_PER_S = T["frames_per_s"]
 _T_FEASIBLE = T["feasible"]
 _T_LATENCY_MS = T["latency_ms"]
 _T_LEAKAGE_POWER_MW = T["leakage_power_mw"]
@@ -224,38 +230,41 @@ def _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, layers, w
     apt = int(p[_APT])
     fixed_tiles = int(p[_TILES])
     maxdup = int(p[_MAXDUP])
-    # pass 1: arrays per layer, duplication cap that fits the chip
+    # pass 1: arrays per layer, and the chip they need with every layer at its wanted copies
     arrays_needed = 0.0
     tiles_needed = 0.0
+    arrays_used = 0.0
+    tiles_used = 0.0
     for i in range(s, e):
         if kind[i] == _CONV or kind[i] == _LINEAR:
             a = _arrays_only(k[i], n[i], g[i], kern[i], p)
+            d = _wanted_copies(m[i], p)
             arrays_needed += a
             tiles_needed += _cdiv(a, apt)
+            arrays_used += a * d
+            tiles_used += _cdiv(a * d, apt)
+    # a fixed chip caps the copies so that everything fits (or nothing is copied when even that fails)
     cap = maxdup
     fits = 1.0
-    if fixed_tiles > 0:
+    if fixed_tiles > 0 and tiles_used > fixed_tiles:
         if tiles_needed > fixed_tiles:
             fits = 0.0
             cap = 1
         else:
             while cap > 1:
-                t = 0
+                cap -= 1
+                arrays_used = 0.0
+                tiles_used = 0.0
                 for i in range(s, e):
                     if kind[i] == _CONV or kind[i] == _LINEAR:
-                        d = min(_wanted_copies(m[i], p), cap)
-                        t += _cdiv(_arrays_only(k[i], n[i], g[i], kern[i], p) * d, apt)
-                if t <= fixed_tiles:
+                        a = _arrays_only(k[i], n[i], g[i], kern[i], p) * min(_wanted_copies(m[i], p), cap)
+                        arrays_used += a
+                        tiles_used += _cdiv(a, apt)
+                if tiles_used <= fixed_tiles:
                     break
-                cap -= 1
-    tiles_used = 0.0
-    arrays_used = 0.0
-    for i in range(s, e):
-        if kind[i] == _CONV or kind[i] == _LINEAR:
-            d = min(_wanted_copies(m[i], p), cap)
-            a = _arrays_only(k[i], n[i], g[i], kern[i], p) * d
-            arrays_used += a
-            tiles_used += _cdiv(a, apt)
+        if fits == 0.0:
+            arrays_used = arrays_needed
+            tiles_used = tiles_needed
     chip_tiles = tiles_used if fixed_tiles == 0 else float(fixed_tiles)
     arrays_chip = chip_tiles * apt
     # reprogramming: weights beyond capacity are rewritten every inference
@@ -407,17 +416,34 @@ def _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e,
 
 
 @njit(cache=True)
-def network_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, p, layers, tot):
+def _derive(tot, batch):
+    """Figures derived from the totals: frames/s (both ways), TOPS, TOPS/W, TOPS/mm^2, EDP."""
+    ops = 2.0 * tot[_T_MACS]
+    lat_s = tot[_T_LATENCY_MS] * 1e-3
+    stage_s = tot[_T_PIPELINE_STAGE_MS] * 1e-3
+    energy_j = tot[_T_ENERGY_UJ] * 1e-6
+    tot[_T_FRAMES_PER_S] = batch / lat_s if lat_s > 0 else 0.0
+    tot[_T_FRAMES_PER_S_PIPELINED] = batch / stage_s if stage_s > 0 else 0.0
+    tops = ops / lat_s * 1e-12 if lat_s > 0 else 0.0
+    tot[_T_TOPS] = tops
+    tot[_T_TOPS_PER_W] = ops / energy_j * 1e-12 if energy_j > 0 else 0.0
+    tot[_T_TOPS_PER_MM2] = tops / tot[_T_AREA_MM2] if tot[_T_AREA_MM2] > 0 else 0.0
+    tot[_T_EDP_UJ_MS] = tot[_T_ENERGY_UJ] * tot[_T_LATENCY_MS]
+
+
+@njit(cache=True)
+def network_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, p, batch, layers, tot):
     """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``."""
     e = kind.shape[0]
     if p[_KIND] < 0.5:
         _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, 0, e, p, layers, True, tot)
     else:
         _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, 0, e, p, layers, True, tot)
+    _derive(tot, batch)
 
 
 @njit(cache=True, parallel=True)
-def batch_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, offsets, pmat, wi, pi, tot):
+def batch_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, offsets, batch, pmat, wi, pi, tot):
     """Many (network, profile) pairs at once: pair j costs rows offsets[wi[j]]:offsets[wi[j]+1] on pmat[pi[j]]."""
     dummy = np.zeros((1, N_LAYER))
     for j in prange(wi.shape[0]):
@@ -427,6 +453,7 @@ def batch_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, offsets, pm
             _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, dummy, False, tot[j])
         else:
             _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e, p, dummy, False, tot[j])
+        _derive(tot[j], batch[wi[j]])
 
 
 def ceil_div(a: int, b: int) -> int:

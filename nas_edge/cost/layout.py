@@ -52,6 +52,8 @@ TOTAL_FIELDS = (
     *(f"energy_{c}_uj" for c in ENERGY_COMPONENTS),
     "arrays_needed", "arrays_used", "arrays_on_chip", "tiles", "fits", "feasible", "utilisation", "adc_conversions",
     "macs", "write_latency_ms", "leakage_power_mw",
+    # derived (ops = 2 x MACs of static and dynamic matmuls)
+    "frames_per_s", "frames_per_s_pipelined", "tops", "tops_per_w", "tops_per_mm2", "edp_uj_ms",
 )
 T = {name: i for i, name in enumerate(TOTAL_FIELDS)}
 N_TOTAL = len(TOTAL_FIELDS)
