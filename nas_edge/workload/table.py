@@ -194,6 +194,20 @@ class Workload:
         return {"layers": len(self), "macs": self.total_macs, "params": self.total_params,
                 "static_layers": int(self.static_mask.sum())}
 
+    @classmethod
+    def from_onnx(cls, model: Any, input_shapes: Mapping[str, Any] | None = None, batch: int = 1) -> Workload:
+        """From an ONNX model (path, bytes or ModelProto); see :mod:`nas_edge.workload.onnx_adapter`."""
+        from nas_edge.workload.onnx_adapter import from_onnx
+
+        return from_onnx(model, input_shapes=input_shapes, batch=batch)
+
+    @classmethod
+    def from_torch(cls, module: Any, example_input: Any, *, batch: int = 1, device: str = "auto") -> Workload:
+        """From a ``torch.nn.Module`` and one example input; see :mod:`nas_edge.workload.torch_adapter`."""
+        from nas_edge.workload.torch_adapter import from_torch
+
+        return from_torch(module, example_input, batch=batch, device=device)
+
 
 def _pair(v: Any) -> tuple[int, int]:
     if isinstance(v, (list, tuple)):
