@@ -1,3 +1,36 @@
-"""nas-edge: hardware-aware neural architecture search for in-memory-computing and edge devices."""
+"""nas-edge: hardware-aware neural architecture search for in-memory-computing and edge devices.
+
+The public names are imported lazily, so ``import nas_edge`` (and ``nas-edge --help``) stays fast:
+``Workload``, ``estimate``, ``estimate_batch``, ``load_profile``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Workload": "nas_edge.workload",
+    "OpKind": "nas_edge.workload",
+    "estimate": "nas_edge.cost",
+    "estimate_batch": "nas_edge.cost",
+    "Cost": "nas_edge.cost",
+    "load_profile": "nas_edge.hardware",
+    "ProfileError": "nas_edge.hardware",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nas_edge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
