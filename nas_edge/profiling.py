@@ -1,0 +1,311 @@
+"""Profile any ONNX model (or Workload) layer by layer on one or more hardware profiles.
+
+>>> from nas_edge.profiling import profile_onnx
+>>> result = profile_onnx("model.onnx", hardware=["neurosim-rram-22nm", "my_cpu.yaml"])  # doctest: +SKIP
+>>> result.hardware[0].totals["energy_uj"], result.top_layers(0)                       # doctest: +SKIP
+>>> open("profile.json", "w").write(result.to_json())                                   # doctest: +SKIP
+
+JSON form (``result.to_dict()`` / ``to_json()``), schema ``"nas-edge.profile"`` version ``1``. Fields are only
+ever added within a version; a rename or removal bumps it. Units are in the names.
+
+.. code-block:: text
+
+    schema       "nas-edge.profile"
+    version      1
+    model        source (path or label), producer, opset, ir_version,
+                 inputs {input name: [dims used, batch 1]}, batch (inferences costed)
+    summary      layers, macs (static + dynamic matmuls), params (static weights on crossbars),
+                 static_layers, initializer_params (every weight in the file),
+                 by_kind {kind: {layers, ops}}   (ops: MACs for matmul kinds, elementary ops otherwise)
+    warnings     [str]  unknown ops, nodes without shapes, networks that do not fit a chip, ...
+    layers       [{index, name, op_type, kind, k, n, m, groups, kernel, macs, params, in_elems, out_elems}]
+                 one per Workload row (see nas_edge.workload.table for the column meanings)
+    hardware     [{name, kind ("imc" | "digital"), source (as given),
+                   totals {nas_edge.cost TOTAL_FIELDS: energy_uj, latency_ms, area_mm2, frames_per_s,
+                           tops, tops_per_w, arrays_used, utilisation, adc_conversions, fits, ...},
+                   layers [{nas_edge.cost LAYER_FIELDS: arrays, utilisation, adc_conversions, energy_pj,
+                            latency_ns, energy_<component>_pj, ...}]  (same order as the top-level layers),
+                   top_latency [layer index, ...]  (the 10 slowest, slowest first),
+                   top_energy  [layer index, ...]  (the 10 most energy-hungry)}]
+
+Non-finite numbers are written as ``null``. CSV (``to_csv``) has one line per (hardware, layer) with the
+layer columns followed by the cost columns; Markdown (``to_markdown``) is the human report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCHEMA = "nas-edge.profile"
+SCHEMA_VERSION = 1
+LAYER_COLUMNS = ("index", "name", "op_type", "kind", "k", "n", "m", "groups", "kernel", "macs", "params",
+                 "in_elems", "out_elems")
+
+
+def _num(v: Any) -> float | None:
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+@dataclass(frozen=True)
+class HardwareResult:
+    """One hardware profile's cost of the model: totals and per-layer arrays (rows = workload rows)."""
+
+    name: str
+    kind: str
+    source: str
+    totals: dict[str, float]
+    layers: np.ndarray  # (n_layers, len(LAYER_FIELDS))
+    cost: Any = field(repr=False, default=None)
+
+    def layer(self, name: str) -> np.ndarray:
+        from nas_edge.cost import LAYER_FIELDS
+
+        return self.layers[:, LAYER_FIELDS.index(name)]
+
+    def top(self, by: str = "latency_ns", n: int = 10) -> list[int]:
+        """Indices of the ``n`` layers highest in ``by`` (a LAYER_FIELDS name), highest first."""
+        values = self.layer(by)
+        order = np.argsort(-values, kind="stable")
+        return [int(i) for i in order[:n] if values[i] > 0]
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """A model's workload costed on several hardware profiles. See the module docstring for the JSON form."""
+
+    model: dict[str, Any]
+    workload: Any  # nas_edge.workload.Workload
+    hardware: list[HardwareResult]
+    warnings: list[str]
+
+    # -- views ------------------------------------------------------------------------------------------
+    def op_types(self) -> tuple[str, ...]:
+        ops = tuple(self.workload.meta.get("op_types", ()))
+        return ops if len(ops) == len(self.workload) else ("",) * len(self.workload)
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        from nas_edge.workload import OpKind
+
+        w, ops = self.workload, self.op_types()
+        return [{"index": i, "name": w.names[i], "op_type": ops[i], "kind": OpKind(int(w.kind[i])).name.lower(),
+                 "k": int(w.k[i]), "n": int(w.n[i]), "m": int(w.m[i]), "groups": int(w.groups[i]),
+                 "kernel": int(w.kernel[i]), "macs": float(w.macs[i]), "params": float(w.params[i]),
+                 "in_elems": float(w.in_elems[i]), "out_elems": float(w.out_elems[i])}
+                for i in range(len(w))]
+
+    def top_layers(self, hardware: int = 0, by: str = "latency_ns", n: int = 10) -> list[int]:
+        return self.hardware[hardware].top(by, n)
+
+    def summary(self) -> dict[str, Any]:
+        from nas_edge.workload import OpKind
+
+        w = self.workload
+        by_kind: dict[str, dict[str, float]] = {}
+        for kind in OpKind:
+            mask = w.kind == int(kind)
+            if mask.any():
+                by_kind[kind.name.lower()] = {"layers": int(mask.sum()), "ops": float(w.macs[mask].sum())}
+        return {"layers": len(w), "macs": w.total_macs, "params": w.total_params,
+                "static_layers": int(w.static_mask.sum()),
+                "initializer_params": float(w.meta.get("initializer_params", w.total_params)),
+                "by_kind": by_kind}
+
+    # -- serialisations ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        from nas_edge.cost import LAYER_FIELDS
+
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "model": self.model,
+            "summary": self.summary(),
+            "warnings": list(self.warnings),
+            "layers": self.layer_rows(),
+            "hardware": [
+                {"name": h.name, "kind": h.kind, "source": h.source,
+                 "totals": {k: _num(v) for k, v in h.totals.items()},
+                 "layers": [{f: _num(h.layers[i, j]) for j, f in enumerate(LAYER_FIELDS)}
+                            for i in range(h.layers.shape[0])],
+                 "top_latency": h.top("latency_ns"), "top_energy": h.top("energy_pj")}
+                for h in self.hardware
+            ],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def to_csv(self) -> str:
+        from nas_edge.cost import LAYER_FIELDS
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(("hardware", *LAYER_COLUMNS, *LAYER_FIELDS))
+        rows = self.layer_rows()
+        for h in self.hardware:
+            for i, row in enumerate(rows):
+                writer.writerow((h.name, *(row[c] for c in LAYER_COLUMNS),
+                                 *(repr(float(v)) for v in h.layers[i])))
+        return buf.getvalue()
+
+    def to_markdown(self, top: int = 10, layers: bool = True) -> str:
+        m = self.model
+        s = self.summary()
+        lines = [f"# Profile: {m['source']}", "",
+                 f"{s['layers']} layers ({s['static_layers']} with static weights), "
+                 f"{fmt_count(s['macs'], 'MACs')}, {fmt_count(s['params'])} static weights "
+                 f"({fmt_count(s['initializer_params'])} in the file), batch {m['batch']}, "
+                 f"inputs {fmt_inputs(m['inputs'])}, opset {m['opset']}.", ""]
+        lines += ["## Totals", "", "| | " + " | ".join(h.name for h in self.hardware) + " |",
+                  "|---|" + "---:|" * len(self.hardware)]
+        for label, fmt in TOTAL_ROWS:
+            lines.append(f"| {label} | " + " | ".join(fmt(h) for h in self.hardware) + " |")
+        for h in self.hardware:
+            lines += ["", f"## Top {top} layers by latency on {h.name}", "",
+                      "| # | layer | op | latency | share | energy | share |", "|---:|---|---|---:|---:|---:|---:|"]
+            lat, en = h.layer("latency_ns"), h.layer("energy_pj")
+            tl, te = max(lat.sum(), 1e-300), max(en.sum(), 1e-300)
+            for i in h.top("latency_ns", top):
+                lines.append(f"| {i} | {md(self.workload.names[i])} | {self.op_types()[i]} | {fmt_time_ns(lat[i])} | "
+                             f"{lat[i] / tl:.1%} | {fmt_energy_pj(en[i])} | {en[i] / te:.1%} |")
+        if layers:
+            head = "| # | layer | op | kind | K x N (groups) | vectors | MACs |"
+            sep = "|---:|---|---|---|---|---:|---:|"
+            for h in self.hardware:
+                head += f" arrays {md(h.name)} | util | energy {md(h.name)} | latency {md(h.name)} |" \
+                    if h.kind == "imc" else f" energy {md(h.name)} | latency {md(h.name)} |"
+                sep += "---:|---:|---:|---:|" if h.kind == "imc" else "---:|---:|"
+            lines += ["", "## Layers", "", head, sep]
+            for r in self.layer_rows():
+                i = r["index"]
+                vectors = fmt_count(r["m"]) if r["kind"] in ("conv", "linear", "dynamic_matmul") else "-"
+                cells = [str(i), md(r["name"]), r["op_type"], r["kind"], shape_text(r), vectors, fmt_count(r["macs"])]
+                for h in self.hardware:
+                    if h.kind == "imc":
+                        cells += [f"{h.layer('arrays')[i]:.0f}", f"{h.layer('utilisation')[i]:.0%}"]
+                    cells += [fmt_energy_pj(h.layer("energy_pj")[i]), fmt_time_ns(h.layer("latency_ns")[i])]
+                lines.append("| " + " | ".join(cells) + " |")
+        if self.warnings:
+            lines += ["", "## Warnings", ""] + [f"- {md(w)}" for w in self.warnings]
+        return "\n".join(lines) + "\n"
+
+
+# ---- formatting helpers (shared with the CLI) -------------------------------------------------------------
+
+def md(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def fmt_count(v: float, unit: str = "") -> str:
+    """``1.23 GMACs``, ``45.6 M``, ``789``: three significant digits with an SI prefix."""
+    v = float(v)
+    for div, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g} {prefix}{unit}"
+    return f"{v:.3g} {unit}".strip()
+
+
+def fmt_energy_pj(pj: float) -> str:
+    pj = float(pj)
+    for div, unit in ((1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ")):
+        if abs(pj) >= div:
+            return f"{pj / div:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
+def fmt_time_ns(ns: float) -> str:
+    ns = float(ns)
+    for div, unit in ((1e9, "s"), (1e6, "ms"), (1e3, "us")):
+        if abs(ns) >= div:
+            return f"{ns / div:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def fmt_inputs(inputs: Mapping[str, Sequence[int]]) -> str:
+    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in inputs.items()) or "none"
+
+
+def shape_text(row: Mapping[str, Any]) -> str:
+    """'K x N' for matmul kinds ('/g' for groups), '-' otherwise."""
+    if row["kind"] not in ("conv", "linear", "dynamic_matmul"):
+        return "-"
+    g = f" /{row['groups']}" if row["groups"] > 1 else ""
+    return f"{row['k']} x {row['n']}{g}"
+
+
+def _imc(h: HardwareResult, text: str) -> str:
+    return text if h.kind == "imc" else "-"
+
+
+TOTAL_ROWS: tuple[tuple[str, Any], ...] = (
+    ("energy", lambda h: fmt_energy_pj(h.totals["energy_uj"] * 1e6)),
+    ("latency (layer by layer)", lambda h: fmt_time_ns(h.totals["latency_ms"] * 1e6)),
+    ("frames/s", lambda h: f"{h.totals['frames_per_s']:.4g}"),
+    ("frames/s pipelined", lambda h: _imc(h, f"{h.totals['frames_per_s_pipelined']:.4g}")),
+    ("TOPS", lambda h: f"{h.totals['tops']:.3g}"),
+    ("TOPS/W", lambda h: f"{h.totals['tops_per_w']:.3g}"),
+    ("area", lambda h: f"{h.totals['area_mm2']:.4g} mm2" if h.totals["area_mm2"] > 0 else "-"),
+    ("arrays used / on chip", lambda h: _imc(h, f"{h.totals['arrays_used']:.0f} / {h.totals['arrays_on_chip']:.0f}")),
+    ("utilisation", lambda h: _imc(h, f"{h.totals['utilisation']:.1%}")),
+    ("ADC conversions", lambda h: _imc(h, fmt_count(h.totals["adc_conversions"]))),
+    ("fits on chip", lambda h: _imc(h, "yes" if h.totals["fits"] > 0.5 else "no")),
+)
+
+
+# ---- entry points -----------------------------------------------------------------------------------------
+
+def _as_list(hardware: Any) -> list[Any]:
+    if isinstance(hardware, (str, bytes)) or not isinstance(hardware, Sequence):
+        return [hardware]
+    return list(hardware)
+
+
+def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] | None = None) -> ProfileResult:
+    """Cost an existing Workload (e.g. from ``Workload.from_torch``) on one or more hardware profiles."""
+    from nas_edge.cost import estimate
+    from nas_edge.hardware import load_profile
+
+    specs = _as_list(hardware)
+    if not specs:
+        raise ValueError("give at least one hardware profile")
+    profiles = [load_profile(h) for h in specs]  # ProfileError before any costing
+    results, warnings = [], list(workload.meta.get("warnings", ()))
+    for spec, prof in zip(specs, profiles, strict=True):
+        cost = estimate(workload, prof)
+        totals = {k: float(v) for k, v in cost.totals.items()}
+        if prof.kind == "imc" and totals.get("fits", 1.0) < 0.5:
+            warnings.append(f"{prof.name}: the network needs {totals['arrays_needed']:.0f} arrays, the chip has "
+                            f"{totals['arrays_on_chip']:.0f}"
+                            + (" (weights are re-programmed)" if totals.get("feasible", 0) > 0.5 else
+                               " (infeasible)"))
+        source = spec if isinstance(spec, str) else str(getattr(spec, "name", spec))
+        results.append(HardwareResult(prof.name, prof.kind, str(source), totals, cost.layers, cost))
+    meta = workload.meta
+    info = {"source": meta.get("source", "<workload>"), "producer": meta.get("producer", ""),
+            "opset": meta.get("opset"), "ir_version": meta.get("ir_version"),
+            "inputs": dict(meta.get("inputs", {})), "batch": int(meta.get("batch", 1)), **dict(model or {})}
+    return ProfileResult(model=info, workload=workload, hardware=results, warnings=warnings)
+
+
+def profile_onnx(model: Any, hardware: Any, batch: int = 1,
+                 input_shapes: Mapping[str, Sequence[int] | int] | None = None) -> ProfileResult:
+    """Profile an ONNX model (path, bytes or ``onnx.ModelProto``) on hardware profiles (names, YAML paths or
+    profile objects; one or a list). Raises ``OnnxError`` / ``ProfileError`` with one-line messages."""
+    from nas_edge.hardware import load_profile
+    from nas_edge.workload.onnx_adapter import from_onnx
+
+    for h in _as_list(hardware):
+        load_profile(h)  # fail on a bad hardware name before reading a large model
+    workload = from_onnx(model, input_shapes=input_shapes, batch=batch)
+    return profile_workload(workload, hardware)
+
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "HardwareResult", "ProfileResult", "profile_onnx", "profile_workload"]
