@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas_edge.samplers._encoding import SpaceEncoder
 from nas_edge.samplers._gp import GaussianProcess, GPParams, fit_gp, norm_cdf, norm_pdf
-from nas_edge.samplers._hv import nondominated_boxes, nondominated_ranks
+from nas_edge.samplers._hv import nondominated_boxes, nondominated_ranks, pareto_mask
 
 _logger = optuna.logging.get_logger(__name__)
 
@@ -39,6 +39,7 @@ Params = dict[str, Any]
 CheapFunction = Callable[[Params], Sequence[float] | Mapping[str, float]]
 
 _CACHE_LIMIT = 200_000
+_REF_MARGIN = 0.5  # default reference point: the feasible front's nadir plus this share of its extent
 _blas_controller: Any = None
 
 
@@ -85,8 +86,8 @@ class HWScreeningSampler(BaseSampler):
         n_candidates: candidates screened per trial.
         n_startup_trials: finished trials before the surrogate is used; until then feasible candidates are
             drawn uniformly.
-        reference_point: hypervolume reference point in the study's objective units; by default the worst
-            observed value of each objective plus 10 % of its observed range.
+        reference_point: hypervolume reference point in the study's objective units; by default the nadir
+            of the feasible Pareto front plus half the front's extent, per objective.
         deterministic_objective: fit the surrogate without observation noise.
         independent_sampler: sampler for parameters outside the joint search space (default: random).
         seed: seed for the sampler's random numbers.
@@ -276,21 +277,21 @@ class HWScreeningSampler(BaseSampler):
         return np.clip(cons, 0.0, None).sum(axis=1) if cons.shape[1] else np.zeros(len(cons))
 
     def _startup_candidate(self, ctx: _Context, seen: set[bytes]) -> np.ndarray:
-        """A uniform draw among candidates that pass the cheap constraints (least violation otherwise)."""
+        """A uniform draw among new candidates that pass the cheap constraints (least violation otherwise)."""
         best_x, best_v = None, math.inf
         for _ in range(8):
-            x = ctx.enc.random(self._rng, self._n_candidates)
-            x = _unique_unseen(ctx.enc, x, seen, keep_one=True)
+            x = _unique_unseen(ctx.enc, ctx.enc.random(self._rng, self._n_candidates), seen)
+            if not len(x):
+                continue
             if self._cheap_constraints is None:
                 return x[0]
             violation = self._feasible_first(self._cheap(ctx, x)[0])
-            i = int(np.argmin(violation))  # first feasible one in random order
+            i = int(np.argmin(violation))  # the first feasible one in random order
             if violation[i] <= 0.0:
                 return x[i]
             if violation[i] < best_v:
                 best_x, best_v = x[i], float(violation[i])
-        assert best_x is not None
-        return best_x
+        return best_x if best_x is not None else ctx.enc.random(self._rng, 1)[0]
 
     def _model_candidate(
         self,
@@ -307,17 +308,24 @@ class HWScreeningSampler(BaseSampler):
         feasible = np.array([all(v <= 0.0 for v in t.constraints.values()) for t in done], dtype=bool)
 
         gps = {i: self._gp(ctx, f"obj{i}", x_done, y[:, i]) for i in expensive}
+        if self._cheap_constraints is not None and self._cheap_constraint_keys is None:
+            self._cheap(ctx, x_done[:1])  # learn the names of the cheap constraints, if they have names
         con_gps = self._constraint_gps(ctx, x_done, done)
 
-        lo, hi = y.min(axis=0), y.max(axis=0)
+        # normalise by the feasible Pareto front's extent (all trials' if it is degenerate)
+        base = y[feasible][pareto_mask(y[feasible])] if feasible.any() else y
+        lo, hi = base.min(axis=0), base.max(axis=0)
+        flat = hi - lo <= 1e-12
+        lo = np.where(flat, y.min(axis=0), lo)
+        hi = np.where(flat, y.max(axis=0), hi)
         scale = np.where(hi - lo > 1e-12, hi - lo, 1.0)
         if self._reference_point is not None:
             if len(self._reference_point) != n_obj:
                 raise ValueError(f"reference_point has {len(self._reference_point)} values, the study "
                                  f"{n_obj} objectives")
             ref = (self._reference_point * ctx.signs - lo) / scale
-        else:
-            ref = np.full(n_obj, 1.1)
+        else:  # the front's nadir plus half its extent
+            ref = np.full(n_obj, 1.0 + _REF_MARGIN)
         front = (y[feasible] - lo) / scale
         if len(x_running):  # pending trials count as if they returned their predicted means
             fantasy, _, violation = self._predict(ctx, x_running, gps, lo, scale)
@@ -346,12 +354,18 @@ class HWScreeningSampler(BaseSampler):
             self._mutate(enc, parents[self._rng.randint(len(parents), size=n_mut)], sigma=None),
             self._crossover(enc, parents, n - n_rand - n_mut),
         ])
-        x = _unique_unseen(enc, x, seen, keep_one=True)
+        x = _unique_unseen(enc, x, seen)
+        for _ in range(4):  # a nearly exhausted discrete space: look further at random
+            if len(x):
+                break
+            x = _unique_unseen(enc, enc.random(self._rng, n), seen)
+        if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
+            return enc.random(self._rng, 1)[0]
         acq, violation = score(x)
         # local moves around the most promising feasible candidates
         top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
         local = self._mutate(enc, top[self._rng.randint(len(top), size=n // 4)], sigma=0.05)
-        local = _unique_unseen(enc, local, seen | set(enc.keys(x)), keep_one=False)
+        local = _unique_unseen(enc, local, seen | set(enc.keys(x)))
         if len(local):
             acq_l, viol_l = score(local)
             x = np.vstack([x, local])
@@ -459,17 +473,14 @@ def _clip_infinite(y: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(y, nan=0.0), lo, hi)
 
 
-def _unique_unseen(enc: SpaceEncoder, x: np.ndarray, seen: set[bytes], *, keep_one: bool) -> np.ndarray:
-    """Rows of ``x`` whose parameters are new (not in ``seen``, not repeated); at least one if asked."""
-    keys = enc.keys(x)
+def _unique_unseen(enc: SpaceEncoder, x: np.ndarray, seen: set[bytes]) -> np.ndarray:
+    """Rows of ``x`` whose parameters are new: not in ``seen`` and not repeated within ``x``."""
     mask = np.zeros(len(x), dtype=bool)
     fresh: set[bytes] = set()
-    for i, k in enumerate(keys):
+    for i, k in enumerate(enc.keys(x)):
         if k not in seen and k not in fresh:
             fresh.add(k)
             mask[i] = True
-    if keep_one and not mask.any():
-        mask[0] = True  # the space is exhausted: repeating a point is the only option
     return x[mask]
 
 
