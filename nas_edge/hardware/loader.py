@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -17,6 +18,9 @@ from nas_edge.hardware.schema import DigitalProfile, HardwareProfile, IMCProfile
 Profile = IMCProfile | DigitalProfile
 _ADAPTER: TypeAdapter[Profile] = TypeAdapter(HardwareProfile)
 _MAX_FILE_BYTES = 1 << 20
+_MAX_NODES = 20_000  # a profile has ~100 values; anchors/aliases must not expand into millions
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 60, 60, 4, 4, 2
 
 
 class ProfileError(ValueError):
@@ -51,7 +55,23 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
         raise ProfileError(source, "malformed YAML: nesting too deep") from None
     if not isinstance(data, dict):
         raise ProfileError(source, f"expected a YAML mapping of profile fields, got {type(data).__name__}")
+    _check_size(data, source)
     return data
+
+
+def _check_size(data: Any, source: str) -> None:
+    """Refuse documents that expand (through YAML aliases) into more nodes than any profile has."""
+    count, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > _MAX_NODES:
+            raise ProfileError(source, f"document expands to more than {_MAX_NODES} values; not a hardware profile")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _locate(ref: str, relative_to: Path | None) -> tuple[str, str]:
@@ -118,7 +138,7 @@ def _format_error(exc: ValidationError, source: str) -> ProfileError:
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
         field, msg = "kind", "expected 'imc' or 'digital'"
     elif "input" in first and kind not in ("value_error",):
-        msg = f"{msg} (got {first['input']!r})"
+        msg = f"{msg} (got {_REPR.repr(first['input'])})"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -136,6 +156,9 @@ def _validate(data: dict[str, Any], source: str) -> Profile:
 
 def profile_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Profile:
     """Validate a profile given as a mapping (``base`` is resolved against the built-ins)."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(source, f"expected a mapping of profile fields, got {type(data).__name__}")
+    _check_size(data, source)
     return _validate(_resolve(dict(data), source, None, ()), source)
 
 
