@@ -1,0 +1,21 @@
+"""Training configuration (no torch needed to build or validate it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """AdamW with a one-cycle learning rate; validation after every epoch."""
+
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 4e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    max_train_samples: int | None = None  # a subset, for even quicker searches
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(f"invalid training configuration {self}")

@@ -1,0 +1,198 @@
+"""Datasets for evaluation: the built-in ``digits``, a user ``.npz`` file, or ``package.module:function``.
+
+Everything becomes a :class:`Data` of NumPy arrays (small data, short training: it fits in memory).
+Images are ``(N, C, H, W)`` floats (``(N, H, W)`` gains a channel axis); token sequences are ``(N, L)``
+integers (``vocab_size`` = largest id + 1). Labels are integer classes ``0..num_classes-1``.
+Loading ``digits`` or a file needs no torch; a function returning torch datasets does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ARRAYS = ("x_train", "y_train", "x_val", "y_val")
+_FUNC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True, eq=False)
+class Data:
+    """Train and validation arrays plus what a search space needs to know about them."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    num_classes: int
+    vocab_size: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "tokens" if self.vocab_size is not None else "images"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.x_train.shape[1:])
+
+    def space_kwargs(self) -> dict[str, Any]:
+        """Constructor options that fit a network space to this data."""
+        kw: dict[str, Any] = {"input_shape": self.input_shape, "num_classes": self.num_classes}
+        if self.vocab_size is not None:
+            kw["vocab_size"] = self.vocab_size
+        return kw
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, "vocab_size": self.vocab_size,
+                "train": len(self.y_train), "val": len(self.y_val)}
+
+
+def from_arrays(name: str, x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> Data:
+    """Check and normalise four arrays (shapes, dtypes, labels) into :class:`Data`."""
+    xs = {"x_train": np.asarray(x_train), "x_val": np.asarray(x_val)}
+    ys = {"y_train": np.asarray(y_train), "y_val": np.asarray(y_val)}
+    for key, y in ys.items():
+        if y.ndim != 1:
+            raise DataError(f"{name}: {key} must be a 1-D array of class labels, got shape {y.shape}")
+        if y.size == 0:
+            raise DataError(f"{name}: {key} is empty")
+        if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating)
+                                                       and np.all(np.mod(y, 1) == 0))):
+            raise DataError(f"{name}: {key} must hold integer class labels, got dtype {y.dtype}")
+        if y.min() < 0:
+            raise DataError(f"{name}: {key} has negative labels")
+    for split in ("train", "val"):
+        x, y = xs[f"x_{split}"], ys[f"y_{split}"]
+        if x.ndim == 0 or len(x) != len(y):
+            raise DataError(f"{name}: x_{split} has {len(x) if x.ndim else 0} samples but y_{split} has {len(y)}")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise DataError(f"{name}: x_{split} must be numeric, got dtype {x.dtype}")
+    xt, xv = xs["x_train"], xs["x_val"]
+    if xt.shape[1:] != xv.shape[1:]:
+        raise DataError(f"{name}: x_train samples have shape {xt.shape[1:]} but x_val samples {xv.shape[1:]}")
+    vocab: int | None = None
+    if xt.ndim == 2 and np.issubdtype(xt.dtype, np.integer):
+        if min(xt.min(), xv.min()) < 0:
+            raise DataError(f"{name}: token ids must be >= 0")
+        vocab = int(max(xt.max(), xv.max())) + 1
+        xt, xv = xt.astype(np.int64), xv.astype(np.int64)
+    elif xt.ndim in (3, 4):
+        if xt.ndim == 3:
+            xt, xv = xt[:, None], xv[:, None]
+        xt, xv = xt.astype(np.float32), xv.astype(np.float32)
+        if not (np.all(np.isfinite(xt)) and np.all(np.isfinite(xv))):
+            raise DataError(f"{name}: images contain NaN or infinite values")
+    else:
+        raise DataError(f"{name}: x_train has shape {xt.shape} ({xt.dtype}); expected images (N, C, H, W) or "
+                        "(N, H, W), or integer token sequences (N, L)")
+    num_classes = int(max(ys["y_train"].max(), ys["y_val"].max())) + 1
+    if num_classes < 2:
+        raise DataError(f"{name}: need at least 2 classes, the labels have {num_classes}")
+    return Data(name=name, x_train=np.ascontiguousarray(xt), y_train=ys["y_train"].astype(np.int64),
+                x_val=np.ascontiguousarray(xv), y_val=ys["y_val"].astype(np.int64), num_classes=num_classes,
+                vocab_size=vocab)
+
+
+def digits(*, val_fraction: float = 0.2, seed: int = 0) -> Data:
+    """scikit-learn's 8x8 handwritten digits (1797 images, 10 classes), a stratified seeded split, in [0, 1]."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:  # pragma: no cover - scikit-learn is in the torch extra
+        raise DataError("the 'digits' dataset needs scikit-learn (pip install 'nas-edge[torch]')") from None
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)
+    xt, xv, yt, yv = train_test_split(x, bunch.target, test_size=val_fraction, random_state=seed,
+                                      stratify=bunch.target)
+    return from_arrays("digits", xt, yt, xv, yv)
+
+
+def from_npz(path: str | Path) -> Data:
+    """A ``.npz`` file with ``x_train, y_train, x_val, y_val``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such dataset file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ARRAYS if k not in f.files]
+            if missing:
+                raise DataError(f"{path}: missing arrays {', '.join(missing)} (found: "
+                                f"{', '.join(f.files) or 'none'}); expected {', '.join(ARRAYS)}")
+            arrays = {k: f[k] for k in ARRAYS}
+    except DataError:
+        raise
+    except Exception as exc:  # zip / format errors: not an npz file
+        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
+    return from_arrays(str(path), *(arrays[k] for k in ARRAYS))
+
+
+def from_function(spec: str) -> Data:
+    """``package.module:function``: a function of no arguments returning ``(train_dataset, val_dataset)``,
+    map-style torch datasets whose items are ``(x, label)``."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise DataError(f"{spec}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise DataError(f"{spec}: module {module_name!r} has no function {func_name!r}")
+    try:
+        result = func()
+    except Exception as exc:
+        raise DataError(f"{spec}: the function raised {type(exc).__name__}: {exc}") from None
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise DataError(f"{spec}: returned {type(result).__name__}; expected a pair (train_dataset, val_dataset)")
+    arrays = []
+    for split, ds in zip(("train", "val"), result, strict=True):
+        arrays.extend(_dataset_arrays(spec, split, ds))
+    return from_arrays(spec, *arrays)
+
+
+def _dataset_arrays(spec: str, split: str, ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not (hasattr(ds, "__len__") and hasattr(ds, "__getitem__")):
+        raise DataError(f"{spec}: the {split} dataset is a {type(ds).__name__}; expected a map-style torch "
+                        "Dataset (with __len__ and __getitem__)")
+    n = len(ds)
+    if n == 0:
+        raise DataError(f"{spec}: the {split} dataset is empty")
+    xs, ys = [], []
+    for i in range(n):
+        item = ds[i]
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise DataError(f"{spec}: {split} item {i} is {type(item).__name__}; expected (x, label)")
+        x, y = item
+        x = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+        y = y.item() if hasattr(y, "item") else y
+        if not isinstance(y, (int, np.integer)) or isinstance(y, bool):
+            raise DataError(f"{spec}: {split} item {i} has label {y!r}; expected an integer class")
+        if xs and x.shape != xs[0].shape:
+            raise DataError(f"{spec}: {split} item {i} has shape {x.shape}, item 0 has {xs[0].shape}")
+        xs.append(x)
+        ys.append(int(y))
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def load_data(spec: str | Data, *, seed: int = 0) -> Data:
+    """``"digits"``, a path to a ``.npz`` file, or ``"package.module:function"``; a :class:`Data` passes."""
+    if isinstance(spec, Data):
+        return spec
+    spec = str(spec)
+    if spec == "digits":
+        return digits(seed=seed)
+    if spec.endswith(".npz") or Path(spec).is_file():
+        return from_npz(spec)
+    if _FUNC_RE.match(spec):
+        return from_function(spec)
+    raise DataError(f"unknown dataset {spec!r}; expected 'digits', a .npz file with {', '.join(ARRAYS)}, "
+                    "or package.module:function")
