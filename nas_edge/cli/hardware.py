@@ -92,3 +92,37 @@ def schema(out: Annotated[str | None, typer.Option("--out", help="write to this 
         console.print(f"wrote {out}")
     else:
         typer.echo(text)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    out: Annotated[str, typer.Option("--out", "-o", help="profile YAML file to write")],
+    name: Annotated[str, typer.Option("--name", help="profile name")] = "calibrated-cpu",
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="intra-op threads (default: all cores)")]
+    = None,
+    quick: Annotated[bool, typer.Option("--quick", help="fewer, shorter benchmarks (a few seconds)")] = False,
+    energy_per_mac_pj: Annotated[float, typer.Option(help="nominal, not measured")] = 20.0,
+    energy_per_byte_pj: Annotated[float, typer.Option(help="nominal, not measured")] = 10.0,
+    technology_nm: Annotated[float, typer.Option(help="nominal, not measured")] = 10.0,
+) -> None:
+    """Measure this machine with ONNX Runtime micro-benchmarks and write a digital profile YAML."""
+    try:
+        from nas_edge.hardware.calibrate import calibrate, write_profile
+    except ImportError as exc:
+        fail(f"calibration needs onnx and onnxruntime (pip install 'nas-edge[onnx]'): {exc}")
+    for value, label in ((energy_per_mac_pj, "--energy-per-mac-pj"), (energy_per_byte_pj, "--energy-per-byte-pj"),
+                         (technology_nm, "--technology-nm")):
+        if not value > 0:
+            fail(f"{label} must be > 0, got {value}")
+    try:
+        cal = calibrate(threads=threads, name=name, quick=quick, energy_per_mac_pj=energy_per_mac_pj,
+                        energy_per_byte_pj=energy_per_byte_pj, technology_nm=technology_nm,
+                        progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]", highlight=False))
+        write_profile(cal, out)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    except Exception as exc:  # one line, never a traceback
+        fail(f"calibration failed: {type(exc).__name__}: {exc}")
+    p = cal.profile
+    console.print(f"wrote {out}: {p['peak_gmacs_per_s']:g} GMAC/s peak, {p['bandwidth_gb_per_s']:g} GB/s, "
+                  f"{p['layer_overhead_ns']:g} ns per op, efficiency {p['efficiency']}", highlight=False)
