@@ -147,22 +147,43 @@ def _columns(p):
 
 
 @njit(cache=True)
+def _geometry(k, n, g, kern, p):
+    """(rows per row tile, usable columns, columns per group, reference columns, groups per array or 0,
+    columns per output).
+
+    Groups per array > 0 means the groups are packed block-diagonally (each group fits in one array).
+    """
+    rows, cols = int(p[_ROWS]), int(p[_COLS])
+    cpo, ref = _columns(p)
+    usable = cols - ref
+    need_cols = (n // g) * cpo
+    tile_rows = rows
+    if p[_KEEPK] > 0.5 and kern > 1 and kern <= rows:
+        tile_rows = (rows // kern) * kern
+    gpa = 0
+    if g > 1 and k <= tile_rows and need_cols <= usable:
+        gpa = min(tile_rows // k, usable // need_cols)
+    return tile_rows, usable, need_cols, ref, gpa, cpo
+
+
+@njit(cache=True)
+def _arrays_only(k, n, g, kern, p):
+    tile_rows, usable, need_cols, _, gpa, _ = _geometry(k, n, g, kern, p)
+    if gpa > 0:
+        return _cdiv(g, gpa)
+    return g * _cdiv(k, tile_rows) * _cdiv(need_cols, usable)
+
+
+@njit(cache=True)
 def _map_static(k, n, g, kern, p, out):
     """Map one static layer; writes arrays, row/col tiles, row groups and the per-vector sums.
 
     out: [arrays, row_tiles, col_tiles, row_groups(max), sum(cols*row_groups), sum(cols*rows_active),
           sum(rows_active), weight_cells]
     """
-    rows, cols, rp = int(p[_ROWS]), int(p[_COLS]), int(p[_RP])
-    cpo, ref = _columns(p)
-    usable = cols - ref
-    ng = n // g
-    need_cols = ng * cpo
-    tile_rows = rows
-    if p[_KEEPK] > 0.5 and kern > 1 and kern <= rows:
-        tile_rows = (rows // kern) * kern
-    if g > 1 and k <= tile_rows and need_cols <= usable:
-        gpa = min(tile_rows // k, usable // need_cols)
+    rp = int(p[_RP])
+    tile_rows, usable, need_cols, ref, gpa, cpo = _geometry(k, n, g, kern, p)
+    if gpa > 0:
         full = g // gpa
         rem = g - full * gpa
         arrays = full + (1 if rem > 0 else 0)
@@ -202,21 +223,6 @@ def _map_static(k, n, g, kern, p, out):
     out[5] = s_cell
     out[6] = s_rows
     out[7] = float(k) * n * cpo
-
-
-@njit(cache=True)
-def _arrays_only(k, n, g, kern, p):
-    rows, cols = int(p[_ROWS]), int(p[_COLS])
-    cpo, ref = _columns(p)
-    usable = cols - ref
-    ng = n // g
-    need_cols = ng * cpo
-    tile_rows = rows
-    if p[_KEEPK] > 0.5 and kern > 1 and kern <= rows:
-        tile_rows = (rows // kern) * kern
-    if g > 1 and k <= tile_rows and need_cols <= usable:
-        return _cdiv(g, min(tile_rows // k, usable // need_cols))
-    return g * _cdiv(k, tile_rows) * _cdiv(need_cols, usable)
 
 
 @njit(cache=True)
