@@ -12,9 +12,10 @@ Parameters (all suggested in every trial, whatever the block type, so the space 
 ``cnn_resolution``, ``cnn_stem_width``, and per stage ``i``: ``cnn_s{i}_block``, ``cnn_s{i}_depth``,
 ``cnn_s{i}_width``, ``cnn_s{i}_kernel``, ``cnn_s{i}_expand``, ``cnn_s{i}_se``.
 
-Op counts (shared with the transformer space): batch norm 2 ops per element (scale and shift), ReLU 1,
-sigmoid 4, a residual add reads two tensors, bilinear resize 4 ops per output element, global average
-pooling ``H*W`` ops per channel.
+The workload describes inference, with the conventions of the torch and ONNX adapters
+(:mod:`nas_edge.workload._rows`), so that ``layers(arch)`` equals ``Workload.from_torch(build(arch))`` row for
+row: batch norm is folded into the convolution before it (no row), ReLU and add 1 op per element, sigmoid 5,
+bilinear resize 7 per output element, average pooling 1 per input element.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-from nas_edge.spaces._rows import ELEMENTWISE, NORM, POOL, Rows
+from nas_edge.spaces._rows import ELEMENTWISE, POOL, Rows
 from nas_edge.spaces.base import Architecture, NetworkSpace, SpaceError, register_space
 from nas_edge.workload.table import Workload
 
@@ -225,10 +226,9 @@ class CNNSpace(NetworkSpace):
         h, w = self.input_size(a, (c_in, h_in, w_in))
         r = Rows()
         if (h, w) != (h_in, w_in):
-            r.op(ELEMENTWISE, "resize", c_in * h * w, 4, c_in * h_in * w_in)
+            r.op(ELEMENTWISE, "resize", c_in * h * w, 7, c_in * h_in * w_in)
         c = a.stem_width
         h, w = r.conv("stem.conv", c_in, c, 3, h, w, self.stem_stride)
-        r.op(NORM, "stem.bn", c * h * w, 2)
         r.op(ELEMENTWISE, "stem.relu", c * h * w)
         for b in self.blocks(a):
             h, w = _block_rows(r, b, h, w)
@@ -250,7 +250,7 @@ def _se_rows(r: Rows, name: str, c: int, h: int, w: int) -> None:
     r.linear(f"{name}.se.reduce", c, sq)
     r.op(ELEMENTWISE, f"{name}.se.relu", sq)
     r.linear(f"{name}.se.expand", sq, c)
-    r.op(ELEMENTWISE, f"{name}.se.sigmoid", c, 4)
+    r.op(ELEMENTWISE, f"{name}.se.sigmoid", c, 5)
     r.op(ELEMENTWISE, f"{name}.se.scale", c * h * w, 1, c * h * w + c)
 
 
@@ -261,37 +261,30 @@ def _block_rows(r: Rows, b: Block, h: int, w: int) -> tuple[int, int]:
         mid = b.mid
         if b.expand != 1:
             r.conv(f"{n}.expand", b.cin, mid, 1, h, w)
-            r.op(NORM, f"{n}.expand.bn", mid * h * w, 2)
             r.op(ELEMENTWISE, f"{n}.expand.relu", mid * h * w)
         ho, wo = r.conv(f"{n}.dw", mid, mid, k, h, w, s, groups=mid)
-        r.op(NORM, f"{n}.dw.bn", mid * ho * wo, 2)
         r.op(ELEMENTWISE, f"{n}.dw.relu", mid * ho * wo)
         if b.se:
             _se_rows(r, n, mid, ho, wo)
         r.conv(f"{n}.project", mid, b.cout, 1, ho, wo)
         out = b.cout * ho * wo
-        r.op(NORM, f"{n}.project.bn", out, 2)
         if b.skip:
             r.op(ELEMENTWISE, f"{n}.add", out, 1, 2 * out)
     elif b.block == "dense":
         ho, wo = r.conv(f"{n}.conv", b.cin, b.cout, k, h, w, s)
         out = b.cout * ho * wo
-        r.op(NORM, f"{n}.conv.bn", out, 2)
         r.op(ELEMENTWISE, f"{n}.conv.relu", out)
         if b.se:
             _se_rows(r, n, b.cout, ho, wo)
     else:  # residual
         ho, wo = r.conv(f"{n}.conv1", b.cin, b.cout, k, h, w, s)
         out = b.cout * ho * wo
-        r.op(NORM, f"{n}.conv1.bn", out, 2)
         r.op(ELEMENTWISE, f"{n}.conv1.relu", out)
         r.conv(f"{n}.conv2", b.cout, b.cout, k, ho, wo)
-        r.op(NORM, f"{n}.conv2.bn", out, 2)
         if b.se:
             _se_rows(r, n, b.cout, ho, wo)
         if not b.skip:
             r.conv(f"{n}.shortcut", b.cin, b.cout, 1, h, w, s)
-            r.op(NORM, f"{n}.shortcut.bn", out, 2)
         r.op(ELEMENTWISE, f"{n}.add", out, 1, 2 * out)
         r.op(ELEMENTWISE, f"{n}.relu", out)
     return ho, wo

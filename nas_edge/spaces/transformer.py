@@ -8,8 +8,9 @@ LayerNorm, mean pooling over tokens and a linear classifier.
 Parameters: ``vit_patch`` (images only), ``vit_embed``, ``vit_depth``, ``vit_heads``, ``vit_mlp_ratio``.
 Attention's QK^T and A.V are activation x activation matmuls (``DYNAMIC_MATMUL`` rows): on an IMC chip
 they run on the digital unit, which is what makes transformers cost differently from CNNs there.
-Op counts: LayerNorm 5 ops per element, softmax 5 (max, subtract, exp, sum, divide; the 1/sqrt(d) scale is
-folded in), GELU 8; the embedding lookup is an ``other`` row (its table is not a crossbar weight).
+Rows follow the torch/ONNX adapters' conventions (``layers(arch)`` equals ``Workload.from_torch(build(arch))``):
+LayerNorm 7 ops per element (its weight and bias are read as inputs), the 1/sqrt(d) scale 1, softmax 5,
+GELU 8; the embedding lookup is a gather (bytes, no ops; its table is not a crossbar weight).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-from nas_edge.spaces._rows import ELEMENTWISE, NORM, OTHER, POOL, SOFTMAX, Rows
+from nas_edge.spaces._rows import ELEMENTWISE, NORM, POOL, SOFTMAX, Rows
 from nas_edge.spaces.base import Architecture, NetworkSpace, SpaceError, register_space
 from nas_edge.workload.table import Workload
 
@@ -145,7 +146,7 @@ class TransformerSpace(NetworkSpace):
         td, dh = t * d, d // heads
         r = Rows()
         if self.vocab_size is not None:
-            r.op(OTHER, "embed", td, 1, t)
+            r.op(ELEMENTWISE, "embed", td, 0, t + td)  # a gather: bytes, no ops
         else:
             if a.patch_size < 1 or shape[1] % a.patch_size or shape[2] % a.patch_size:
                 raise SpaceError(f"patch size {a.patch_size} does not divide the image {shape[1]}x{shape[2]}")
@@ -153,19 +154,22 @@ class TransformerSpace(NetworkSpace):
         r.op(ELEMENTWISE, "pos_add", td, 1, 2 * td)
         for i in range(a.depth):
             n = f"block{i}"
-            r.op(NORM, f"{n}.norm1", td, 5)
+            r.op(NORM, f"{n}.norm1", td, 7, td + 2 * d)
             r.linear(f"{n}.attn.qkv", d, 3 * d, t)
             r.matmul(f"{n}.attn.scores", t, dh, t, heads)
+            r.op(ELEMENTWISE, f"{n}.attn.scale", heads * t * t)
             r.op(SOFTMAX, f"{n}.attn.softmax", heads * t * t, 5)
             r.matmul(f"{n}.attn.context", t, t, dh, heads)
+            if heads > 1:  # heads back side by side: a copy (bytes, no ops)
+                r.op(ELEMENTWISE, f"{n}.attn.merge_heads", td, 0, td)
             r.linear(f"{n}.attn.proj", d, d, t)
             r.op(ELEMENTWISE, f"{n}.add1", td, 1, 2 * td)
-            r.op(NORM, f"{n}.norm2", td, 5)
+            r.op(NORM, f"{n}.norm2", td, 7, td + 2 * d)
             r.linear(f"{n}.fc1", d, hid, t)
             r.op(ELEMENTWISE, f"{n}.gelu", t * hid, 8)
             r.linear(f"{n}.fc2", hid, d, t)
             r.op(ELEMENTWISE, f"{n}.add2", td, 1, 2 * td)
-        r.op(NORM, "norm", td, 5)
+        r.op(NORM, "norm", td, 7, td + 2 * d)
         r.op(POOL, "pool", d, t, td)
         r.linear("head", d, self.num_classes)
         return r.workload({"network": "transformer"})

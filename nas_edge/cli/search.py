@@ -1,0 +1,125 @@
+"""``nas-edge search``: run (or resume) a hardware-aware architecture search and print its Pareto front."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from nas_edge.cli._common import console, err_console, fail
+
+
+def search(
+    space: Annotated[str, typer.Option(help="search space: cnn or transformer")] = "cnn",
+    hardware: Annotated[str, typer.Option(help="hardware profile: built-in name or YAML file")] = "neurosim-rram-22nm",
+    hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
+                                                  "knobs (IMC profiles)")] = False,
+    data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val) or "
+                                      "package.module:function")] = "digits",
+    objectives: Annotated[str, typer.Option(help="comma-separated: accuracy, naswot, synflow, params, macs, "
+                                            "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ...")]
+    = "accuracy,energy_uj,latency_ms",
+    constraint: Annotated[list[str] | None, typer.Option("--constraint", help="NAME<=N or NAME>=N, e.g. "
+                                                         "area_mm2<=50 (repeatable)")] = None,
+    trials: Annotated[int, typer.Option(help="finished trials the study should reach (a rerun resumes)")] = 20,
+    timeout: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    sampler: Annotated[str, typer.Option(help="tpe, nsga2, nsga3, random, gp, cmaes, qmc")] = "tpe",
+    pruner: Annotated[str, typer.Option(help="none, median, sha, hyperband (single objective only)")] = "none",
+    storage: Annotated[str, typer.Option(help="Optuna storage URL, or a journal file *.log")]
+    = "sqlite:///nas_edge.db",
+    study_name: Annotated[str, typer.Option(help="study to create or resume")] = "nas-edge",
+    seed: Annotated[int, typer.Option(help="sampler and training seed")] = 0,
+    epochs: Annotated[int, typer.Option(help="training epochs per trial (accuracy objective)")] = 12,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Search architectures (and optionally chip knobs) with Optuna; print the feasible Pareto front.
+
+    Everything is checked before the study is touched; rerunning the same command resumes the study.
+    """
+    import optuna
+
+    from nas_edge.search import Objective, SearchError, make_pruner, make_sampler, open_study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        obj = Objective(space, hardware, data, objectives=objectives, constraints=list(constraint or []),
+                        hardware_search=hardware_search, training={"epochs": epochs}, seed=seed)
+        n_obj = len(obj.objectives)
+        smp = make_sampler(sampler, seed=seed, n_objectives=n_obj)
+        prn = make_pruner(pruner, n_objectives=n_obj, max_resource=epochs)
+        if trials < 1:
+            raise SearchError(f"--trials must be at least 1, got {trials}")
+        if timeout is not None and timeout <= 0:
+            raise SearchError(f"--timeout must be positive, got {timeout:g}")
+        study = open_study(obj, storage=storage, study_name=study_name, sampler=smp, pruner=prn)
+    except SearchError as exc:
+        fail(str(exc))
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=states))
+    remaining = trials - done
+    if done:
+        err_console.print(f"resuming study {study_name!r}: {done} finished trial(s)", highlight=False)
+    if remaining > 0:
+        _optimize(study, obj, remaining, trials, timeout, progress, states)
+    console.print(pareto_table(study, obj.objectives))
+
+
+def _optimize(study: Any, obj: Any, remaining: int, total: int, timeout: float | None, progress: bool,
+              states: tuple[Any, ...]) -> None:
+    import optuna
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=err_console, disable=not progress)
+    task = bar.add_task("", total=total, completed=total - remaining)
+
+    def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
+        bar.update(task, advance=1, description=f"trial {trial.number} {trial.state.name.lower()}"
+                   + (f", Pareto front {n}" if n is not None else ""))
+
+    with bar:
+        try:
+            study.optimize(obj, n_trials=remaining, timeout=timeout, catch=(),
+                           callbacks=[advance, optuna.study.MaxTrialsCallback(total, states=states)])
+        except KeyboardInterrupt:
+            err_console.print("interrupted; rerun the same command to resume", highlight=False)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+
+
+def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
+    """The feasible Pareto front (``study.best_trials``) as a table."""
+    front = sorted(study.best_trials, key=lambda t: t.values[0], reverse=study.directions[0].name == "MAXIMIZE")
+    table = Table(title=f"Pareto front of {study.study_name!r}: {len(front)} of {len(study.trials)} trials")
+    table.add_column("trial", justify="right")
+    for name in objectives:
+        table.add_column(name, justify="right")
+    for col in ("params", "area mm2", "architecture", "chip"):
+        table.add_column(col, justify="right" if col in ("params", "area mm2") else "left", overflow="fold")
+    for t in front:
+        cost = t.user_attrs.get("cost", {})
+        hw = t.user_attrs.get("hardware", {})
+        chip = (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
+                f"p{hw['rows_parallel']}") if "rows" in hw else hw.get("profile", "")
+        table.add_row(str(t.number), *(_fmt(v) for v in t.values), _fmt(cost.get("params", float("nan"))),
+                      _fmt(cost.get("area_mm2", float("nan"))), _arch_summary(t.user_attrs.get("arch")), chip)
+    return table
+
+
+def _arch_summary(arch: dict[str, Any] | None) -> str:
+    if not arch:
+        return ""
+    try:
+        from nas_edge.spaces import Architecture
+
+        return Architecture.from_dict(arch).summary()
+    except Exception:  # an attribute written by someone else's objective
+        return str(arch)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
