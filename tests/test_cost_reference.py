@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_cost import reference
-from strategies import profiles, workloads
 
 from nas_edge.cost import LAYER_FIELDS, estimate, estimate_batch
+
+from reference_cost import reference
+from strategies import profiles, workloads
 
 REL = 1e-9
 

@@ -8,6 +8,7 @@ import textwrap
 
 import optuna
 import pytest
+
 from pg_server import postgres_server
 
 WORKER = textwrap.dedent("""
