@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,23 @@ def train_and_evaluate(
     (seed torch before building the model) the result is reproducible on one machine.
     """
     cfg = config or TrainConfig()
+    with _threads(cfg.threads):
+        return _train(model, data, cfg, report)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None
+           ) -> TrainResult:
     t0 = time.perf_counter()
     xt, yt, xv, yv = _tensors(data, cfg.max_train_samples)
     gen = torch.Generator().manual_seed(cfg.seed)
