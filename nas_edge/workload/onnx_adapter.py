@@ -18,7 +18,9 @@ How a graph becomes rows (the counting rules are in :mod:`nas_edge.workload._row
 4. **Rows.** ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``Einsum`` (and their quantized and ONNX
    Runtime ``com.microsoft`` fused forms) with a static operand are ``CONV``/``LINEAR`` rows; with two
    activations (attention ``QK^T`` and ``A V``) ``DYNAMIC_MATMUL`` rows with the heads as groups. A bias
-   ``Add`` or a ``BatchNormalization`` right after a static layer (its only consumer) is folded into it.
+   ``Add``, a ``BatchNormalization`` or a piecewise-linear activation (``Relu``, ``Clip``, ``LeakyRelu``,
+   ``HardSigmoid``) right after a static layer, as its only consumer, is folded into it: inference engines
+   and IMC output stages apply them as the layer's outputs are written.
    Element-wise ops, normalisations, softmax, pooling/reductions, resize and data movement are digital rows.
    Free ops (``Reshape``, ``Flatten``, ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Dropout``) have no row.
    An op it does not know becomes an ``OTHER`` row (one op per output element) and a warning; a node whose
@@ -56,6 +58,7 @@ SHAPE_OPS = frozenset(("Shape", "Size"))
 RANDOM_OPS = frozenset(("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Bernoulli", "Multinomial"))
 CONTROL_OPS = frozenset(("If", "Loop", "Scan"))
+FUSED_ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "HardSigmoid")  # applied as a static layer's output is written
 REDUCE_OPS = {"ReduceMean": 1.0, "ReduceSum": 1.0, "ReduceMax": 1.0, "ReduceMin": 1.0, "ReduceProd": 1.0,
               "ReduceL1": 2.0, "ReduceL2": 2.0, "ReduceSumSquare": 2.0, "ReduceLogSum": 1.0,
               "ReduceLogSumExp": 5.0, "ArgMax": 1.0, "ArgMin": 1.0, "TopK": 1.0, "GlobalAveragePool": 1.0,
@@ -515,7 +518,7 @@ class _Walker:
                             node.output[0]) == self.shapes.get(x):
                         self.producer[node.output[0]] = r
                         return True
-        if node.op_type == "BatchNormalization" and ins:
+        if node.op_type in ("BatchNormalization", *FUSED_ACTIVATIONS) and ins:
             r = self.producer.get(ins[0])
             if r is not None and self.consumers[ins[0]] == 1 and ins[0] not in self.graph_outputs and all(
                     i in self.const for i in ins[1:]):
@@ -544,7 +547,7 @@ class _Walker:
         ins = list(node.input)
         std = domain in _STD_DOMAINS
         ms = domain == _MS
-        if std and op in ("Add", "BatchNormalization") and self._fold(node):
+        if std and op in ("Add", "BatchNormalization", *FUSED_ACTIVATIONS) and self._fold(node):
             return []
         if (std and op in ("Conv", "ConvInteger")) or (ms and op in ("FusedConv", "NhwcConv")):
             return [self._conv(node, name, 0, 1, nhwc=op == "NhwcConv")]

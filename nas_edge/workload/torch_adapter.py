@@ -9,8 +9,9 @@ instead, once, in eval mode and without gradients.
 A tensor is *static* unless it was computed from the example input: parameters, buffers, constants and
 anything derived only from them (``weight.t()``, a reshaped weight, ...). The row rules are those of the ONNX
 adapter (:mod:`nas_edge.workload._rows`), so :func:`from_torch` and :func:`nas_edge.workload.onnx_adapter.
-from_onnx` agree on the same network: same MACs, same static weight matrices. As there, a bias ``add`` or an
-eval-mode batch norm right after a static layer is folded into it, and views are free. Fused kernels
+from_onnx` agree on the same network: same MACs, same static weight matrices. As there, a bias ``add``, an
+eval-mode batch norm or a piecewise-linear activation (ReLU, ReLU6/hardtanh, leaky ReLU, hard sigmoid)
+right after a static layer is folded into it, and views are free. Fused kernels
 (PyTorch's CPU ``scaled_dot_product_attention``) are expanded to ``QK^T``, softmax and ``AV`` rows; PyTorch's
 fused transformer fast paths are disabled while tracing so that their ops are seen one by one.
 
@@ -52,6 +53,9 @@ REDUCE_OPS = frozenset(("mean", "sum", "amax", "amin", "max", "min", "var", "std
                         "adaptive_max_pool3d", "topk", "sort"))
 FUSED_FASTPATH = frozenset(("_transformer_encoder_layer_fwd", "_native_multi_head_attention",
                             "_transformer_decoder_only_layer_fwd"))
+
+
+FUSED_ACTIVATIONS = frozenset(("relu", "hardtanh", "leaky_relu", "hardsigmoid", "clamp", "clamp_min", "relu6"))
 
 
 class TorchTraceError(RuntimeError):
@@ -143,6 +147,9 @@ class _Recorder:
                         out.shape) == tuple(x.shape) and out is not x:
                     self._track(self.producer, out, r)
                     return True
+        if base in FUSED_ACTIVATIONS and first is not None and id(first) in self.producer:
+            self._track(self.producer, _first_tensor(out), self.producer[id(first)])
+            return True
         if base in ("native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit",
                     "batch_norm") and first is not None:
             training = base == "_native_batch_norm_legit" or (
