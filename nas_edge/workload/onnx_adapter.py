@@ -276,6 +276,10 @@ def _infer(model: onnx.ModelProto, inputs: Mapping[str, tuple[int, ...]], base_d
             if loaded is not None:
                 ng.initializer.append(loaded)
                 continue
+            missing = next((e.value for e in t.external_data if e.key == "location"), "?")
+            note = f"external data {missing!r} not readable: shapes computed from its tensors are unknown"
+            if note not in notes:
+                notes.append(note)
         ng.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     for st in g.sparse_initializer:
         ng.input.append(helper.make_tensor_value_info(st.values.name, st.values.data_type, list(st.dims)))
