@@ -1,0 +1,181 @@
+"""Tiny inline-SVG charts for the self-contained HTML report (no plotting library, no network resources)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#bab0ac")
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About ``count`` round tick values covering ``[lo, hi]`` (1, 2, 2.5, 5 x 10^k steps)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [0.0]
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi == lo:
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / max(1, count)
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    ticks, t = [], start
+    while t <= hi + step * 1e-9:
+        ticks.append(round(t, 12))
+        t += step
+    if ticks[-1] < hi:
+        ticks.append(round(t, 12))
+    return ticks
+
+
+def fmt_num(v: float) -> str:
+    """Compact number for axis labels and tables."""
+    if v == 0 or not math.isfinite(v):
+        return "0" if v == 0 else str(v)
+    a = abs(v)
+    if a >= 1e5 or a < 1e-3:
+        return f"{v:.2e}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 1:
+        return f"{v:.3g}"
+    return f"{v:.3g}"
+
+
+class _Frame:
+    """Maps data to pixels inside a plot area with margins for axes."""
+
+    def __init__(self, xs: Sequence[float], ys: Sequence[float], width: int, height: int) -> None:
+        self.w, self.h = width, height
+        self.left, self.right, self.top, self.bottom = 64, 16, 28, 46
+        self.xt = nice_ticks(min(xs), max(xs)) if xs else [0.0, 1.0]
+        self.yt = nice_ticks(min(ys), max(ys)) if ys else [0.0, 1.0]
+
+    def x(self, v: float) -> float:
+        lo, hi = self.xt[0], self.xt[-1]
+        return self.left + (v - lo) / ((hi - lo) or 1.0) * (self.w - self.left - self.right)
+
+    def y(self, v: float) -> float:
+        lo, hi = self.yt[0], self.yt[-1]
+        return self.h - self.bottom - (v - lo) / ((hi - lo) or 1.0) * (self.h - self.top - self.bottom)
+
+    def axes(self, x_label: str, y_label: str, title: str) -> list[str]:
+        out = [f'<rect x="{self.left}" y="{self.top}" width="{self.w - self.left - self.right}" '
+               f'height="{self.h - self.top - self.bottom}" fill="#fafafa" stroke="#999"/>']
+        for t in self.xt:
+            px = self.x(t)
+            out.append(f'<line x1="{px:.1f}" y1="{self.top}" x2="{px:.1f}" y2="{self.h - self.bottom}" '
+                       'stroke="#e4e4e4"/>')
+            out.append(f'<text x="{px:.1f}" y="{self.h - self.bottom + 14}" text-anchor="middle">{fmt_num(t)}</text>')
+        for t in self.yt:
+            py = self.y(t)
+            out.append(f'<line x1="{self.left}" y1="{py:.1f}" x2="{self.w - self.right}" y2="{py:.1f}" '
+                       'stroke="#e4e4e4"/>')
+            out.append(f'<text x="{self.left - 4}" y="{py + 4:.1f}" text-anchor="end">{fmt_num(t)}</text>')
+        out.append(f'<text x="{(self.left + self.w - self.right) / 2:.1f}" y="{self.h - 8}" '
+                   f'text-anchor="middle">{escape(x_label)}</text>')
+        out.append(f'<text x="12" y="{(self.top + self.h - self.bottom) / 2:.1f}" text-anchor="middle" '
+                   f'transform="rotate(-90 12 {(self.top + self.h - self.bottom) / 2:.1f})">{escape(y_label)}</text>')
+        out.append(f'<text x="{self.left}" y="16" font-weight="bold">{escape(title)}</text>')
+        return out
+
+
+def _svg(width: int, height: int, body: list[str], label: str) -> str:
+    return (f'<svg role="img" aria-label="{escape(label)}" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'
+            + "".join(body) + "</svg>")
+
+
+def scatter_svg(
+    points: Sequence[tuple[float, float, str]],
+    *,
+    x_label: str,
+    y_label: str,
+    title: str = "",
+    highlight: Sequence[str] = (),
+    front: Sequence[str] = (),
+    width: int = 560,
+    height: int = 360,
+) -> str:
+    """Scatter of ``(x, y, label)``; labels in ``front`` are joined by a step line, those in ``highlight``
+    drawn as large red marks with their label."""
+    pts = [(float(x), float(y), str(lab)) for x, y, lab in points if math.isfinite(x) and math.isfinite(y)]
+    fr = _Frame([p[0] for p in pts], [p[1] for p in pts], width, height)
+    body = fr.axes(x_label, y_label, title)
+    front_set, hi_set = set(front), set(highlight)
+    fpts = sorted((p for p in pts if p[2] in front_set), key=lambda p: (p[0], p[1]))
+    if len(fpts) > 1:
+        path = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}" for i, (x, y, _) in enumerate(fpts))
+        body.append(f'<path d="{path}" fill="none" stroke="{PALETTE[1]}" stroke-width="1.5" stroke-dasharray="4 3"/>')
+    for x, y, lab in pts:
+        if lab in hi_set:
+            continue
+        color = PALETTE[1] if lab in front_set else PALETTE[0]
+        body.append(f'<circle cx="{fr.x(x):.1f}" cy="{fr.y(y):.1f}" r="3.5" fill="{color}" fill-opacity="0.75">'
+                    f'<title>{escape(lab)}: ({fmt_num(x)}, {fmt_num(y)})</title></circle>')
+    for x, y, lab in pts:
+        if lab in hi_set:
+            px, py = fr.x(x), fr.y(y)
+            body.append(f'<path class="chosen" d="M{px - 7:.1f},{py:.1f} L{px:.1f},{py - 7:.1f} L{px + 7:.1f},'
+                        f'{py:.1f} L{px:.1f},{py + 7:.1f} Z" fill="{PALETTE[2]}" stroke="#000" stroke-width="0.8">'
+                        f'<title>{escape(lab)} (chosen): ({fmt_num(x)}, {fmt_num(y)})</title></path>')
+            body.append(f'<text x="{px + 9:.1f}" y="{py - 6:.1f}" fill="{PALETTE[2]}">{escape(lab)}</text>')
+    legend = [("trial", PALETTE[0]), ("Pareto front", PALETTE[1]), ("chosen", PALETTE[2])]
+    for i, (name, color) in enumerate(legend):
+        lx = width - fr.right - 250 + i * 85
+        body.append(f'<rect x="{lx}" y="8" width="9" height="9" fill="{color}"/>'
+                    f'<text x="{lx + 13}" y="16">{name}</text>')
+    return _svg(width, height, body, title or f"{y_label} vs {x_label}")
+
+
+def bars_svg(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    *,
+    title: str = "",
+    unit: str = "",
+    stacked: bool = False,
+    width: int = 640,
+    bar_height: int = 14,
+) -> str:
+    """Horizontal bars, one row per label: grouped (one bar per series) or stacked."""
+    names = list(series)
+    rows = len(labels)
+    per_row = bar_height if stacked else bar_height * max(1, len(names))
+    label_w = min(220, 8 + 6 * max((len(s) for s in labels), default=4))
+    top, bottom = 26, 30 + 16 * ((len(names) + 3) // 4)
+    height = top + bottom + rows * (per_row + 6)
+    totals = [sum(max(0.0, float(series[n][i])) for n in names) if stacked
+              else max((max(0.0, float(series[n][i])) for n in names), default=0.0) for i in range(rows)]
+    vmax = max(totals, default=0.0) or 1.0
+    ticks = nice_ticks(0.0, vmax, 4)
+    scale = (width - label_w - 20) / (ticks[-1] or 1.0)
+    body = [f'<text x="4" y="16" font-weight="bold">{escape(title)}{f" ({escape(unit)})" if unit else ""}</text>']
+    for t in ticks:
+        px = label_w + t * scale
+        body.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{height - bottom + 4}" stroke="#e4e4e4"/>'
+                    f'<text x="{px:.1f}" y="{height - bottom + 16}" text-anchor="middle">{fmt_num(t)}</text>')
+    for i, lab in enumerate(labels):
+        y0 = top + i * (per_row + 6)
+        body.append(f'<text x="{label_w - 4}" y="{y0 + per_row / 2 + 4:.1f}" text-anchor="end">{escape(lab)}</text>')
+        acc = 0.0
+        for j, n in enumerate(names):
+            v = max(0.0, float(series[n][i]))
+            x = label_w + (acc if stacked else 0.0) * scale
+            y = y0 if stacked else y0 + j * bar_height
+            body.append(f'<rect x="{x:.1f}" y="{y}" width="{max(0.0, v * scale):.1f}" height="{bar_height - 2}" '
+                        f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(lab)} / {escape(n)}: {fmt_num(v)}'
+                        f'{" " + escape(unit) if unit else ""}</title></rect>')
+            if stacked:
+                acc += v
+    ly = height - bottom + 28
+    for j, n in enumerate(names):
+        lx = label_w + (j % 4) * 140
+        yy = ly + 16 * (j // 4)
+        body.append(f'<rect x="{lx}" y="{yy - 9}" width="9" height="9" fill="{PALETTE[j % len(PALETTE)]}"/>'
+                    f'<text x="{lx + 13}" y="{yy}">{escape(n)}</text>')
+    return _svg(width, height, body, title or "bar chart")

@@ -1,0 +1,386 @@
+"""Export one trained ``torch.nn.Module`` and verify it: the layer under the study-driven export.
+
+``export_model(model, data, out)`` writes ``out/<name>/`` (atomically: staged, then renamed) with
+``model.onnx`` and, as asked, ``model.int8.onnx``, ``model.ort``/``model.int8.ort`` and
+``required_operators.config``, plus ``report.json``/``report.md``/``report.html``. Images are exported with
+the training normalisation baked in (the file takes raw inputs); the batch axis is dynamic.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas_edge.export._files import ensure_writable, publish, sha256, staging
+from nas_edge.export.errors import ExportError
+
+DEFAULT_HOST_PROFILE = "mobile-cpu-a78"
+INT8_TARGET_DROP_POINTS = 1.0
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to produce and how to measure it (all keyword arguments of :func:`export_model`)."""
+
+    quantize: str | None = None  # None or "int8"
+    ort_format: bool = False
+    ort_target: str = "arm"  # "arm" (phones) or "amd64"
+    hardware: tuple[Any, ...] = ()  # extra profiles (names, files or Profile objects) for the cost tables
+    host_profile: Any = DEFAULT_HOST_PROFILE  # digital profile whose estimate is set against the measurement
+    atol: float = 1e-4
+    threads: int = 1
+    warmup: int = 20
+    runs: int = 200
+    calibration_samples: int = 512
+    parity_samples: int | None = None  # None: every validation input
+
+    def __post_init__(self) -> None:
+        if self.quantize not in (None, "int8"):
+            raise ExportError(f"unknown quantisation {self.quantize!r}; expected 'int8'")
+        if self.ort_target not in ("arm", "amd64"):
+            raise ExportError(f"unknown ORT target platform {self.ort_target!r}; expected 'arm' or 'amd64'")
+        if self.threads < 1 or self.runs < 1 or self.warmup < 0 or self.calibration_samples < 1:
+            raise ExportError("threads, runs and calibration samples must be >= 1, warm-up >= 0")
+        if not (self.atol > 0 and math.isfinite(self.atol)):
+            raise ExportError(f"the parity tolerance must be a positive number, got {self.atol}")
+
+
+@dataclass
+class ExportResult:
+    """One finished export: its folder, the report record (``report.json``'s content) and its files."""
+
+    name: str
+    dir: Path
+    record: dict[str, Any]
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def html(self) -> Path:
+        return self.dir / "report.html"
+
+
+def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, float]:
+    """Mean and std that :func:`nas_edge.evaluate.train_and_evaluate` normalises images with."""
+    xt = x_train[:limit]
+    return float(xt.mean()), float(xt.std()) or 1.0
+
+
+def environment(threads: int) -> dict[str, Any]:
+    import onnx
+    import onnxruntime
+    import torch
+
+    from nas_edge import __version__
+
+    return {"nas_edge": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "platform": platform.platform(),
+            "machine": platform.machine(), "processor": _cpu_name(), "threads": threads}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _finite(v: Any) -> Any:
+    return float(v) if isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v)) else None
+
+
+def cost_entry(workload: Any, profile: Any, source: str) -> dict[str, Any]:
+    """One profile's cost of ``workload`` as a report entry: profile summary, totals and per-layer rows."""
+    from nas_edge.cost import estimate
+    from nas_edge.hardware import load_profile, profile_to_dict
+
+    try:
+        prof = load_profile(profile)
+    except Exception as exc:
+        raise ExportError(f"hardware profile {source}: {str(exc).splitlines()[0]}") from None
+    cost = estimate(workload, prof).to_dict()
+    return {"name": prof.name, "kind": prof.kind, "source": source, "profile": profile_to_dict(prof),
+            "totals": {k: _finite(v) for k, v in cost["totals"].items()},
+            "layers": [{k: (_finite(v) if isinstance(v, float) else v) for k, v in row.items()}
+                       for row in cost["layers"]]}
+
+
+def hardware_costs(model_path: Path, profiles: Sequence[tuple[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
+    """Per-profile cost of the exported graph (``Workload.from_onnx``), each profile once."""
+    from nas_edge.workload import Workload
+
+    workload = Workload.from_onnx(model_path)
+    out: list[dict[str, Any]] = []
+    for source, ref in profiles:
+        entry = cost_entry(workload, ref, source)
+        if all(e["name"] != entry["name"] for e in out):
+            out.append(entry)
+    return out, workload
+
+
+def _profiles(options: ExportOptions, trial_hardware: Any | None) -> list[tuple[str, Any]]:
+    refs: list[tuple[str, Any]] = []
+    if trial_hardware is not None:
+        refs.append(("trial", trial_hardware))
+    for h in options.hardware:
+        refs.append((str(getattr(h, "name", h)), h))
+    if options.host_profile is not None:
+        refs.append((str(getattr(options.host_profile, "name", options.host_profile)), options.host_profile))
+    return refs
+
+
+def _int8_method(x_val: np.ndarray, workload: Any) -> str:
+    """Dynamic quantisation for token models and attention (transformers), static QDQ otherwise."""
+    from nas_edge.workload import OpKind
+
+    if np.issubdtype(x_val.dtype, np.integer):
+        return "dynamic"
+    attention = np.isin(workload.kind, [int(OpKind.DYNAMIC_MATMUL), int(OpKind.SOFTMAX)])
+    return "dynamic" if bool(attention.any()) else "static"
+
+
+def export_into(
+    model: Any,
+    data: Any,
+    folder: Path,
+    *,
+    options: ExportOptions,
+    train: Any | None = None,
+    train_result: Any | None = None,
+    source: Mapping[str, Any] | None = None,
+    trial_hardware: Any | None = None,
+    analytic_macs: float | None = None,
+) -> dict[str, Any]:
+    """Export, verify and measure ``model`` into ``folder`` (which must exist); return the report record.
+
+    ``train`` (a :class:`~nas_edge.evaluate.TrainConfig`) trains the model first (seed torch before building
+    it for a reproducible result); ``train_result`` records a training done by the caller.
+    """
+    import torch
+
+    from nas_edge.evaluate import load_data
+    from nas_edge.export import _verify as V
+
+    data = load_data(data)
+    t_start = time.perf_counter()
+    training = None
+    if train is not None:
+        from nas_edge.evaluate import train_and_evaluate
+
+        train_result = train_and_evaluate(model, data, train)
+    if train_result is not None:
+        cfg = train or getattr(train_result, "config", None)
+        training = {"accuracy": float(train_result.accuracy), "history": [float(a) for a in train_result.history],
+                    "seconds": float(train_result.seconds)}
+        if cfg is not None:
+            training.update(epochs=cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr,
+                            weight_decay=cfg.weight_decay, max_train_samples=cfg.max_train_samples)
+    limit = getattr(train, "max_train_samples", None)
+    model = model.eval().float() if data.vocab_size is None else model.eval()
+    if data.vocab_size is None:
+        mean, std = input_stats(data.x_train, limit)
+        wrapped = V.Preprocess(model, mean, std).eval()
+        preprocessing = {"baked_in": True, "formula": "(x - mean) / std", "mean": mean, "std": std,
+                         "note": "the file takes raw inputs as in the dataset (digits: pixels in [0, 1])"}
+    else:
+        wrapped = model
+        preprocessing = {"baked_in": False, "note": f"integer token ids in [0, {data.vocab_size})"}
+    x_val, y_val = data.x_val, data.y_val
+    if options.parity_samples is not None:
+        x_val, y_val = x_val[:options.parity_samples], y_val[:options.parity_samples]
+    x1 = np.ascontiguousarray(x_val[:1])
+
+    onnx_path = folder / "model.onnx"
+    exported = V.export_onnx(wrapped, torch.from_numpy(np.ascontiguousarray(x_val[:2])), onnx_path)
+    t_verify = time.perf_counter()
+    checked = V.check_onnx(onnx_path)
+    sess = V.session(onnx_path, options.threads)
+    torch_out = V.run_torch(wrapped, x_val)
+    ort_out = V.run_ort(sess, x_val, batch_size=256)
+    par = V.parity(torch_out, ort_out, options.atol, label="model.onnx")
+    one = V.parity(torch_out[:8], V.run_ort(sess, x_val[:8], batch_size=1), options.atol, label="model.onnx (batch 1)")
+    par["batch_sizes"] = sorted({1, min(256, len(x_val))})
+    par["max_abs_diff"] = max(par["max_abs_diff"], one["max_abs_diff"])
+    verify_seconds = time.perf_counter() - t_verify
+
+    lat_ort = V.ort_latency(onnx_path, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
+    lat_torch = V.torch_latency(wrapped, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
+    costs, workload = hardware_costs(onnx_path, _profiles(options, trial_hardware))
+    acc_torch, acc_onnx = V.accuracy(torch_out, y_val), V.accuracy(ort_out, y_val)
+    params = int(sum(p.numel() for p in model.parameters()))
+
+    files = [{"file": "model.onnx", "purpose": "fp32 model (ONNX)"}]
+    quant = None
+    if options.quantize == "int8":
+        from nas_edge.export._quant import quantize_int8
+
+        method = _int8_method(x_val, workload)
+        int8_path = folder / "model.int8.onnx"
+        calib = np.ascontiguousarray(data.x_train[:options.calibration_samples]) if method == "static" else None
+        scratch = folder / ".scratch"
+        scratch.mkdir(exist_ok=True)
+        quant = quantize_int8(onnx_path, int8_path, method=method, calibration=calib, input_name=V.INPUT_NAME,
+                              scratch=scratch)
+        V.check_onnx(int8_path)
+        q_out = V.run_ort(V.session(int8_path, options.threads), x_val)
+        q_lat = V.ort_latency(int8_path, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
+        acc_q = V.accuracy(q_out, y_val)
+        drop = (acc_onnx - acc_q) * 100.0
+        quant.update(
+            file="model.int8.onnx", bytes=int8_path.stat().st_size,
+            size_ratio=int8_path.stat().st_size / onnx_path.stat().st_size,
+            latency=q_lat, latency_ratio=q_lat["p50_ms"] / lat_ort["p50_ms"], accuracy=acc_q,
+            accuracy_fp32=acc_onnx, accuracy_drop_points=drop, target_drop_points=INT8_TARGET_DROP_POINTS,
+            within_target=bool(drop <= INT8_TARGET_DROP_POINTS),
+            max_abs_diff_to_fp32=float(np.max(np.abs(q_out - ort_out))) if len(q_out) else 0.0,
+            top1_agreement=float((q_out.argmax(1) == ort_out.argmax(1)).mean()) if len(q_out) else float("nan"),
+            operators=V.check_onnx(int8_path)["operators"],
+        )
+        files.append({"file": "model.int8.onnx", "purpose": f"INT8 model ({quant['format']})"})
+    ort_fmt = None
+    if options.ort_format:
+        from nas_edge.export._ortformat import convert_to_ort
+
+        sources = [onnx_path] + ([folder / "model.int8.onnx"] if quant else [])
+        scratch = folder / ".scratch"
+        scratch.mkdir(exist_ok=True)
+        ort_fmt = convert_to_ort(sources, folder, scratch, target_platform=options.ort_target)
+        checks = {}
+        ref = {"model.ort": ort_out}
+        for f in ort_fmt["files"]:
+            out_f = V.run_ort(V.session(folder / f, options.threads), x_val)
+            if f == "model.ort":
+                checks[f] = {"max_abs_diff_to_onnx": float(np.max(np.abs(out_f - ref[f]))) if len(out_f) else 0.0,
+                             "accuracy": V.accuracy(out_f, y_val)}
+                V.parity(torch_out, out_f, options.atol, label="model.ort")
+            else:
+                checks[f] = {"accuracy": V.accuracy(out_f, y_val),
+                             "top1_agreement_with_onnx": float((out_f.argmax(1) == q_out.argmax(1)).mean())}
+        ort_fmt["checks"] = checks
+        files += [{"file": f, "purpose": "ORT format model for onnxruntime mobile / minimal builds"}
+                  for f in ort_fmt["files"]]
+        files.append({"file": ort_fmt["config"],
+                      "purpose": "operators for a reduced ORT build (build.py --include_ops_by_config)"})
+    import shutil
+
+    shutil.rmtree(folder / ".scratch", ignore_errors=True)
+    for f in files:
+        p = folder / f["file"]
+        f.update(bytes=p.stat().st_size, sha256=sha256(p))
+
+    host = _host_comparison(costs, options.host_profile, lat_ort)
+    record: dict[str, Any] = {
+        "schema": "nas-edge.export", "version": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "name": folder.name if not folder.name.startswith(".") else "model",
+        "source": dict(source or {"kind": "module"}),
+        "environment": environment(options.threads),
+        "dataset": {"name": data.name, "train_samples": len(data.x_train), "val_samples": len(data.x_val),
+                    "num_classes": data.num_classes, "input_shape": list(data.x_val.shape[1:]),
+                    "dtype": str(data.x_val.dtype)},
+        "training": training,
+        "model": {
+            "file": "model.onnx", "bytes": onnx_path.stat().st_size, "opset": exported["opset"],
+            "opset_import": exported["opset_import"], "ir_version": exported["ir_version"],
+            "producer": exported["producer"], "exporter": "torch.onnx.export(dynamo=True)",
+            "dynamic_axes": {V.INPUT_NAME: {"0": "batch"}},
+            "inputs": checked["inputs"], "outputs": checked["outputs"], "operators": checked["operators"],
+            "params": params, "initializer_params": checked["initializer_params"],
+            "macs": float(workload.total_macs), "macs_analytic": _finite(analytic_macs),
+            "preprocessing": preprocessing,
+        },
+        "verification": {"checker": checked["checker"], "shape_inference": checked["shape_inference"],
+                         "parity": par, "export_seconds": exported["seconds"],
+                         "verify_seconds": verify_seconds + checked["seconds"]},
+        "latency": {"batch": 1, "threads": options.threads, "provider": "CPUExecutionProvider",
+                    "ort_fp32": lat_ort, "torch_eager": lat_torch,
+                    "ort_over_torch_p50": lat_ort["p50_ms"] / lat_torch["p50_ms"]},
+        "accuracy": {"torch_fp32": acc_torch, "onnx_fp32": acc_onnx,
+                     "int8": quant["accuracy"] if quant else None,
+                     "search": _finite((source or {}).get("search_accuracy")),
+                     "analog": (source or {}).get("analog")},
+        "quantization": quant,
+        "ort_format": ort_fmt,
+        "hardware": costs,
+        "host_estimate": host,
+        "files": files,
+        "seconds": time.perf_counter() - t_start,
+    }
+    record["checklist"] = checklist(record)
+    return record
+
+
+def _host_comparison(costs: list[dict[str, Any]], host_profile: Any, lat: dict[str, Any]) -> dict[str, Any] | None:
+    if host_profile is None:
+        return None
+    name = str(getattr(host_profile, "name", host_profile))
+    entry = next((c for c in costs if c["source"] == name or c["name"] == name), None)
+    if entry is None or entry["kind"] != "digital":
+        return None
+    est = entry["totals"]["latency_ms"]
+    return {"profile": entry["name"], "estimated_ms": est, "measured_p50_ms": lat["p50_ms"],
+            "measured_p90_ms": lat["p90_ms"], "ratio_estimated_over_measured": (est / lat["p50_ms"]) if est else None,
+            "host": _cpu_name(),
+            "note": "batch 1, fp32; measured with ONNX Runtime on this host. A profile of another device is an "
+                    "order-of-magnitude check only: calibrate a profile of this host for a like-for-like one."}
+
+
+def checklist(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a deployment engineer needs: opset, operators, input/output shapes, preprocessing, files to ship."""
+    m = record["model"]
+    ops = sorted(m["operators"])
+    q, o = record.get("quantization"), record.get("ort_format")
+    ship = [f["file"] for f in record["files"]]
+    return {
+        "opset": m["opset"], "ir_version": m["ir_version"], "operators": ops,
+        "int8_operators": sorted(q["operators"]) if q else None,
+        "inputs": m["inputs"], "outputs": m["outputs"], "dynamic_batch": True,
+        "preprocessing": m["preprocessing"],
+        "runtime": f"onnxruntime >= {record['environment']['onnxruntime']} (CPUExecutionProvider)",
+        "reduced_build_config": o["config"] if o else None,
+        "files_to_ship": ship,
+        "checks": {"onnx_checker": True, "parity_fp32": record["verification"]["parity"]["passed"],
+                   "int8_within_target": q["within_target"] if q else None},
+    }
+
+
+def export_model(
+    model: Any,
+    data: Any,
+    out: str | Path,
+    *,
+    name: str = "model",
+    train: Any | None = None,
+    options: ExportOptions | None = None,
+    source: Mapping[str, Any] | None = None,
+    trial_hardware: Any | None = None,
+    analytic_macs: float | None = None,
+) -> ExportResult:
+    """Export a ``torch.nn.Module`` trained on ``data`` (a :class:`~nas_edge.evaluate.Data` or dataset spec) to
+    ``out/name/`` with verification, measurements and the deployment report. ``train`` trains it first.
+
+    Raises :class:`~nas_edge.export.ExportError` (``ParityError``, ``OutputError``) with one readable line;
+    on any failure nothing is left under ``out/name``.
+    """
+    from nas_edge.export.report import write_export_report
+
+    options = options or ExportOptions()
+    out = ensure_writable(Path(out))
+    with staging(out) as tmp:
+        folder = tmp / name
+        folder.mkdir()
+        record = export_into(model, data, folder, options=options, train=train, source=source,
+                             trial_hardware=trial_hardware, analytic_macs=analytic_macs)
+        record["name"] = name
+        write_export_report(folder, record)
+        final = publish(folder, out / name)
+    return ExportResult(name=name, dir=final, record=record, files=[f["file"] for f in record["files"]])
