@@ -327,7 +327,10 @@ class Objective:
         hw = self.hardware.evaluate(trial, workload)
         values = dict(hw.metrics)
         if self.model_metrics:
-            values.update(self._model_values(trial, arch, hw))
+            from nas_edge.evaluate.train import torch_threads
+
+            with torch_threads(self.training.threads):
+                values.update(self._model_values(trial, arch, hw))
         out = tuple(float(values[o]) for o in self.objectives)
         return out[0] if len(out) == 1 else out
 

@@ -56,12 +56,13 @@ def train_and_evaluate(
     (seed torch before building the model) the result is reproducible on one machine.
     """
     cfg = config or TrainConfig()
-    with _threads(cfg.threads):
+    with torch_threads(cfg.threads):
         return _train(model, data, cfg, report)
 
 
 @contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (``None``: unchanged), then restore the previous number."""
     old = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)
