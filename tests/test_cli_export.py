@@ -1,0 +1,166 @@
+"""``nas-edge export`` / ``nas-edge report`` on a real (small) study, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nas_edge.cli import app
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+import optuna  # noqa: E402
+
+SMALL_SPACE = {"resolutions": [8], "max_depth": 1, "stem_widths": [8], "widths": [[8], [8, 16], [16]]}
+
+
+@pytest.fixture(scope="module")
+def study_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A study made by nas-edge's Objective (cost objectives only: no training), plus a failed and a pruned
+    trial, in SQLite."""
+    from nas_edge.search import Objective, run_search
+
+    db = tmp_path_factory.mktemp("study") / "s.db"
+    url = f"sqlite:///{db}"
+    obj = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("macs", "energy_uj"),
+                    space_options=SMALL_SPACE)
+    study = run_search(objective=obj, n_trials=6, storage=url, study_name="s", sampler="random", seed=1)
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params={"x": 0.5},
+                                              distributions=dist))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params={"x": 0.5},
+                                              distributions=dist))
+    return url
+
+
+def _numbers(url: str) -> dict[str, list[int]]:
+    study = optuna.load_study(study_name="s", storage=url)
+    out: dict[str, list[int]] = {}
+    for t in study.trials:
+        out.setdefault(t.state.name, []).append(t.number)
+    out["pareto"] = sorted(t.number for t in study.best_trials)
+    return out
+
+
+def _invoke(*args: str) -> object:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_export_one_trial_and_regenerate_the_report(study_db: str, tmp_path: Path) -> None:
+    from jsonschema import validate
+
+    from nas_edge.export import EXPORT_SCHEMA, STUDY_SCHEMA
+
+    n = _numbers(study_db)["pareto"][0]
+    out = tmp_path / "out"
+    r = _invoke("export", "--storage", study_db, "--study-name", "s", "--trial", str(n), "--epochs", "1",
+                "--quantize", "int8", "--runs", "20", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    html = out / "report.html"
+    assert r.stdout.strip().splitlines()[-1] == str(html.resolve())
+    rec = json.loads((out / f"trial-{n}" / "report.json").read_text())
+    validate(rec, EXPORT_SCHEMA)
+    src = rec["source"]
+    assert src["kind"] == "trial" and src["trial"] == n and src["study"] == "s"
+    assert src["rebuild_check"]["match"] and src["rebuild_check"]["macs_rebuilt"] == rec["model"]["macs"]
+    assert rec["training"]["epochs"] == 1 and rec["training"]["seed"] == 0
+    assert rec["quantization"]["method"] == "static"
+    assert [h["name"] for h in rec["hardware"]] == ["neurosim-rram-22nm", "mobile-cpu-a78"]
+    study_rec = json.loads((out / "report.json").read_text())
+    validate(study_rec, STUDY_SCHEMA)
+    assert study_rec["chosen"] == [n] and [e["trial"] for e in study_rec["exports"]] == [n]
+    assert study_rec["study"]["states"] == {"COMPLETE": 6, "FAIL": 1, "PRUNED": 1}
+    page = html.read_text()
+    assert page.count('class="chosen"') == 1 and f'href="trial-{n}/report.html"' in page
+
+    (out / f"trial-{n}" / "report.html").unlink()
+    (out / "report.md").unlink()
+    r = _invoke("report", "--storage", study_db, "--study-name", "s", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert (out / f"trial-{n}" / "report.html").is_file() and (out / "report.md").is_file()
+    assert json.loads((out / "report.json").read_text())["exports"][0]["trial"] == n
+
+
+def _assert_untouched(out: Path) -> None:
+    assert not out.exists() or not list(out.iterdir()), list(out.iterdir())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--study-name", "nope"), "no study 'nope'"),
+    (("--trial", "99"), "has no trial 99"),
+    (("--best", "accuracy"), "has no objective 'accuracy'"),
+    (("--trial", "1", "--best", "macs"), "choose one of --trial, --pareto, --best"),
+    (("--quantize", "int4"), "unknown --quantize"),
+])
+def test_bad_selection(study_db: str, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    out = tmp_path / "out"
+    base = ["export", "--storage", study_db, "--out", str(out)]
+    r = _invoke(*base, *(() if "--study-name" in args else ("--study-name", "s")), *args)
+    assert r.exit_code == 1 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    _assert_untouched(out)
+
+
+@pytest.mark.parametrize(("state", "message"), [("FAIL", "failed: nothing to export"), ("PRUNED", "was pruned")])
+def test_failed_and_pruned_trials_are_refused(study_db: str, tmp_path: Path, state: str, message: str) -> None:
+    n = _numbers(study_db)[state][0]
+    out = tmp_path / "out"
+    r = _invoke("export", "--storage", study_db, "--study-name", "s", "--trial", str(n), "--out", str(out))
+    assert r.exit_code == 1 and f"trial {n} of study 's' {message}" in r.stderr
+    _assert_untouched(out)
+
+
+def test_missing_database_is_not_created(tmp_path: Path) -> None:
+    db = tmp_path / "missing.db"
+    r = _invoke("export", "--storage", f"sqlite:///{db}", "--study-name", "s", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1 and "does not exist" in r.stderr
+    assert not db.exists()
+    r = _invoke("report", "--storage", f"sqlite:///{db}", "--study-name", "s", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1 and "does not exist" in r.stderr and not db.exists()
+
+
+def test_unwritable_output_folder(study_db: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    r = _invoke("export", "--storage", study_db, "--study-name", "s", "--out", str(blocker / "out"))
+    assert r.exit_code == 1 and "cannot write to output folder" in r.stderr and "Traceback" not in r.stderr
+    r = _invoke("report", "--storage", study_db, "--study-name", "s", "--out", str(blocker / "out"))
+    assert r.exit_code == 1 and "cannot write to output folder" in r.stderr
+
+
+class _Diverges(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.flatten(1)) + (0.5 if torch.compiler.is_exporting() else 0.0)
+
+
+def test_parity_failure_writes_nothing(study_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nas_edge.spaces.cnn.CNNSpace.build", lambda self, arch: _Diverges())
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _invoke("export", "--storage", study_db, "--study-name", "s", "--pareto", "--epochs", "1", "--out", str(out))
+    assert r.exit_code == 1 and "parity check failed" in r.stderr and "Traceback" not in r.stderr
+    assert list(out.iterdir()) == []  # no trial folder, no study report, no staging folder
+
+
+def test_report_without_exports_shows_analytic_mapping(study_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    r = _invoke("report", "--storage", study_db, "--study-name", "s", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads((out / "report.json").read_text())
+    pareto = _numbers(study_db)["pareto"]
+    assert rec["chosen"] == pareto == rec["pareto"] and rec["exports"] == []
+    assert [a["trial"] for a in rec["analytic"]] == pareto
+    study = optuna.load_study(study_name="s", storage=study_db)
+    for a in rec["analytic"]:
+        stored = study.trials[a["trial"]].user_attrs["cost"]
+        assert a["cost"]["totals"]["energy_uj"] == pytest.approx(stored["energy_uj"])  # same model, same chip
+    r = _invoke("report", "--storage", study_db, "--study-name", "s", "--out", str(out), "--trial", "999")
+    assert r.exit_code == 1 and "has no trial 999" in r.stderr
