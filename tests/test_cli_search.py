@@ -79,7 +79,7 @@ def bad_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (["--pruner", "median"], "needs a single objective"),
     (["--sampler", "cmaes"], "single objective"),
     (["--trials", "0"], "--trials must be at least 1"),
-    (["--hardware", "mobile-nonexistent", "--hardware-search"], "no such profile file"),
+    (["--hardware", "mobile-cpu-a78", "--hardware-search"], "needs an IMC base profile"),
 ])
 def test_bad_input_is_one_clear_line_and_nothing_is_written(bad_inputs: Path, args: list[str], message: str) -> None:
     code, out, err = invoke(*args)

@@ -184,6 +184,14 @@ def test_cmaes_single_objective() -> None:
         make_sampler("cmaes", n_objectives=2)
 
 
+def test_edge_profiles_are_objectives_too() -> None:
+    obj = Objective("cnn", "mobile-cpu-a78", data=None, objectives=("latency_ms", "energy_uj"))
+    study = obj.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(obj, n_trials=4)
+    assert all(t.user_attrs["hardware"] == {"profile": "mobile-cpu-a78"} for t in study.trials)
+    assert len(study.best_trials) >= 1  # an edge device has no capacity limit
+
+
 def test_hardware_co_search_proposes_chips() -> None:
     obj = Objective("transformer", data=None, objectives=("energy_uj", "area_mm2"), hardware_search=True)
     study = obj.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
