@@ -11,7 +11,7 @@ import torch
 
 from nas_edge.models import create_model, example_input, list_models, model_info
 from nas_edge.profiling import profile_onnx
-from nas_edge.workload import OpKind, Workload
+from nas_edge.workload import OpKind
 from nas_edge.workload.torch_adapter import from_torch
 
 
