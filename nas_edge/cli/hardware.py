@@ -114,6 +114,10 @@ def calibrate_cmd(
                          (technology_nm, "--technology-nm")):
         if not value > 0:
             fail(f"{label} must be > 0, got {value}")
+    from pathlib import Path
+
+    if Path(out).is_dir():  # fail before minutes of measuring, not after
+        fail(f"cannot write {out}: it is a directory")
     try:
         cal = calibrate(threads=threads, name=name, quick=quick, energy_per_mac_pj=energy_per_mac_pj,
                         energy_per_byte_pj=energy_per_byte_pj, technology_nm=technology_nm,
