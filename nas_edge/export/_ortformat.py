@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import shutil
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,27 @@ from nas_edge.export.errors import ExportError
 CONFIG_NAME = "required_operators.config"
 
 
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """The converter's helpers log each step at INFO with their own handlers: silence them for the call."""
+    names = ["", *(n for n in logging.root.manager.loggerDict if n.startswith(("ort_format_model", "onnxruntime")))]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, levels, strict=True):
+            lg.setLevel(lv)
+
+
 def convert_to_ort(models: list[Path], dst_dir: Path, scratch: Path, *, target_platform: str = "arm",
                    optimization_style: str = "Fixed") -> dict[str, Any]:
     """Convert ``models`` (``.onnx`` files) to ``.ort`` files in ``dst_dir`` and write the operator config for a
-    reduced build (``--include_ops_by_config``). The conversion runs in ``scratch``; comments in the config name
-    the files as they are shipped, not the scratch paths."""
+    reduced build (``--include_ops_by_config``), with the converter of
+    ``python -m onnxruntime.tools.convert_onnx_models_to_ort`` (called in-process: no second interpreter start).
+    The conversion runs in ``scratch``; comments in the config name the shipped files, not the scratch paths."""
     if target_platform not in ("arm", "amd64"):
         raise ExportError(f"unknown ORT target platform {target_platform!r}; expected 'arm' or 'amd64'")
     src = scratch / "ort-src"
@@ -26,13 +44,16 @@ def convert_to_ort(models: list[Path], dst_dir: Path, scratch: Path, *, target_p
     src.mkdir(parents=True, exist_ok=True)
     for m in models:
         shutil.copyfile(m, src / m.name)
-    cmd = [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(src), "--output_dir", str(out),
-           "--optimization_style", optimization_style, "--target_platform", target_platform]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ExportError(f"ORT format conversion failed (exit {proc.returncode}): {tail[0][:300]}")
+    try:  # the converter behind `python -m onnxruntime.tools.convert_onnx_models_to_ort`, called in-process
+        from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+        with contextlib.redirect_stdout(io.StringIO()), _quiet_logs():
+            convert_onnx_models_to_ort(src, output_dir=out, optimization_styles=[OptimizationStyle[optimization_style]],
+                                       target_platform=target_platform)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"ORT format conversion failed: {first[:300]}") from exc
     files = []
     for m in models:
         produced = out / f"{m.stem}.ort"
