@@ -143,3 +143,14 @@ def test_torch_agrees_with_the_analytic_zoo(name: str, analytic, size: int) -> N
                                for i in range(len(wl)) if wl.static_mask[i])
     assert static(w) == static(ref)
     assert w.total_macs == ref.total_macs and w.total_params == ref.total_params
+
+
+def test_lstm_agrees_with_onnx() -> None:
+    model, x = nn.LSTM(32, 16, batch_first=True, bidirectional=True).eval(), torch.randn(1, 10, 32)
+    real = from_torch(model, x, device="real")
+    onnx_w = Workload.from_onnx(export(model, x, dynamo=False))
+    macs = 10 * 2 * (32 * 64 + 16 * 64)  # steps x directions x (input + recurrent projections, 4 gates)
+    assert real.total_macs == onnx_w.total_macs == macs
+    assert real.meta["warnings"] == [] and onnx_w.meta["warnings"] == []
+    # on meta the LSTM runs step by step; the first step's recurrent product with the zero state is constant
+    assert from_torch(model, x, device="meta").total_macs == macs - 2 * 16 * 64

@@ -181,6 +181,15 @@ class _Recorder:
             return [R.matmul_row(label, tuple(a.shape), b_shape, self.is_static(a), self.is_static(b))]
         if "scaled_dot_product" in base and "backward" not in base:
             return self._sdpa(label, args)
+        if base == "mkldnn_rnn_layer":  # one direction of a CPU LSTM layer
+            x, w_ih, w_hh = args[0], args[1], args[2]
+            gates_h, in_f, hidden = w_ih.shape[0], w_ih.shape[1], w_hh.shape[1]
+            steps = x.numel() // in_f
+            proj = R.matmul_row(f"{label}.input", (steps, in_f), (in_f, gates_h), False, self.is_static(w_ih))
+            rec = R.matmul_row(f"{label}.recurrent", (steps, hidden), (hidden, gates_h), False, self.is_static(w_hh))
+            gates = R.digital_row(f"{label}.gates", OpKind.ELEMENTWISE, 35.0 * steps * hidden, steps * gates_h,
+                                  steps * hidden)
+            return [proj, rec, gates]
         if base in FUSED_FASTPATH:
             self.warnings.append(f"fused PyTorch kernel {base} in {label!r} is counted as one digital op")
         if self._fold(base, args, out):
