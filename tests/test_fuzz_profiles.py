@@ -114,3 +114,13 @@ def test_no_code_executes_from_a_profile(tmp_path, payload):
     with pytest.raises(ProfileError):
         load_profile(f)
     assert not marker.exists()
+
+
+def test_odd_field_names_stay_on_one_line(tmp_path):
+    f = tmp_path / "odd.yaml"
+    d = profile_to_dict(load_profile("isaac-reram-32nm"))
+    d["precision"]["\n\n"] = None
+    f.write_text(yaml.safe_dump(d))
+    with pytest.raises(ProfileError) as info:
+        load_profile(f)
+    assert "\n" not in str(info.value) and "precision" in str(info.value)

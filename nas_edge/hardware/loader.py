@@ -124,9 +124,14 @@ def _resolve(data: dict[str, Any], source: str, relative_to: Path | None, seen: 
     return merged
 
 
+def _field_name(part: Any) -> str:
+    text = str(part)
+    return text if text.isprintable() and len(text) <= 40 else _REPR.repr(text)
+
+
 def _format_error(exc: ValidationError, source: str) -> ProfileError:
     first = exc.errors()[0]
-    loc = [str(p) for p in first["loc"]]
+    loc = [_field_name(p) for p in first["loc"]]
     if loc and loc[0] in ("imc", "digital"):  # discriminated union tag
         loc = loc[1:]
     field = ".".join(loc) or "(top level)"
