@@ -10,7 +10,8 @@ each trained briefly and then exported with INT8 and ORT format through ``nas_ed
   measurement, INT8, ORT format, cost tables and reports);
 - ORT fp32 p50 / PyTorch eager p50 at batch 1 on the same input (target <= 1);
 - INT8 p50 / fp32 p50 at batch 1 (from the export) and at batch 64 (measured here), target <= 0.8 where the
-  model has enough conv/GEMM work; INT8 accuracy drop (target <= 1 point on digits).
+  model has enough conv/GEMM work; INT8 accuracy drop (target <= 1 point on digits);
+- the latency a host-calibrated digital profile estimates, against the ORT measurement.
 """
 
 from __future__ import annotations
@@ -89,12 +90,13 @@ def main() -> None:
             "b64_fp32": batch64["model.onnx"]["p50_ms"], "b64_int8": batch64["model.int8.onnx"]["p50_ms"],
             "acc": r["accuracy"]["onnx_fp32"], "acc_int8": q["accuracy"], "drop": q["accuracy_drop_points"],
             "size": r["model"]["bytes"], "size_int8": q["bytes"], "parity": v["parity"]["max_abs_diff"],
+            "est": r["host_estimate"]["estimated_ms"], "est_ratio": r["host_estimate"]["ratio_estimated_over_measured"],
         })
         print(f"  {name}: done in {wall:.1f} s (training {r['training']['seconds']:.1f} s)", flush=True)
 
     head = ("model", "MACs", "params", "export+verify s", "pipeline s (no training)", "ORT p50 ms",
             "PyTorch p50 ms", "ORT/PyTorch", "INT8 p50 ms", "INT8/fp32 b1", "INT8/fp32 b64 (ms)", "acc fp32",
-            "acc INT8", "size fp32 -> INT8", "parity")
+            "acc INT8", "size fp32 -> INT8", "parity", "host estimate ms (est/measured)")
     print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for x in rows:
         print(f"| {x['model']} | {x['macs']:.3g} | {x['params']:,} | {x['export_s'] + x['verify_s']:.1f} "
@@ -102,7 +104,7 @@ def main() -> None:
               f"{x['torch_p50']:.3f} | {x['ratio']:.3f} | {x['int8_p50']:.3f} | {x['int8_ratio']:.2f} | "
               f"{x['int8_ratio_b64']:.2f} ({x['b64_fp32']:.2f} -> {x['b64_int8']:.2f}) | {x['acc']:.4f} | "
               f"{x['acc_int8']:.4f} ({x['drop']:+.2f} pt) | {x['size'] / 1024:.0f} -> {x['size_int8'] / 1024:.0f} KiB "
-              f"| {x['parity']:.1e} |")
+              f"| {x['parity']:.1e} | {x['est']:.3f} ({x['est_ratio']:.2f}) |")
     print("\ntargets: export+verify <= 30 s; ORT/PyTorch <= 1; INT8/fp32 <= 0.8 with enough conv/GEMM work; "
           "INT8 drop <= 1 point")
     if not args.keep:

@@ -69,7 +69,8 @@ def test_export_one_trial_and_regenerate_the_report(study_db: str, tmp_path: Pat
     assert src["rebuild_check"]["match"] and src["rebuild_check"]["macs_rebuilt"] == rec["model"]["macs"]
     assert rec["training"]["epochs"] == 1 and rec["training"]["seed"] == 0
     assert rec["quantization"]["method"] == "static"
-    assert [h["name"] for h in rec["hardware"]] == ["neurosim-rram-22nm", "mobile-cpu-a78"]
+    assert [h["name"] for h in rec["hardware"]] == ["neurosim-rram-22nm", "host-calibrated-1t"]
+    assert rec["host_estimate"]["calibrated"]
     study_rec = json.loads((out / "report.json").read_text())
     validate(study_rec, STUDY_SCHEMA)
     assert study_rec["chosen"] == [n] and [e["trial"] for e in study_rec["exports"]] == [n]

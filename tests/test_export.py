@@ -89,7 +89,7 @@ def test_macs_params_and_cost_tables_match_the_graph(exported: dict) -> None:
     assert m["macs"] == pytest.approx(m["macs_analytic"])  # the exported graph is the searched architecture
     assert m["params"] == sum(p.numel() for p in exported["model"].parameters())
     by_name = {h["name"]: h for h in res.record["hardware"]}
-    assert set(by_name) == {"neurosim-rram-22nm", "mobile-cpu-a78"}
+    assert set(by_name) == {"neurosim-rram-22nm", "host-calibrated-1t"}
     imc = by_name["neurosim-rram-22nm"]
     assert len(imc["layers"]) == len(w)
     t = imc["totals"]
@@ -97,8 +97,8 @@ def test_macs_params_and_cost_tables_match_the_graph(exported: dict) -> None:
     assert sum(r["adc_conversions"] for r in imc["layers"]) == pytest.approx(t["adc_conversions"])
     assert sum(r["energy_pj"] for r in imc["layers"]) / 1e6 == pytest.approx(t["energy_uj"])
     host = res.record["host_estimate"]
-    assert host["profile"] == "mobile-cpu-a78"
-    assert host["estimated_ms"] == pytest.approx(by_name["mobile-cpu-a78"]["totals"]["latency_ms"])
+    assert host["profile"] == "host-calibrated-1t" and host["calibrated"]
+    assert host["estimated_ms"] == pytest.approx(by_name["host-calibrated-1t"]["totals"]["latency_ms"])
     assert host["measured_p50_ms"] == res.record["latency"]["ort_fp32"]["p50_ms"] > 0
 
 
@@ -165,9 +165,13 @@ def test_parity_failure_leaves_nothing(tmp_path: Path) -> None:
 
 def test_parity_tolerance_is_respected(tmp_path: Path) -> None:
     res = export_model(_ExportsSomethingElse(), "digits", tmp_path, name="loose",
-                       options=ExportOptions(atol=0.02, runs=5, warmup=1, host_profile=None))
+                       options=ExportOptions(atol=0.02, runs=5, warmup=1, host_profile="mobile-cpu-a78",
+                                             hardware=("mobile-cpu-a78",)))
     assert res.record["verification"]["parity"]["max_abs_diff"] == pytest.approx(0.01, rel=1e-3)
-    assert res.record["host_estimate"] is None and res.record["quantization"] is None
+    assert res.record["quantization"] is None and res.record["ort_format"] is None
+    assert [h["name"] for h in res.record["hardware"]] == ["mobile-cpu-a78"]  # given twice, costed once
+    host = res.record["host_estimate"]
+    assert host["profile"] == "mobile-cpu-a78" and not host["calibrated"] and "order-of-magnitude" in host["note"]
 
 
 def test_unwritable_output_fails_before_any_work(tmp_path: Path) -> None:

@@ -44,8 +44,8 @@ def export(
     hardware: Annotated[list[str] | None, typer.Option("--hardware", "-H", help="extra profile (built-in name or "
                                                        "YAML) for the cost tables; repeatable")] = None,
     host_profile: Annotated[str, typer.Option(help="digital profile whose latency estimate is set against the "
-                                              "measurement on this host (e.g. one from `nas-edge hardware "
-                                              "calibrate`)")] = "mobile-cpu-a78",
+                                              "measurement on this host: 'calibrate' measures this host first "
+                                              "(~1 s), or a profile name / YAML file")] = "calibrate",
     data: Annotated[str | None, typer.Option(help="dataset (default: the study's)")] = None,
     threads: Annotated[int, typer.Option(min=1, help="ONNX Runtime / PyTorch threads for latency")] = 1,
     runs: Annotated[int, typer.Option(min=1, help="timed runs per latency figure")] = 200,

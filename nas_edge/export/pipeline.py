@@ -21,7 +21,9 @@ import numpy as np
 from nas_edge.export._files import ensure_writable, publish, sha256, staging
 from nas_edge.export.errors import ExportError
 
-DEFAULT_HOST_PROFILE = "mobile-cpu-a78"
+HOST_CALIBRATE = "calibrate"
+DEFAULT_HOST_PROFILE = HOST_CALIBRATE
+FALLBACK_HOST_PROFILE = "mobile-cpu-a78"
 INT8_TARGET_DROP_POINTS = 1.0
 
 
@@ -33,7 +35,9 @@ class ExportOptions:
     ort_format: bool = False
     ort_target: str = "arm"  # "arm" (phones) or "amd64"
     hardware: tuple[Any, ...] = ()  # extra profiles (names, files or Profile objects) for the cost tables
-    host_profile: Any = DEFAULT_HOST_PROFILE  # digital profile whose estimate is set against the measurement
+    # digital profile whose latency estimate is set against the measurement on this host: "calibrate" measures
+    # this host first (quick ONNX Runtime micro-benchmarks, ~1 s, once per process), or a profile name/file/object
+    host_profile: Any = DEFAULT_HOST_PROFILE
     atol: float = 1e-4
     threads: int = 1
     warmup: int = 20
@@ -122,19 +126,46 @@ def hardware_costs(model_path: Path, profiles: Sequence[tuple[str, Any]]) -> tup
     out: list[dict[str, Any]] = []
     for source, ref in profiles:
         entry = cost_entry(workload, ref, source)
-        if all(e["name"] != entry["name"] for e in out):
+        same = next((e for e in out if e["name"] == entry["name"]), None)
+        if same is None:
             out.append(entry)
+            same = entry
+        same["host"] = bool(same.get("host")) or source == "host"  # the profile compared with this host
     return out, workload
 
 
-def _profiles(options: ExportOptions, trial_hardware: Any | None) -> list[tuple[str, Any]]:
+_HOST_PROFILES: dict[int, Any] = {}
+
+
+def resolve_host_profile(ref: Any, threads: int) -> tuple[Any, str | None]:
+    """The host profile to compare with and how it was obtained (``None``: not calibrated here).
+
+    ``"calibrate"`` runs :func:`nas_edge.hardware.calibrate.calibrate` (quick mode, the export's thread count)
+    once per process; without that module it falls back to :data:`FALLBACK_HOST_PROFILE`.
+    """
+    if ref != HOST_CALIBRATE:
+        return ref, None
+    if threads not in _HOST_PROFILES:
+        try:
+            from nas_edge.hardware import profile_from_dict
+            from nas_edge.hardware.calibrate import calibrate
+        except ImportError:
+            return FALLBACK_HOST_PROFILE, None
+        cal = calibrate(threads=threads, quick=True, name=f"host-calibrated-{threads}t")
+        _HOST_PROFILES[threads] = profile_from_dict(cal.profile, source="<host calibration>")
+    how = (f"calibrated on this host just now (nas_edge.hardware.calibrate, quick mode, {threads} thread(s)): "
+           "a like-for-like check of the roofline model")
+    return _HOST_PROFILES[threads], how
+
+
+def _profiles(options: ExportOptions, trial_hardware: Any | None, host: Any) -> list[tuple[str, Any]]:
     refs: list[tuple[str, Any]] = []
     if trial_hardware is not None:
         refs.append(("trial", trial_hardware))
     for h in options.hardware:
         refs.append((str(getattr(h, "name", h)), h))
-    if options.host_profile is not None:
-        refs.append((str(getattr(options.host_profile, "name", options.host_profile)), options.host_profile))
+    if host is not None:
+        refs.append(("host", host))
     return refs
 
 
@@ -214,7 +245,8 @@ def export_into(
 
     lat_ort = V.ort_latency(onnx_path, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
     lat_torch = V.torch_latency(wrapped, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
-    costs, workload = hardware_costs(onnx_path, _profiles(options, trial_hardware))
+    host_ref, host_how = resolve_host_profile(options.host_profile, options.threads)
+    costs, workload = hardware_costs(onnx_path, _profiles(options, trial_hardware, host_ref))
     acc_torch, acc_onnx = V.accuracy(torch_out, y_val), V.accuracy(ort_out, y_val)
     params = int(sum(p.numel() for p in model.parameters()))
 
@@ -277,7 +309,7 @@ def export_into(
         p = folder / f["file"]
         f.update(bytes=p.stat().st_size, sha256=sha256(p))
 
-    host = _host_comparison(costs, options.host_profile, lat_ort)
+    host = _host_comparison(costs, lat_ort, host_how)
     record: dict[str, Any] = {
         "schema": "nas-edge.export", "version": 1,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -319,19 +351,18 @@ def export_into(
     return record
 
 
-def _host_comparison(costs: list[dict[str, Any]], host_profile: Any, lat: dict[str, Any]) -> dict[str, Any] | None:
-    if host_profile is None:
-        return None
-    name = str(getattr(host_profile, "name", host_profile))
-    entry = next((c for c in costs if c["source"] == name or c["name"] == name), None)
+def _host_comparison(costs: list[dict[str, Any]], lat: dict[str, Any], how: str | None) -> dict[str, Any] | None:
+    entry = next((c for c in costs if c.get("host")), None)
     if entry is None or entry["kind"] != "digital":
         return None
     est = entry["totals"]["latency_ms"]
-    return {"profile": entry["name"], "estimated_ms": est, "measured_p50_ms": lat["p50_ms"],
-            "measured_p90_ms": lat["p90_ms"], "ratio_estimated_over_measured": (est / lat["p50_ms"]) if est else None,
-            "host": _cpu_name(),
-            "note": "batch 1, fp32; measured with ONNX Runtime on this host. A profile of another device is an "
-                    "order-of-magnitude check only: calibrate a profile of this host for a like-for-like one."}
+    note = ("batch 1, fp32; measured with ONNX Runtime on this host; the profile was "
+            + (how or "given, not measured here: if it describes another device, this is an order-of-magnitude "
+                      "check only (use --host-profile calibrate for a like-for-like one)"))
+    return {"profile": entry["name"], "calibrated": how is not None, "estimated_ms": est,
+            "measured_p50_ms": lat["p50_ms"], "measured_p90_ms": lat["p90_ms"],
+            "ratio_estimated_over_measured": (est / lat["p50_ms"]) if est else None, "host": _cpu_name(),
+            "note": note}
 
 
 def checklist(record: Mapping[str, Any]) -> dict[str, Any]:
