@@ -71,6 +71,9 @@ def test_export_one_trial_and_regenerate_the_report(study_db: str, tmp_path: Pat
     assert rec["quantization"]["method"] == "static"
     assert [h["name"] for h in rec["hardware"]] == ["neurosim-rram-22nm", "host-calibrated-1t"]
     assert rec["host_estimate"]["calibrated"]
+    # the exported graph maps onto the crossbars exactly as the search's analytic workload did
+    assert rec["hardware"][0]["totals"]["arrays_used"] == src["cost"]["arrays_used"]
+    assert rec["hardware"][0]["totals"]["area_mm2"] == pytest.approx(src["cost"]["area_mm2"])
     study_rec = json.loads((out / "report.json").read_text())
     validate(study_rec, STUDY_SCHEMA)
     assert study_rec["chosen"] == [n] and [e["trial"] for e in study_rec["exports"]] == [n]
@@ -165,3 +168,21 @@ def test_report_without_exports_shows_analytic_mapping(study_db: str, tmp_path: 
         assert a["cost"]["totals"]["energy_uj"] == pytest.approx(stored["energy_uj"])  # same model, same chip
     r = _invoke("report", "--storage", study_db, "--study-name", "s", "--out", str(out), "--trial", "999")
     assert r.exit_code == 1 and "has no trial 999" in r.stderr
+
+
+def test_hardware_co_search_profiles_are_rebuilt(tmp_path: Path) -> None:
+    """With chip co-search each trial has its own profile: the report costs each trial on its own chip."""
+    from nas_edge.search import Objective, run_search
+
+    url = f"sqlite:///{tmp_path / 'co.db'}"
+    obj = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("energy_uj", "area_mm2"),
+                    space_options=SMALL_SPACE, hardware_search=True)
+    study = run_search(objective=obj, n_trials=5, storage=url, study_name="co", sampler="random", seed=3)
+    n = study.best_trials[0].number
+    r = _invoke("report", "--storage", url, "--study-name", "co", "--out", str(tmp_path / "rep"), "--trial", str(n))
+    assert r.exit_code == 0, r.stderr
+    (entry,) = json.loads((tmp_path / "rep" / "report.json").read_text())["analytic"]
+    trial = study.trials[n]
+    assert entry["cost"]["name"] == trial.user_attrs["hardware"]["profile"] != "neurosim-rram-22nm"
+    assert entry["cost"]["totals"]["energy_uj"] == pytest.approx(trial.user_attrs["cost"]["energy_uj"])
+    assert entry["cost"]["totals"]["area_mm2"] == pytest.approx(trial.user_attrs["cost"]["area_mm2"])

@@ -76,8 +76,10 @@ def export_record(*, quant: bool = True) -> dict[str, Any]:
         "host_estimate": {"profile": "chip-digital", "estimated_ms": 0.003, "measured_p50_ms": 0.05,
                           "measured_p90_ms": 0.07, "ratio_estimated_over_measured": 0.06, "host": "cpu",
                           "note": "order of magnitude"},
-        "files": files,
+        "files": files, "warnings": ["trial skipped <x>"],
     }
+    rec["source"]["cost"] = {"energy_uj": 5.0, "arrays_used": 2.0, "macs": 4608.0}
+    rec["hardware"][0]["source"] = "trial"
     from nas_edge.export.pipeline import checklist
 
     rec["checklist"] = checklist(rec)
@@ -134,6 +136,7 @@ def test_export_html_is_self_contained_and_complete() -> None:
     page = export_html(export_record())
     _self_contained(page)
     for needle in ("Deployment checklist", "model.onnx", "opset 20", "chip-imc", "Per-layer mapping", "conv1",
+                   "warning: trial skipped", "search</th>",
                    "analog accuracy analog_accuracy_1d", "90.00 %", "INT8 quantisation", "estimate / measured",
                    "a &lt;test&gt; chip"):
         assert needle in page, needle

@@ -346,7 +346,8 @@ def export_markdown(r: Mapping[str, Any]) -> str:
            f"Generated {r.get('created', '')} by nas-edge {r['environment'].get('nas_edge')} "
            f"(torch {r['environment'].get('torch')}, onnx {r['environment'].get('onnx')}, "
            f"onnxruntime {r['environment'].get('onnxruntime')}) on {r['environment'].get('processor')}.", "",
-           _md_table(["", ""], _source_rows(r["source"])), "", "## Summary", "",
+           _md_table(["", ""], _source_rows(r["source"])), "",
+           *(f"> **warning:** {w}" for w in r.get("warnings") or []), "", "## Summary", "",
            _md_table(["figure", "value"], summary_rows(r)), ""]
     t = r.get("training")
     if t:
@@ -384,6 +385,11 @@ def export_markdown(r: Mapping[str, Any]) -> str:
         headers, rows, _ = _layer_rows(p)
         out += [f"### {p['name']} ({p['kind']})", "", _md_table(["", ""], _profile_summary(p)), "",
                 _md_table(["total", "value"], _totals_rows(p)), "", _md_table(headers, rows), ""]
+    cmp_rows = search_vs_export(r)
+    if cmp_rows:
+        out += [f"Search-time estimate (the space's analytic workload) against the exported graph "
+                f"({r['source'].get('hardware_name')}):", "",
+                _md_table(["", "search", "exported", "difference"], cmp_rows), "", _CMP_NOTE, ""]
     h = r.get("host_estimate")
     if h:
         out += ["## Estimated vs measured latency (this host)", "",
@@ -428,7 +434,9 @@ def export_html(r: Mapping[str, Any]) -> str:
              f"{html.escape(str(env.get('nas_edge')))} — torch {html.escape(str(env.get('torch')))}, onnx "
              f"{html.escape(str(env.get('onnx')))}, onnxruntime {html.escape(str(env.get('onnxruntime')))} on "
              f"{html.escape(str(env.get('processor')))}.</p>",
-             _kv_html(_source_rows(r["source"])), "<h2>Summary</h2>", _kv_html(summary_rows(r)),
+             _kv_html(_source_rows(r["source"])),
+             *(f'<p class="bad">warning: {html.escape(w)}</p>' for w in r.get("warnings") or []),
+             "<h2>Summary</h2>", _kv_html(summary_rows(r)),
              '<div class="plots">', _latency_chart(r), "</div>"]
     v = r["verification"]
     si = v["shape_inference"]
@@ -463,6 +471,12 @@ def export_html(r: Mapping[str, Any]) -> str:
                   "<p>Per-layer mapping (weight layers; digital ops summed):</p>", _html_table(headers, rows),
                   f"<details><summary>all {len(all_rows)} rows</summary>{_html_table(headers, all_rows)}</details>",
                   _energy_chart(p)]
+    cmp_rows = search_vs_export(r)
+    if cmp_rows:
+        parts += ["<p>Search-time estimate (the space's analytic workload) against the exported graph on "
+                  f"{html.escape(str(r['source'].get('hardware_name')))}:</p>",
+                  _html_table(["", "search", "exported", "difference"], cmp_rows),
+                  f'<p class="muted">{html.escape(_CMP_NOTE)}</p>']
     h = r.get("host_estimate")
     if h:
         parts += ["<h2>Estimated vs measured latency (this host)</h2>", _kv_html([
@@ -521,6 +535,40 @@ def _pareto_plots(s: Mapping[str, Any]) -> list[str]:
     return plots
 
 
+def _hw_line(h: Mapping[str, Any]) -> tuple[str, ...]:
+    t, imc = h["totals"], h["kind"] == "imc"
+    return (h["name"], _f(t.get("energy_uj")), _f(t.get("latency_ms")), _f(t.get("arrays_used")) if imc else "–",
+            _pct(t.get("utilisation")) if imc else "–", _f(t.get("adc_conversions")) if imc else "–")
+
+
+_COMPARED = (("energy_uj", "energy (µJ)"), ("latency_ms", "latency (ms)"), ("area_mm2", "area (mm²)"),
+             ("arrays_used", "arrays used"), ("macs", "MACs"), ("params", "weights on the chip"))
+
+
+_CMP_NOTE = ("Weights, MACs and arrays must agree (same network); energy and latency of the digital ops may "
+             "differ: the exported graph has batch norms folded into the convolutions and the input "
+             "normalisation baked in.")
+
+
+def search_vs_export(r: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The trial's cost as the search estimated it (analytic workload) beside the cost of the exported graph."""
+    src = r.get("source") or {}
+    stored = src.get("cost") or {}
+    entry = next((h for h in r.get("hardware", []) if h.get("source") == "trial"), None)
+    if not stored or entry is None:
+        return []
+    rows = []
+    for key, label in _COMPARED:
+        a = stored.get(key)
+        b = entry["totals"].get(key) if key not in ("macs", "params") else (
+            r["model"]["macs"] if key == "macs" else sum(float(x.get("k", 0)) * float(x.get("n", 0))
+                                                         for x in entry["layers"] if x["op"] in ("conv", "linear")))
+        if a is None or b is None:
+            continue
+        rows.append((label, _f(float(a)), _f(float(b)), f"{(float(b) / float(a) - 1) * 100:+.1f} %" if a else "–"))
+    return rows
+
+
 def _export_summary_rows(s: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     headers = ["trial", "accuracy fp32", "INT8", "ORT p50 ms", "INT8 p50 ms", "size", "params", "MACs", "opset",
                "report"]
@@ -568,9 +616,7 @@ def study_markdown(s: Mapping[str, Any]) -> str:
             if e.get("hardware"):
                 out += [f"### Trial #{e['trial']} on the hardware", ""]
                 out += [_md_table(["profile", "energy µJ", "latency ms", "arrays", "utilisation", "ADC conv."],
-                                  [(h["name"], _f(h["totals"].get("energy_uj")), _f(h["totals"].get("latency_ms")),
-                                    _f(h["totals"].get("arrays_used")), _pct(h["totals"].get("utilisation")),
-                                    _f(h["totals"].get("adc_conversions"))) for h in e["hardware"]]), ""]
+                                  [_hw_line(h) for h in e["hardware"]]), ""]
     for a in s["analytic"]:
         headers, rows, _ = _layer_rows(a["cost"])
         out += [f"## Trial #{a['trial']}: analytic mapping on {a['cost']['name']} (not exported)", "",
