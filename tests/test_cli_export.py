@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_report import _self_contained
 from typer.testing import CliRunner
 
 from nas_edge.cli import app
@@ -80,6 +81,8 @@ def test_export_one_trial_and_regenerate_the_report(study_db: str, tmp_path: Pat
     assert study_rec["study"]["states"] == {"COMPLETE": 6, "FAIL": 1, "PRUNED": 1}
     page = html.read_text()
     assert page.count('class="chosen"') == 1 and f'href="trial-{n}/report.html"' in page
+    _self_contained(page)
+    _self_contained((out / f"trial-{n}" / "report.html").read_text())
 
     (out / f"trial-{n}" / "report.html").unlink()
     (out / "report.md").unlink()
