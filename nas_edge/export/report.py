@@ -318,7 +318,7 @@ def _latency_chart(r: Mapping[str, Any]) -> str:
     if h and h.get("estimated_ms") is not None:
         labels.append(f"estimate: {h['profile']}")
         p50.append(h["estimated_ms"])
-        p90.append(h["estimated_ms"])
+        p90.append(0.0)  # one number, no spread
     return bars_svg(labels, {"p50": p50, "p90": p90}, unit="ms",
                     title=f"latency at batch 1, {lat['threads']} thread(s): measured on this host vs estimated")
 
