@@ -372,3 +372,21 @@ def test_corrupted_model_never_crashes(pos: float, junk: bytes) -> None:
         assert str(exc) and "\n" not in str(exc)
     else:
         assert isinstance(w, Workload)
+
+
+def test_unsorted_graph_is_sorted_and_a_cycle_refused() -> None:
+    model = mlp_attention_model(18)
+    nodes = list(model.graph.node)
+    shuffled = make(list(reversed(nodes)), list(model.graph.input), list(model.graph.output),
+                    list(model.graph.initializer))
+    assert from_onnx(shuffled).total_macs == mlp_attention_macs()
+    assert shuffled.graph.node[0].op_type == nodes[-1].op_type  # the caller's proto is left as it was
+    cyclic = make([helper.make_node("Relu", ["y"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"])],
+                  [vi("x", [2])], [vi("y", None)])
+    with pytest.raises(OnnxError, match="cycle"):
+        from_onnx(cyclic)
+
+
+def test_dimensions_beyond_int64_are_a_warning() -> None:
+    w = from_onnx(conv_model(size=2**32))  # 2^64 output pixels
+    assert w.rows()[0]["kind"] == "other" and any("too large" in m for m in w.meta["warnings"])

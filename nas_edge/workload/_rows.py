@@ -73,8 +73,13 @@ def numel(shape: Sequence[int]) -> int:
     return math.prod(int(d) for d in shape)
 
 
+_MAX_INT = 2**62
+
+
 def _row(name: str, kind: OpKind, *, k: int = 1, n: int = 1, m: int = 1, groups: int = 1, kernel: int = 1,
          macs: float, params: float = 0.0, in_elems: float, out_elems: float) -> dict[str, Any]:
+    if max(k, n, m, groups, kernel) > _MAX_INT:
+        raise ValueError(f"tensor dimensions too large ({max(k, n, m, groups, kernel):.3g} elements)")
     return {"name": name, "kind": int(kind), "k": int(k), "n": int(n), "m": max(1, int(m)),
             "groups": int(groups), "kernel": int(kernel), "macs": float(macs), "params": float(params),
             "in_elems": float(in_elems), "out_elems": float(out_elems)}

@@ -149,6 +149,51 @@ def _check_structure(model: onnx.ModelProto, label: str) -> None:
         if out.name not in defined:
             raise OnnxError(f"{label}: graph output {out.name!r} is never computed; the file may be "
                             "truncated or corrupted")
+    if _topological_order(g) is None:
+        raise OnnxError(f"{label}: the graph has a cycle (a node depends on its own output); not a valid ONNX "
+                        "model")
+
+
+def _topological_order(g: Any) -> list[int] | None:
+    """Node indices in an order where every node comes after its producers (the file's order when it is
+    already one, as ONNX requires); ``None`` for a cyclic graph."""
+    producer: dict[str, int] = {}
+    for i, node in enumerate(g.node):
+        for o in node.output:
+            if o:
+                producer.setdefault(o, i)
+    deps = [{producer[x] for x in node.input if x in producer} for node in g.node]
+    if all(all(d < i for d in ds) for i, ds in enumerate(deps)):
+        return list(range(len(g.node)))
+    users: dict[int, list[int]] = {}
+    for i, ds in enumerate(deps):
+        for d in ds:
+            users.setdefault(d, []).append(i)
+    waiting = [len(ds) for ds in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    order: list[int] = []
+    while ready:
+        i = ready.pop()
+        order.append(i)
+        for u in users.get(i, ()):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    return order if len(order) == len(deps) else None
+
+
+def _sorted_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model itself when its nodes are in topological order, else a copy whose nodes are."""
+    import onnx
+
+    order = _topological_order(model.graph)
+    if order is None or order == list(range(len(model.graph.node))):
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    del copy.graph.node[:]
+    copy.graph.node.extend(model.graph.node[i] for i in order)
+    return copy
 
 
 # ---- input shapes -----------------------------------------------------------------------------------------
@@ -337,12 +382,19 @@ def _fold_small_constants(m: onnx.ModelProto, shapes: Mapping[str, tuple[int, ..
     opsets = {o.domain or "": o.version for o in m.opset_import}
     params = {"log": lambda *a: None, "opsets": opsets, "verbose": 0, "new_ops": None,
               "existing_functions": {}, "evaluator_cls": None}
-    values: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    values: dict[str, Any] = {}
+    for t in m.graph.initializer:
+        try:
+            values[t.name] = numpy_helper.to_array(t)
+        except Exception:  # a corrupted tensor: what depends on it stays unsized
+            continue
     folded: set[int] = set()
     for idx, node in enumerate(m.graph.node):
         ins = [i for i in node.input if i]
         if node.op_type in RANDOM_OPS or node.op_type in CONTROL_OPS or node.domain not in _STD_DOMAINS:
             continue
+        if not _small_result(node, shapes, values):
+            continue  # never materialise a large tensor just to learn a shape
         try:
             if node.op_type in SHAPE_OPS:
                 x = shapes.get(ins[0])
@@ -373,6 +425,21 @@ def _fold_small_constants(m: onnx.ModelProto, shapes: Mapping[str, tuple[int, ..
             if o:
                 new.graph.initializer.append(numpy_helper.from_array(np.asarray(values[o]), o))
     return new
+
+
+_GROWING_OPS = frozenset(("ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad", "OneHot",
+                          "EyeLike", "CenterCropPad", "Col2Im", "ScatterND", "ScatterElements"))
+
+
+def _small_result(node: Any, shapes: Mapping[str, tuple[int, ...] | None], values: Mapping[str, Any]) -> bool:
+    """Whether evaluating ``node`` on small constants is known to give small outputs."""
+    known = [shapes.get(o) for o in node.output if o]
+    if known and all(s is not None for s in known):
+        return all(math.prod(s) <= _KEEP_VALUE_ELEMS for s in known)  # type: ignore[arg-type]
+    if node.op_type == "ConstantOfShape" and node.input and node.input[0] in values:
+        dims = values[node.input[0]].reshape(-1)
+        return bool((dims >= 0).all()) and math.prod(int(d) for d in dims) <= _KEEP_VALUE_ELEMS
+    return node.op_type not in _GROWING_OPS
 
 
 def _load_small_external(t: Any, base_dir: Path | None) -> Any:
@@ -492,8 +559,9 @@ class _Walker:
             except _Unknown as exc:
                 self.unsized.append(f"{op} {name!r} (shape of {exc.args[0]!r})")
                 new = [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
-            except (ValueError, ZeroDivisionError) as exc:
-                self.warnings.append(f"{op} {name!r}: {exc}; counted as an empty digital op")
+            except Exception as exc:  # a malformed node must not stop the profile
+                self.warnings.append(f"{op} {name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                                     "; counted as an empty digital op")
                 new = [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
             for row in new:
                 if row["kind"] <= int(OpKind.DYNAMIC_MATMUL) and (row["k"] < 1 or row["n"] < 1):
@@ -749,10 +817,18 @@ def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 
     proto, label, base_dir = load_model(model)
     if label == "<ModelProto>":
         _check_structure(proto, label)
-    inputs, batch_symbolic = _resolve_inputs(proto, label, input_shapes)
-    shapes, notes = _infer(proto, inputs, base_dir)
-    walker = _Walker(proto, shapes)
-    walker.run()
+    try:
+        proto = _sorted_model(proto)
+        inputs, batch_symbolic = _resolve_inputs(proto, label, input_shapes)
+        shapes, notes = _infer(proto, inputs, base_dir)
+        walker = _Walker(proto, shapes)
+        walker.run()
+    except OnnxError:
+        raise
+    except Exception as exc:  # a hostile file must give one line, never a traceback
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise OnnxError(f"{label}: cannot read this model ({type(exc).__name__}: {reason}); the file may be "
+                        "corrupted") from exc
     opset = next((o.version for o in proto.opset_import if o.domain in _STD_DOMAINS), 0)
     meta = {
         "source": label,
