@@ -189,3 +189,20 @@ def test_hardware_co_search_profiles_are_rebuilt(tmp_path: Path) -> None:
     assert entry["cost"]["name"] == trial.user_attrs["hardware"]["profile"] != "neurosim-rram-22nm"
     assert entry["cost"]["totals"]["energy_uj"] == pytest.approx(trial.user_attrs["cost"]["energy_uj"])
     assert entry["cost"]["totals"]["area_mm2"] == pytest.approx(trial.user_attrs["cost"]["area_mm2"])
+
+
+def test_select_trials(study_db: str) -> None:
+    from nas_edge.export import TrialSelectionError, select_trials
+    from nas_edge.export.study import load_study
+
+    study = load_study(study_db, "s")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert [t.number for t in select_trials(study)] == _numbers(study_db)["pareto"]
+    assert select_trials(study, pareto=True) == select_trials(study)
+    (best_macs,) = select_trials(study, best="macs")  # minimised
+    assert best_macs.values[0] == min(t.values[0] for t in done)
+    (best_energy,) = select_trials(study, best="energy_uj")
+    assert best_energy.values[1] == min(t.values[1] for t in done)
+    assert [t.number for t in select_trials(study, trial=done[-1].number)] == [done[-1].number]
+    with pytest.raises(TrialSelectionError, match="choose one of"):
+        select_trials(study, trial=0, pareto=True)
