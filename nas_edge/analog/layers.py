@@ -156,8 +156,8 @@ class AnalogMixin:
     # -- forward ------------------------------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            return self._hwa_forward(x) if self.hwa is not None else self._digital(x, self.weight)
+        if self.training and self.hwa is not None:
+            return self._hwa_forward(x)
         if self.mode == "digital":
             return self._digital(x, self.weight)
         if self.mode == "calibrate":
@@ -308,7 +308,7 @@ class AnalogMixin:
                 peaks.append(ps.abs().amax() if ps.numel() else ps.new_zeros(()))
             if adc_on:
                 ps = adc(ps, fs if fs is not None else float(peaks[-1]), cfg.adc_bits, signed_adc, inplace=True)
-            ps = ps.sum(dim=3)  # row groups and tiles, added digitally: (C, B, G, J, N, L)
+            ps = ps[:, :, :, 0] if ps.shape[3] == 1 else ps.sum(dim=3)  # row groups added: (C, B, G, J, N, L)
             if ps.shape[0] == 1 and ps.shape[3] == 1:
                 y = ps[0, :, :, 0] * float(a[0] * coef[0] * self._gamma)
             else:
@@ -316,7 +316,7 @@ class AnalogMixin:
             if cfg.mapping == "offset":
                 y = y - self._input_sum(xq)
             outs.append(self._restore(y * (scale * self.x_max)[None, :, :, None], xs))
-        out = torch.cat(outs) if x.dim() > 1 else outs[0]
+        out = torch.cat(outs) if len(outs) > 1 else outs[0]
         if keep_abs:
             return out, torch.cat(peaks)
         return out, float(torch.stack(peaks).max()) if peaks else 0.0

@@ -85,6 +85,6 @@ def adc(x: torch.Tensor, full_scale: float, bits: int, signed: bool, *, inplace:
     fs = max(float(full_scale), torch.finfo(x.dtype).tiny)
     out = x if inplace else x.clone()
     if signed and bits == 1:  # two levels, +-full_scale
-        return out.copy_(torch.where(x >= 0, fs, -fs))
+        return out.copy_((x >= 0).to(x.dtype)).mul_(2 * fs).sub_(fs)
     step = float(adc_step(fs, bits, signed))
     return out.clamp_(-fs if signed else 0.0, fs).mul_(1.0 / step).round_().mul_(step)
