@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
 
 from nas_edge.cost import TOTAL_NAMES, Cost, estimate
 from nas_edge.evaluate.config import TrainConfig
@@ -275,6 +276,7 @@ class Objective:
         elif self.model_metrics:
             raise SearchError(f"objectives {', '.join(self.model_metrics)} need data (e.g. data='digits')")
         self.space = self._make_space(space, dict(space_options or {}))
+        self._metrics_cache: dict[tuple[Any, ...], dict[str, float]] = {}
 
     def _make_space(self, space: str | NetworkSpace, options: dict[str, Any]) -> NetworkSpace:
         if isinstance(space, NetworkSpace):
@@ -315,10 +317,39 @@ class Objective:
             set_metric_names(study, self.metric_names)
         return study
 
+    # -- for screening samplers: what is known from the parameters alone ------------------------------
+
+    def search_space(self) -> dict[str, BaseDistribution]:
+        """Every parameter a trial of this objective suggests (network, then chip knobs)."""
+        dists = self.space.distributions()
+        if self.hardware.space is not None:
+            dists.update(self.hardware.space.distributions())
+        return dists
+
     def hardware_metrics(self, params: Mapping[str, Any]) -> dict[str, float]:
-        """Cost metrics of a full parameter set, without a trial (for screening samplers)."""
-        arch = self.space.from_params({k: params[k] for k in self.space.distributions()})
-        return self.hardware.metrics(self.space.layers(arch), self.hardware.profile_for(params))[1]
+        """Cost metrics of a full parameter set, without a trial (the last few are cached)."""
+        key = tuple(sorted(params.items()))
+        hit = self._metrics_cache.get(key)
+        if hit is None:
+            arch = self.space.from_params({k: params[k] for k in self.space.distributions()})
+            hit = self.hardware.metrics(self.space.layers(arch), self.hardware.profile_for(params))[1]
+            if len(self._metrics_cache) > 4096:
+                self._metrics_cache.clear()
+            self._metrics_cache[key] = hit
+        return hit
+
+    @property
+    def cheap_objective_indices(self) -> list[int]:
+        """Indices of the objectives known before training (hardware, params, macs)."""
+        return [i for i, o in enumerate(self.objectives) if o not in MODEL_METRICS]
+
+    def cheap_objectives(self, params: Mapping[str, Any]) -> list[float]:
+        m = self.hardware_metrics(params)
+        return [m[self.objectives[i]] for i in self.cheap_objective_indices]
+
+    def cheap_constraints(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """The constraint values a trial with these parameters will set (same keys)."""
+        return self.hardware.violations(self.hardware_metrics(params), self.hardware.profile_for(params))
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         arch = self.space.suggest(trial)
@@ -440,13 +471,25 @@ def open_storage(url: str | optuna.storages.BaseStorage | None) -> optuna.storag
         raise SearchError(f"cannot open storage {url!r}: {msg}") from None
 
 
-SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "cmaes", "qmc")
+SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "cmaes", "qmc", "hw")
 PRUNERS = ("none", "median", "sha", "hyperband")
 
 
-def make_sampler(name: str, *, seed: int | None = None, n_objectives: int = 1) -> optuna.samplers.BaseSampler:
-    """A sampler by short name (see :data:`SAMPLERS`)."""
+def make_sampler(name: str, *, seed: int | None = None, n_objectives: int = 1,
+                 objective: Objective | None = None) -> optuna.samplers.BaseSampler:
+    """A sampler by short name (see :data:`SAMPLERS`). ``hw`` is nas-edge's screening sampler: it needs the
+    ``objective`` whose hardware objectives and constraints it computes exactly for many candidates."""
     s = optuna.samplers
+    if name == "hw":
+        if objective is None:
+            raise SearchError("the hw sampler needs the objective (its cheap hardware metrics)")
+        from nas_edge.samplers import HWScreeningSampler
+
+        idx = objective.cheap_objective_indices
+        return HWScreeningSampler(cheap_objectives=objective.cheap_objectives if idx else None,
+                                  cheap_objective_indices=idx or None,
+                                  cheap_constraints=objective.cheap_constraints,
+                                  search_space=objective.search_space(), n_exact=64, seed=seed)
     if name == "cmaes":
         if n_objectives > 1:
             raise SearchError("the cmaes sampler optimises a single objective; use tpe, nsga2, nsga3 or gp")
@@ -547,7 +590,7 @@ def run_search(
                                  hardware_search=hardware_search, training=training, seed=seed or 0)
     n_obj = len(obj.objectives)
     smp = sampler if isinstance(sampler, optuna.samplers.BaseSampler) else make_sampler(
-        sampler, seed=seed, n_objectives=n_obj)
+        sampler, seed=seed, n_objectives=n_obj, objective=obj)
     prn = pruner if isinstance(pruner, optuna.pruners.BasePruner) else make_pruner(
         pruner, n_objectives=n_obj, max_resource=obj.training.epochs)
     study = open_study(obj, storage=storage, study_name=study_name, sampler=smp, pruner=prn)

@@ -171,6 +171,22 @@ def test_every_sampler_runs_the_proxy_search(name: str, tmp_path: Path) -> None:
         assert t.user_attrs["cost"]["area_mm2"] <= 30
 
 
+def test_nas_edge_screening_sampler_uses_the_cheap_hardware_metrics() -> None:
+    obj = Objective("cnn", objectives=("synflow", "energy_uj"), constraints={"area_mm2": 25}, hardware_search=True)
+    assert obj.cheap_objective_indices == [1]
+    assert set(obj.search_space()) == set(obj.space.distributions()) | set(obj.hardware.space.distributions())
+    study = obj.create_study(sampler=make_sampler("hw", seed=0, n_objectives=2, objective=obj))
+    study.optimize(obj, n_trials=12)
+    for t in study.trials:
+        assert obj.cheap_objectives(t.params) == [pytest.approx(t.values[1])]
+        recorded = {k.split(":", 1)[1]: v for k, v in t.system_attrs.items() if k.startswith("constraints:")}
+        assert obj.cheap_constraints(t.params) == pytest.approx(recorded)
+    # after the start-up trials every proposal is screened feasible
+    assert all(t.user_attrs["cost"]["area_mm2"] <= 25 for t in study.trials[10:])
+    with pytest.raises(SearchError, match="needs the objective"):
+        make_sampler("hw")
+
+
 def test_cmaes_single_objective() -> None:
     pytest.importorskip("cmaes")
     obj = Objective("transformer", objectives=("synflow",), constraints={"latency_ms": 1.0})

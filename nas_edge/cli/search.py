@@ -24,7 +24,8 @@ def search(
                                                          "area_mm2<=50 (repeatable)")] = None,
     trials: Annotated[int, typer.Option(help="finished trials the study should reach (a rerun resumes)")] = 20,
     timeout: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
-    sampler: Annotated[str, typer.Option(help="tpe, nsga2, nsga3, random, gp, cmaes, qmc")] = "tpe",
+    sampler: Annotated[str, typer.Option(help="tpe, nsga2, nsga3, random, gp, cmaes, qmc, or hw (nas-edge's "
+                                         "screening sampler)")] = "tpe",
     pruner: Annotated[str, typer.Option(help="none, median, sha, hyperband (single objective only)")] = "none",
     storage: Annotated[str, typer.Option(help="Optuna storage URL, or a journal file *.log")]
     = "sqlite:///nas_edge.db",
@@ -46,7 +47,7 @@ def search(
         obj = Objective(space, hardware, data, objectives=objectives, constraints=list(constraint or []),
                         hardware_search=hardware_search, training={"epochs": epochs}, seed=seed)
         n_obj = len(obj.objectives)
-        smp = make_sampler(sampler, seed=seed, n_objectives=n_obj)
+        smp = make_sampler(sampler, seed=seed, n_objectives=n_obj, objective=obj)
         prn = make_pruner(pruner, n_objectives=n_obj, max_resource=epochs)
         if trials < 1:
             raise SearchError(f"--trials must be at least 1, got {trials}")
