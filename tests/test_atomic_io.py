@@ -68,3 +68,12 @@ def test_unwritable_folder_raises_clearly(tmp_path):
         target = tmp_path / "ro" / "x.json"
     with pytest.raises(OSError):
         write_atomic(target, "{}")
+
+
+def test_written_file_has_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = write_atomic(tmp_path / "r.md", "# hi\n")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
