@@ -192,6 +192,28 @@ def test_conv_partial_sums_equal_the_loop(data):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_conv_read_noise_energy_equals_the_patch_sums(data):
+    """The per-row-group sum of squared inputs (read-noise variance) of every conv path (box filter,
+    average pool, masked conv) equals the explicit sum over each patch's row group."""
+    groups = data.draw(st.integers(1, 3))
+    cin, kernel = groups * data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    rows = data.draw(st.integers(1, 12))
+    cfg = AnalogConfig(rows=rows, rows_parallel=data.draw(st.integers(1, rows)))
+    conv = AnalogConv2d(cin, groups, kernel, stride=data.draw(st.integers(1, 2)),
+                        padding=data.draw(st.integers(0, kernel // 2)), dilation=data.draw(st.integers(1, 2)),
+                        groups=groups, config=cfg, dtype=torch.float64)
+    x = torch.randn(2, cin, 5, 5, generator=torch.Generator().manual_seed(data.draw(st.integers(0, 99))),
+                    dtype=torch.float64)
+    groups_k = conv._row_groups()
+    got = conv._row_energy(x[None], groups_k)[0, :, :, :, 0, 0, :]  # (B, G, Rg, L)
+    patches, _ = _patches(x.numpy(), conv)  # (B*L, G, K)
+    want = np.stack([(patches[:, :, a:b] ** 2).sum(-1) for a, b in groups_k], axis=-1)  # (B*L, G, Rg)
+    want = want.reshape(2, -1, groups, len(groups_k)).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(1, 300), st.integers(1, 64), st.data())
 def test_row_groups_partition_the_reduction(k, rows, data):

@@ -216,15 +216,17 @@ class HWAConfig:
 
     ``noise_scale`` multiplies programming and read noise; with ``drift`` each forward also reads the devices
     at a time drawn log-uniformly in ``[t_min_s, t_max_s]`` (after global drift compensation, what remains
-    is the spread of the drift exponents); ``converters`` also passes the forward through the DAC and the
-    ADC (per-batch ranges). Gradients are those of the noisy weights used digitally (straight-through).
+    is the spread of the drift exponents). The weights are quantised to the cell grid as programmed. With
+    ``converters`` the forward also goes through the DAC, per-read noise and the ADC (ranges from each
+    batch): several times slower to train, and on digits no better (see the README). Gradients are those of
+    the noisy weights used digitally (straight-through).
     """
 
     noise_scale: float = 1.0
     drift: bool = True
     t_min_s: float = SECOND
     t_max_s: float = MONTH
-    converters: bool = True
+    converters: bool = False
 
     def __post_init__(self) -> None:
         if self.noise_scale < 0:

@@ -309,13 +309,15 @@ class AnalogMixin:
             if adc_on:
                 ps = adc(ps, fs if fs is not None else float(peaks[-1]), cfg.adc_bits, signed_adc, inplace=True)
             ps = ps[:, :, :, 0] if ps.shape[3] == 1 else ps.sum(dim=3)  # row groups added: (C, B, G, J, N, L)
-            if ps.shape[0] == 1 and ps.shape[3] == 1:
-                y = ps[0, :, :, 0] * float(a[0] * coef[0] * self._gamma)
+            out_scale = (scale * self.x_max)[None, :, :, None]
+            if ps.shape[0] == 1 and ps.shape[3] == 1 and cfg.mapping != "offset":
+                y = ps[0, :, :, 0] * (out_scale * float(a[0] * coef[0] * self._gamma))
             else:
                 y = torch.einsum("cbgjnl,c,j->bgnl", ps, a, coef) * self._gamma
-            if cfg.mapping == "offset":
-                y = y - self._input_sum(xq)
-            outs.append(self._restore(y * (scale * self.x_max)[None, :, :, None], xs))
+                if cfg.mapping == "offset":
+                    y = y - self._input_sum(xq)
+                y = y * out_scale
+            outs.append(self._restore(y, xs))
         out = torch.cat(outs) if len(outs) > 1 else outs[0]
         if keep_abs:
             return out, torch.cat(peaks)
@@ -460,10 +462,18 @@ class AnalogConv2d(AnalogMixin, nn.Conv2d):
         if len(groups) == 1:  # one row group: channel sums per group, then a box filter per group
             g = self.groups
             sq = sq.reshape(c * b, g, -1, *sq.shape[-2:]).sum(dim=2)
-            w = torch.ones(g, 1, *self.kernel_size, dtype=u.dtype, device=u.device)
-            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
-            out = F.conv2d(F.pad(sq, self._reversed_padding_repeated_twice, mode=mode), w, None, self.stride, 0,
-                           self.dilation, g)
+            (kh, kw), pad = self.kernel_size, self._reversed_padding_repeated_twice
+            symmetric = not isinstance(self.padding, str) and self.padding_mode == "zeros"
+            if symmetric and self.dilation == (1, 1) and 2 * pad[2] <= kh and 2 * pad[0] <= kw:
+                out = F.avg_pool2d(sq, self.kernel_size, self.stride, (pad[2], pad[0]), count_include_pad=True)
+                out = out.mul_(kh * kw)
+            elif symmetric:
+                w = torch.ones(g, 1, kh, kw, dtype=u.dtype, device=u.device)
+                out = F.conv2d(sq, w, None, self.stride, (pad[2], pad[0]), self.dilation, g)
+            else:
+                w = torch.ones(g, 1, kh, kw, dtype=u.dtype, device=u.device)
+                mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+                out = F.conv2d(F.pad(sq, pad, mode=mode), w, None, self.stride, 0, self.dilation, g)
         else:
             k = self.in_channels // self.groups * self.kernel_size_
             masks = self._masks(k, groups, u).repeat(self.groups, 1)  # (G*Rg, K)
