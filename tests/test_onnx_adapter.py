@@ -390,3 +390,36 @@ def test_unsorted_graph_is_sorted_and_a_cycle_refused() -> None:
 def test_dimensions_beyond_int64_are_a_warning() -> None:
     w = from_onnx(conv_model(size=2**32))  # 2^64 output pixels
     assert w.rows()[0]["kind"] == "other" and any("too large" in m for m in w.meta["warnings"])
+
+
+def _ort_optimized(model: onnx.ModelProto, path) -> onnx.ModelProto:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.optimized_model_filepath = str(path)
+    opts.log_severity_level = 3
+    ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return onnx.load(str(path))
+
+
+def test_onnxruntime_optimized_models_count_the_same(tmp_path) -> None:
+    """Models saved by ONNX Runtime carry its fused com.microsoft ops (FusedConv, FusedMatMul, Gelu, ...)."""
+    gelu = make([helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["hb"]),
+                 helper.make_node("Div", ["hb", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+                 helper.make_node("Add", ["e", "one"], ["e1"]), helper.make_node("Mul", ["hb", "e1"], ["g0"]),
+                 helper.make_node("Mul", ["g0", "half"], ["g"]), helper.make_node("MatMul", ["g", "w2"], ["y"])],
+                [vi("x", [1, 16, 32])], [vi("y", None)],
+                [init("w1", [32, 64]), init("b1", [64]), init("w2", [64, 32]),
+                 *(numpy_helper.from_array(np.array(v, np.float32), n)
+                   for n, v in (("sqrt2", 2 ** 0.5), ("one", 1.0), ("half", 0.5)))], opset=14)
+    conv = make([helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1] * 4),
+                 helper.make_node("Relu", ["c"], ["r"]),
+                 helper.make_node("Conv", ["r", "w2"], ["c2"], kernel_shape=[3, 3], pads=[1] * 4, group=8),
+                 helper.make_node("Sigmoid", ["c2"], ["y"])],
+                [vi("x", [1, 8, 16, 16])], [vi("y", None)], [init("w", [8, 8, 3, 3]), init("w2", [8, 1, 3, 3])])
+    for i, model in enumerate((mlp_attention_model(17), gelu, conv)):
+        optimized = _ort_optimized(model, tmp_path / f"opt{i}.onnx")
+        if i:
+            assert any(n.domain == "com.microsoft" for n in optimized.graph.node)
+        a, b = from_onnx(model), from_onnx(optimized)
+        assert b.meta["warnings"] == []
+        assert a.total_macs == b.total_macs and sorted(static_rows(a)) == sorted(static_rows(b))

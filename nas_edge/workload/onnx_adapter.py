@@ -342,14 +342,157 @@ def _infer(model: onnx.ModelProto, inputs: Mapping[str, tuple[int, ...]], base_d
         shapes[t.name] = tuple(int(x) for x in t.dims)
     for name, dims in inputs.items():
         shapes[name] = dims
-    if any(shapes.get(o) is None for node in g.node for o in node.output if o):
+    def unsized() -> bool:
+        return any(shapes.get(o) is None for node in g.node for o in node.output if o)
+
+    if unsized():
         # Some shapes hang on small computed tensors (Where/Equal/ConstantOfShape chains of the legacy
         # exporter, ...) that data propagation does not evaluate: fold them with ONNX's reference ops, retry.
         folded = _fold_small_constants(m, shapes)
         if folded is not None:
-            again = _run_inference(folded, notes)
+            m = folded
+            again = _run_inference(m, notes)
             shapes.update({k: v for k, v in again.items() if v is not None or k not in shapes})
+    if unsized() and any(node.domain == _MS or node.op_type == "LayerNormalization" for node in g.node):
+        # ONNX Runtime's fused ops (FusedConv, SkipLayerNormalization, Gelu, ...) are unknown to ONNX's
+        # inference: infer on a copy where each is replaced by its standard equivalent
+        standard = _standardize_contrib(m, shapes)
+        again = _run_inference(standard, notes)
+        shapes.update({k: v for k, v in again.items() if v is not None and shapes.get(k) is None})
+    for _ in range(8):
+        # what is left: size the fused ops with their own rules, hand that to ONNX's inference, repeat
+        if not unsized() or not any(node.domain not in _STD_DOMAINS for node in g.node):
+            break
+        found = _contrib_shapes(g, shapes)
+        if not found:
+            break
+        shapes.update(found)
+        for name, dims in found.items():
+            vi = m.graph.value_info.add()
+            vi.CopyFrom(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(dims)))
+        again = _run_inference(m, notes)
+        shapes.update({k: v for k, v in again.items() if v is not None and shapes.get(k) is None})
+    if unsized() and any(node.domain not in _STD_DOMAINS for node in g.node):
+        for name, dims in _ort_symbolic_shapes(m).items():  # last resort: ONNX Runtime's own inference
+            if shapes.get(name) is None:
+                shapes[name] = dims
     return shapes, notes
+
+
+def _standardize_contrib(m: onnx.ModelProto, shapes: Mapping[str, tuple[int, ...] | None]) -> onnx.ModelProto:
+    """A copy of ``m`` for shape inference only: ONNX Runtime's ``com.microsoft`` fused ops replaced by
+    standard ops with the same output shapes (FusedConv -> Conv, FusedGemm -> Gemm, FusedMatMul -> MatMul
+    with transposes, Gelu-like and layer-norm-like ops -> Identity of their first input)."""
+    import onnx
+    from onnx import helper
+
+    conv_attrs = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
+    new = onnx.ModelProto()
+    new.CopyFrom(m)
+    nodes = []
+    for node in m.graph.node:
+        op, ins, outs = node.op_type, list(node.input), list(node.output)
+        if node.domain != _MS and op != "LayerNormalization":  # ORT also writes it below opset 17
+            nodes.append(node)
+            continue
+        keep = lambda names, nd=node: [a for a in nd.attribute if a.name in names]  # noqa: E731
+        if op == "FusedConv" and len(ins) >= 2:
+            n = helper.make_node("Conv", ins[:2], outs[:1], name=node.name)
+            n.attribute.extend(keep(conv_attrs))
+            nodes.append(n)
+        elif op == "FusedGemm" and len(ins) >= 2:
+            n = helper.make_node("Gemm", ins[:2], outs[:1], name=node.name)
+            n.attribute.extend(keep(("transA", "transB")))
+            nodes.append(n)
+        elif op == "FusedMatMul" and len(ins) >= 2:
+            operands = []
+            for i, flag in ((0, "transA"), (1, "transB")):
+                rank = len(shapes.get(ins[i]) or ())
+                if _attr(node, flag, 0) and rank < 2:
+                    break  # rank unknown: leave this one to the fallbacks
+                if _attr(node, flag, 0):
+                    perm = [*range(rank - 2), rank - 1, rank - 2]
+                    nodes.append(helper.make_node("Transpose", [ins[i]], [f"{outs[0]}__t{i}"], perm=perm))
+                    operands.append(f"{outs[0]}__t{i}")
+                else:
+                    operands.append(ins[i])
+            else:
+                nodes.append(helper.make_node("MatMul", operands, outs[:1], name=node.name))
+        elif op in _SAME_SHAPE_CONTRIB and ins and ins[0]:
+            for k, o in enumerate(outs):
+                if o and (k == 0 or (op.startswith("Skip") and k == 3)):  # output 3: input + skip (+ bias)
+                    nodes.append(helper.make_node("Identity", [ins[0]], [o]))
+        else:
+            nodes.append(node)
+    del new.graph.node[:]
+    new.graph.node.extend(nodes)
+    return new
+
+
+_SAME_SHAPE_CONTRIB = frozenset((
+    "Gelu", "FastGelu", "BiasGelu", "QuickGelu", "BiasAdd", "BiasSoftmax", "BiasDropout", "SkipLayerNormalization",
+    "SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization", "LayerNormalization", "FusedGelu",
+))
+
+
+def _contrib_shapes(g: Any, shapes: Mapping[str, tuple[int, ...] | None]) -> dict[str, tuple[int, ...]]:
+    """Output shapes of ONNX Runtime ``com.microsoft`` ops whose inputs are sized and outputs are not."""
+    found: dict[str, tuple[int, ...]] = {}
+    known = lambda n: found.get(n) or shapes.get(n)  # noqa: E731
+    for node in g.node:
+        if node.domain != _MS or not node.output or known(node.output[0]) is not None:
+            continue
+        ins = [known(i) if i else None for i in node.input]
+        op = node.op_type
+        try:
+            if op in ("FusedConv", "NhwcConv") and ins[0] and ins[1] and op == "FusedConv":
+                out = conv_output_shape(ins[0], ins[1], int(_attr(node, "group", 1)), **_conv_attrs(node))
+            elif op == "FusedGemm" and ins[0] and ins[1]:
+                a = ins[0][::-1] if _attr(node, "transA", 0) else ins[0]
+                b = ins[1][::-1] if _attr(node, "transB", 0) else ins[1]
+                out = (a[0], b[1])
+            elif op == "FusedMatMul" and ins[0] and ins[1]:
+                a, b = list(ins[0]), list(ins[1])
+                if _attr(node, "transA", 0):
+                    a[-2:] = a[-1], a[-2]
+                if _attr(node, "transB", 0):
+                    b[-2:] = b[-1], b[-2]
+                out = (*R.broadcast(a[:-2], b[:-2]), a[-2], b[-1])
+            elif op in _SAME_SHAPE_CONTRIB and ins and ins[0]:
+                out = tuple(ins[0])
+            elif op in ("Attention", "MultiHeadAttention") and ins and ins[0] and len(ins[0]) == 3:
+                hidden = ins[1][1] // 3 if op == "Attention" and len(ins) > 1 and ins[1] else ins[0][2]
+                out = (ins[0][0], ins[0][1], hidden)
+            else:
+                continue
+        except (ValueError, IndexError, TypeError):
+            continue
+        found[node.output[0]] = tuple(int(d) for d in out)
+    return found
+
+
+def _ort_symbolic_shapes(m: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """Concrete shapes from ``onnxruntime/tools/symbolic_shape_infer.py`` (loaded from its file, so that
+    ``onnxruntime.tools`` and the torch it imports stay out); empty when it is missing or fails."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or spec.origin is None:
+        return {}
+    path = Path(spec.origin).parent / "tools" / "symbolic_shape_infer.py"
+    try:
+        loader = importlib.util.spec_from_file_location("_nas_edge_symbolic_shape_infer", path)
+        module = importlib.util.module_from_spec(loader)  # type: ignore[arg-type]
+        loader.loader.exec_module(module)  # type: ignore[union-attr]
+        inferred = module.SymbolicShapeInference.infer_shapes(m, auto_merge=True, guess_output_rank=True)
+    except Exception:  # an old or broken onnxruntime, or a graph it cannot follow
+        return {}
+    out: dict[str, tuple[int, ...]] = {}
+    for vi in (*inferred.graph.value_info, *inferred.graph.output):
+        d = _dims(vi)
+        if d is not None and all(isinstance(x, int) for x in d):
+            out[vi.name] = tuple(d)  # type: ignore[arg-type]
+    return out
 
 
 def _run_inference(m: onnx.ModelProto, notes: list[str]) -> dict[str, tuple[int, ...] | None]:
@@ -573,6 +716,10 @@ class _Walker:
         if self.unknown:
             ops = ", ".join(f"{op} ({n})" for op, n in sorted(self.unknown.items()))
             self.warnings.append(f"unknown op types counted as digital ops (1 op per output element): {ops}")
+            if any(op.startswith("com.microsoft.nchwc.") for op in self.unknown):
+                self.warnings.append("com.microsoft.nchwc ops come from a model saved by ONNX Runtime with all "
+                                     "layout optimisations for one machine; profile the original model, or one "
+                                     "saved at ORT_ENABLE_EXTENDED")
         if self.unsized:
             more = f"; and {len(self.unsized) - 5} more" if len(self.unsized) > 5 else ""
             shown = "; ".join(self.unsized[:5]) + more
