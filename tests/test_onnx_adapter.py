@@ -423,3 +423,16 @@ def test_onnxruntime_optimized_models_count_the_same(tmp_path) -> None:
         a, b = from_onnx(model), from_onnx(optimized)
         assert b.meta["warnings"] == []
         assert a.total_macs == b.total_macs and sorted(static_rows(a)) == sorted(static_rows(b))
+
+
+def test_onnxruntime_symbolic_inference_is_the_last_resort() -> None:
+    """EmbedLayerNormalization (ORT's fused BERT embeddings) has no rule here: ORT's own inference sizes it."""
+    emb = helper.make_node("EmbedLayerNormalization", ["ids", "seg", "we", "pe", "se", "g", "b"], ["emb", "mask"],
+                           domain="com.microsoft", epsilon=1e-12)
+    model = make([emb, helper.make_node("MatMul", ["emb", "w"], ["y"])],
+                 [vi("ids", [1, 16], TensorProto.INT32), vi("seg", [1, 16], TensorProto.INT32)], [vi("y", None)],
+                 [init("we", [100, 32]), init("pe", [64, 32]), init("se", [2, 32]), init("g", [32]), init("b", [32]),
+                  init("w", [32, 8])], extra_domains=[("com.microsoft", 1)])
+    w = from_onnx(model)
+    assert w.meta["warnings"] == [] and w.total_macs == 16 * 32 * 8
+    assert [r["kind"] for r in w.rows()] == ["norm", "linear"]

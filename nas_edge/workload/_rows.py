@@ -63,7 +63,7 @@ NORM_OPS: dict[str, float] = {
     "groupnormalization": 7.0, "native_group_norm": 7.0, "instancenormalization": 7.0,
     "meanvariancenormalization": 6.0, "rmsnormalization": 4.0, "simplifiedlayernormalization": 4.0,
     "skiplayernormalization": 8.0, "skipsimplifiedlayernormalization": 5.0, "lpnormalization": 3.0,
-    "_fused_rms_norm": 4.0, "lrn": 5.0,
+    "_fused_rms_norm": 4.0, "lrn": 5.0, "embedlayernormalization": 9.0,
 }
 SOFTMAX_OPS: dict[str, float] = {"softmax": 5.0, "logsoftmax": 6.0, "_softmax": 5.0, "_safe_softmax": 5.0,
                                  "_log_softmax": 6.0, "hardmax": 2.0}
