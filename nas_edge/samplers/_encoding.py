@@ -52,6 +52,10 @@ class SpaceEncoder:
         n_grid = np.where(self.step > 0, np.round((self.high - self.low) / np.where(self.step > 0, self.step,
                                                                                   1.0)) + 1, 0)
         self.cell_width = np.where(n_grid > 0, 1.0 / np.maximum(n_grid, 1), 0.0)
+        # plain-Python copies for the per-trial loop in encode_params
+        self._low, self._high = self.low.tolist(), self.high.tolist()
+        self._log = self.is_log.tolist()
+        self._lo_t, self._span_t = self.lo_t.tolist(), self.span_t.tolist()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -100,26 +104,33 @@ class SpaceEncoder:
                     row[j] = dist.to_internal_repr(value)
                 except ValueError:
                     return None
-            else:
-                fv = float(value)
-                if not math.isfinite(fv):
-                    return None
-                fv = min(max(fv, self.low[j]), self.high[j])
-                row[j] = self.encode_internal(np.array([fv]), only=_one_hot(len(self.names), j))[0]
+                continue
+            fv = float(value)
+            if not math.isfinite(fv):
+                return None
+            fv = min(max(fv, self._low[j]), self._high[j])
+            t = math.log(max(fv, 1e-300)) if self._log[j] else fv
+            row[j] = (t - self._lo_t[j]) / self._span_t[j]
         return row
 
     def decode_params(self, x: np.ndarray) -> dict[str, Any]:
         """One encoded row -> external params with plain Python types."""
-        internal = self.decode_internal(x[None, :])[0]
-        out: dict[str, Any] = {}
-        for j, (name, dist) in enumerate(zip(self.names, self.dists, strict=True)):
+        return self.decode_many(x[None, :])[0]
+
+    def decode_many(self, x: np.ndarray) -> list[dict[str, Any]]:
+        """Encoded rows -> one external params dict per row (plain Python types)."""
+        internal = self.decode_internal(x)
+        columns: list[list[Any]] = []
+        for j, dist in enumerate(self.dists):
+            col = internal[:, j]
             if isinstance(dist, CategoricalDistribution):
-                out[name] = dist.choices[int(internal[j])]
+                columns.append([dist.choices[i] for i in col.astype(int).tolist()])
             elif isinstance(dist, IntDistribution):
-                out[name] = int(np.rint(internal[j]))
+                columns.append(np.rint(col).astype(np.int64).tolist())
             else:
-                out[name] = float(internal[j])
-        return out
+                columns.append(col.tolist())
+        return [dict(zip(self.names, row, strict=True)) for row in zip(*columns, strict=True)] if columns else [
+            {} for _ in range(len(internal))]
 
     def keys(self, x: np.ndarray) -> list[bytes]:
         """Hashable identity of each encoded row after decoding (equal keys = same parameters)."""
@@ -132,9 +143,3 @@ class SpaceEncoder:
         if self.is_cat.any():
             x[:, self.is_cat] = np.floor(x[:, self.is_cat] * self.n_choices[self.is_cat])
         return self.snap(x)
-
-
-def _one_hot(n: int, j: int) -> np.ndarray:
-    m = np.zeros(n, dtype=bool)
-    m[j] = True
-    return m

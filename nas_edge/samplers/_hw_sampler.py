@@ -84,6 +84,9 @@ class HWScreeningSampler(BaseSampler):
             intersection of the search spaces of finished trials, so the first trial is sampled at random
             and cannot be screened.
         n_candidates: candidates screened per trial.
+        n_exact: when the cheap functions are not that cheap (milliseconds), evaluate them exactly on this
+            many candidates only: the best by a surrogate-only EHVI (GPs also for the cheap objectives and
+            constraints, fitted on the finished trials) and a few random ones. ``None``: all candidates.
         n_startup_trials: finished trials before the surrogate is used; until then feasible candidates are
             drawn uniformly.
         reference_point: hypervolume reference point in the study's objective units; by default the nadir
@@ -103,6 +106,7 @@ class HWScreeningSampler(BaseSampler):
         vectorized: bool = False,
         search_space: Mapping[str, BaseDistribution] | None = None,
         n_candidates: int = 256,
+        n_exact: int | None = None,
         n_startup_trials: int = 10,
         reference_point: Sequence[float] | None = None,
         deterministic_objective: bool = False,
@@ -121,6 +125,8 @@ class HWScreeningSampler(BaseSampler):
             self._cheap_idx = ()
         if n_candidates < 8:
             raise ValueError("n_candidates must be at least 8")
+        if n_exact is not None and n_exact < 4:
+            raise ValueError("n_exact must be at least 4 (or None)")
         if n_startup_trials < 1:
             raise ValueError("n_startup_trials must be at least 1")
         self._cheap_objectives = cheap_objectives
@@ -128,6 +134,7 @@ class HWScreeningSampler(BaseSampler):
         self._vectorized = bool(vectorized)
         self._search_space = dict(search_space) if search_space is not None else None
         self._n_candidates = int(n_candidates)
+        self._n_exact = None if n_exact is None else int(n_exact)
         self._n_startup_trials = int(n_startup_trials)
         self._reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
         self._deterministic = bool(deterministic_objective)
@@ -138,6 +145,7 @@ class HWScreeningSampler(BaseSampler):
         self._cheap_cache: dict[tuple[str, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self._cheap_constraint_keys: tuple[str, ...] | None = None
         self._gp_cache: dict[tuple[str, str], tuple[int, GPParams]] = {}
+        self._row_cache: dict[str, dict[int, tuple[dict[str, Any], np.ndarray]]] = {}
         self._lock = threading.Lock()
 
     # --- pickling and parallel use -------------------------------------------------------------------
@@ -200,24 +208,40 @@ class HWScreeningSampler(BaseSampler):
         trials = study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)
         )
-        complete_x, complete_t, running_x, seen = [], [], [], set()
+        rows = self._row_cache.setdefault(signature, {})
+        if len(self._row_cache) > 4:  # the space changed several times: forget the oldest encodings
+            del self._row_cache[next(iter(self._row_cache))]
+        encoded: list[np.ndarray] = []
+        complete_t: list[FrozenTrial] = []
+        kinds: list[int] = []  # 0 complete, 1 running, 2 pruned
         for t in trials:
             if t.number == trial.number:
                 continue
-            row = enc.encode_params(t.params)
-            if row is None:
-                continue
-            seen.add(enc.keys(row[None, :])[0])
-            if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == len(signs):
-                complete_x.append(row)
+            finished = t.state != TrialState.RUNNING
+            hit = rows.get(t._trial_id) if finished else None
+            if hit is not None and hit[0] == t.params:  # trial ids are per storage: check the params too
+                row = hit[1]
+            else:
+                row = enc.encode_params(t.params)
+                if row is None:
+                    continue
+                if finished:
+                    rows[t._trial_id] = (dict(t.params), row)
+            if t.state == TrialState.COMPLETE:
+                if t.values is None or len(t.values) != len(signs):
+                    continue
                 complete_t.append(t)
-            elif t.state == TrialState.RUNNING:
-                running_x.append(row)
+                kinds.append(0)
+            else:
+                kinds.append(1 if t.state == TrialState.RUNNING else 2)
+            encoded.append(row)
+        x_all = np.asarray(encoded).reshape(-1, len(enc))
+        kind = np.asarray(kinds, dtype=int)
+        seen = set(enc.keys(x_all)) if len(x_all) else set()
         if len(complete_t) < self._n_startup_trials:
             x = self._startup_candidate(ctx, seen)
         else:
-            x = self._model_candidate(ctx, np.asarray(complete_x), complete_t,
-                                      np.asarray(running_x).reshape(-1, len(enc)), seen)
+            x = self._model_candidate(ctx, x_all[kind == 0], complete_t, x_all[kind == 1], seen)
         return enc.decode_params(x)
 
     def _cheap(self, ctx: _Context, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +259,7 @@ class HWScreeningSampler(BaseSampler):
             else:
                 todo.append(i)
         if todo:
-            params = [enc.decode_params(x[i]) for i in todo]
+            params = enc.decode_many(x[todo])
             c_new = self._call(self._cheap_constraints, params, constraints=True)
             o_new = self._call(self._cheap_objectives, params, constraints=False)
             if len(self._cheap_cache) > _CACHE_LIMIT:
@@ -285,12 +309,14 @@ class HWScreeningSampler(BaseSampler):
                 continue
             if self._cheap_constraints is None:
                 return x[0]
-            violation = self._feasible_first(self._cheap(ctx, x)[0])
-            i = int(np.argmin(violation))  # the first feasible one in random order
-            if violation[i] <= 0.0:
-                return x[i]
-            if violation[i] < best_v:
-                best_x, best_v = x[i], float(violation[i])
+            for start in range(0, len(x), 32):  # cost candidates in chunks; stop at the first feasible one
+                chunk = x[start : start + 32]
+                violation = self._feasible_first(self._cheap(ctx, chunk)[0])
+                i = int(np.argmin(violation))
+                if violation[i] <= 0.0:
+                    return chunk[int(np.flatnonzero(violation <= 0.0)[0])]
+                if violation[i] < best_v:
+                    best_x, best_v = chunk[i], float(violation[i])
         return best_x if best_x is not None else ctx.enc.random(self._rng, 1)[0]
 
     def _model_candidate(
@@ -305,12 +331,13 @@ class HWScreeningSampler(BaseSampler):
         n_obj = len(ctx.signs)
         y = _clip_infinite(np.array([t.values for t in done], dtype=float) * ctx.signs)
         expensive = [i for i in range(n_obj) if i not in self._cheap_idx]
-        feasible = np.array([all(v <= 0.0 for v in t.constraints.values()) for t in done], dtype=bool)
+        constraints = [t.constraints for t in done]  # parsed from system attrs on every access: once only
+        feasible = np.array([all(v <= 0.0 for v in c.values()) for c in constraints], dtype=bool)
 
         gps = {i: self._gp(ctx, f"obj{i}", x_done, y[:, i]) for i in expensive}
         if self._cheap_constraints is not None and self._cheap_constraint_keys is None:
             self._cheap(ctx, x_done[:1])  # learn the names of the cheap constraints, if they have names
-        con_gps = self._constraint_gps(ctx, x_done, done)
+        con_gps = self._constraint_gps(ctx, x_done, constraints)
 
         # normalise by the feasible Pareto front's extent (all trials' if it is degenerate)
         base = y[feasible][pareto_mask(y[feasible])] if feasible.any() else y
@@ -344,7 +371,7 @@ class HWScreeningSampler(BaseSampler):
             n_par = max(int(np.sum(ranks == 0)), min(5, len(order)))
             parents = x_done[feasible][order[:n_par]]
         else:
-            total = np.array([sum(max(v, 0.0) for v in t.constraints.values()) for t in done])
+            total = np.array([sum(max(v, 0.0) for v in c.values()) for c in constraints])
             parents = x_done[np.argsort(total, kind="stable")[:5]]
 
         n = self._n_candidates
@@ -361,10 +388,14 @@ class HWScreeningSampler(BaseSampler):
             x = _unique_unseen(enc, enc.random(self._rng, n), seen)
         if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
             return enc.random(self._rng, 1)[0]
+        n_local = n // 4
+        if self._n_exact is not None and len(x) > self._n_exact:
+            x = self._prescreen(ctx, x, x_done, constraints, y, gps, con_gps, lo, scale, (lower, upper))
+            n_local = min(n_local, max(8, self._n_exact // 2))
         acq, violation = score(x)
         # local moves around the most promising feasible candidates
         top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
-        local = self._mutate(enc, top[self._rng.randint(len(top), size=n // 4)], sigma=0.05)
+        local = self._mutate(enc, top[self._rng.randint(len(top), size=n_local)], sigma=0.05)
         local = _unique_unseen(enc, local, seen | set(enc.keys(x)))
         if len(local):
             acq_l, viol_l = score(local)
@@ -372,12 +403,60 @@ class HWScreeningSampler(BaseSampler):
             acq = np.concatenate([acq, acq_l])
             violation = np.concatenate([violation, viol_l])
         ok = violation <= 0.0
+        for _ in range(8):  # no feasible candidate yet: keep drawing before accepting a violation
+            if ok.any():
+                break
+            more = _unique_unseen(enc, enc.random(self._rng, n), seen | set(enc.keys(x)))
+            if len(more):
+                acq_m, viol_m = score(more)
+                x = np.vstack([x, more])
+                acq = np.concatenate([acq, acq_m])
+                violation = np.concatenate([violation, viol_m])
+                ok = violation <= 0.0
         if not ok.any():
             return x[int(np.argmin(violation))]
         best = int(np.argmax(np.where(ok, acq, -np.inf)))
         if acq[best] <= 1e-12:  # nothing promises a gain: explore among the feasible candidates
             best = int(self._rng.choice(np.flatnonzero(ok)))
         return x[best]
+
+    def _prescreen(
+        self,
+        ctx: _Context,
+        x: np.ndarray,
+        x_done: np.ndarray,
+        constraints: list[dict[str, float]],
+        y: np.ndarray,
+        gps: dict[int, GaussianProcess],
+        con_gps: list[GaussianProcess],
+        lo: np.ndarray,
+        scale: np.ndarray,
+        boxes: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        """Keep ``n_exact`` candidates for exact cheap evaluation: the best by a surrogate-only EHVI.
+
+        The cheap objectives and the cheap constraints are predicted by GPs fitted on the values the
+        finished trials recorded (objective values, ``trial.set_constraint`` values under the cheap
+        constraints' names). A quarter of the kept candidates is drawn at random from the rest.
+        """
+        assert self._n_exact is not None
+        mean = np.zeros((len(x), len(lo)))
+        std = np.zeros((len(x), len(lo)))
+        all_gps = {**gps, **{i: self._gp(ctx, f"obj{i}", x_done, y[:, i]) for i in self._cheap_idx}}
+        for i, gp in all_gps.items():
+            mean[:, i], std[:, i] = gp.predict(x)
+        cheap_con_gps = []
+        for k in self._cheap_constraint_keys or ():
+            rows = [j for j, c in enumerate(constraints) if k in c]
+            vals = np.array([constraints[j][k] for j in rows], dtype=float)
+            if len(rows) and (vals > 0).any():
+                cheap_con_gps.append(self._gp(ctx, f"con:{k}", x_done[rows], vals))
+        acq = _ehvi((mean - lo) / scale, std / scale, *boxes) * _prob_feasible(con_gps + cheap_con_gps, x)
+        n_best = (3 * self._n_exact) // 4
+        order = np.argsort(-acq, kind="stable")
+        rest = order[n_best:]
+        extra = self._rng.choice(rest, size=min(len(rest), self._n_exact - n_best), replace=False)
+        return x[np.sort(np.concatenate([order[:n_best], extra]))]
 
     def _mutate(self, enc: SpaceEncoder, parents: np.ndarray, *, sigma: float | None) -> np.ndarray:
         """Copies of ``parents`` with about one in ``d`` parameters (at least one) changed.
@@ -447,19 +526,20 @@ class HWScreeningSampler(BaseSampler):
             self._gp_cache[key] = (n, gp.params)
         return gp
 
-    def _constraint_gps(self, ctx: _Context, x_done: np.ndarray, done: list[FrozenTrial]) -> list[
-            GaussianProcess]:
+    def _constraint_gps(
+        self, ctx: _Context, x_done: np.ndarray, constraints: list[dict[str, float]]
+    ) -> list[GaussianProcess]:
         """GPs for trial constraints that the cheap constraints do not cover and that were ever violated."""
         covered = set(self._cheap_constraint_keys or ())
         keys: list[str] = []
-        for t in done:
-            for k, v in t.constraints.items():
+        for c in constraints:
+            for k, v in c.items():
                 if k not in covered and k not in keys and v > 0.0:
                     keys.append(k)
         gps = []
         for k in keys:
-            rows = [i for i, t in enumerate(done) if k in t.constraints]
-            vals = np.array([done[i].constraints[k] for i in rows], dtype=float)
+            rows = [i for i, c in enumerate(constraints) if k in c]
+            vals = np.array([constraints[i][k] for i in rows], dtype=float)
             gps.append(self._gp(ctx, f"con:{k}", x_done[rows], vals))
         return gps
 
@@ -496,20 +576,24 @@ def _ehvi(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.ndarra
     total = np.ones((n, len(lower)))
     for j in range(m):
         mu = mean[:, j, None]
-        lo = lower[None, :, j]
-        up = upper[None, :, j]
         sd = std[:, j]
         if not np.any(sd > 0.0):
-            total *= np.clip(up - np.maximum(lo, mu), 0.0, None)
+            total *= np.clip(upper[None, :, j] - np.maximum(lower[None, :, j], mu), 0.0, None)
             continue
         s = np.maximum(sd, 1e-12)[:, None]
-        finite_lo = np.isfinite(lo)
-        a = np.where(finite_lo, (np.where(finite_lo, lo, 0.0) - mu) / s, -np.inf)
-        b = (up - mu) / s
-        cdf_a, cdf_b = norm_cdf(a), norm_cdf(b)
-        pdf_a = np.where(finite_lo, norm_pdf(np.where(finite_lo, a, 0.0)), 0.0)
-        below = np.where(finite_lo, (up - np.where(finite_lo, lo, 0.0)) * cdf_a, 0.0)
-        psi = below + (up - mu) * (cdf_b - cdf_a) + s * (norm_pdf(b) - pdf_a)
+        # boxes share few coordinates: evaluate Phi and phi once per (candidate, distinct bound)
+        lo_vals, lo_idx = np.unique(lower[:, j], return_inverse=True)
+        up_vals, up_idx = np.unique(upper[:, j], return_inverse=True)
+        finite = np.isfinite(lo_vals)
+        a = (np.where(finite, lo_vals, 0.0)[None, :] - mu) / s
+        cdf_a = np.where(finite, norm_cdf(a), 0.0)
+        pdf_a = np.where(finite, norm_pdf(a), 0.0)
+        b = (up_vals[None, :] - mu) / s
+        cdf_b, pdf_b = norm_cdf(b), norm_pdf(b)
+        up = upper[None, :, j]
+        lo_fin = np.where(np.isfinite(lower[:, j]), lower[:, j], 0.0)[None, :]
+        ca = cdf_a[:, lo_idx]  # 0 for an infinite lower bound, which drops the first term
+        psi = (up - lo_fin) * ca + (up - mu) * (cdf_b[:, up_idx] - ca) + s * (pdf_b[:, up_idx] - pdf_a[:, lo_idx])
         total *= np.clip(psi, 0.0, None)
     return total.sum(axis=1)
 
