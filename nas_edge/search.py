@@ -19,6 +19,8 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
+from nas_edge.analog.config import ANALOG_OBJECTIVES, AnalogConfigError, check_analog_objectives
+from nas_edge.analog.objective import AnalogOptions
 from nas_edge.cost import TOTAL_NAMES, Cost, estimate
 from nas_edge.evaluate.config import TrainConfig
 from nas_edge.evaluate.data import Data, DataError, load_data
@@ -29,8 +31,10 @@ from nas_edge.workload.table import Workload
 DEFAULT_STORAGE = "sqlite:///nas_edge.db"
 DEFAULT_STUDY = "nas-edge"
 
-MODEL_METRICS = {"accuracy": "maximize", "naswot": "maximize", "synflow": "maximize"}
-"""Metrics that need the network itself: trained accuracy or a zero-cost proxy."""
+MODEL_METRICS = {"accuracy": "maximize", "naswot": "maximize", "synflow": "maximize",
+                 **dict.fromkeys(ANALOG_OBJECTIVES, "maximize")}
+"""Metrics that need the network itself: trained accuracy, a zero-cost proxy, or the accuracy on the simulated
+analog chip after programming (``analog_accuracy``) and after 1 h / 1 day / 1 month of drift."""
 NETWORK_METRICS = {"params": "minimize", "macs": "minimize"}
 _MAXIMIZE_COST = {"tops", "tops_per_w", "tops_per_mm2", "frames_per_s", "frames_per_s_pipelined", "utilisation"}
 _NOT_METRICS = {"fits", "feasible"}
@@ -233,7 +237,10 @@ class Objective:
 
     ``objectives`` names come from :data:`OBJECTIVES`: ``accuracy`` (short training), ``naswot`` /
     ``synflow`` (zero-cost proxies), ``params`` / ``macs``, and every cost total (``energy_uj``,
-    ``latency_ms``, ``area_mm2``, ``edp_uj_ms``, ``tops_per_w`` ...). Create the study with
+    ``latency_ms``, ``area_mm2``, ``edp_uj_ms``, ``tops_per_w`` ...), and ``analog_accuracy`` /
+    ``analog_accuracy_1h`` / ``_1d`` / ``_1m``: validation accuracy on the trial's (co-searched) IMC chip,
+    simulated from the profile (:mod:`nas_edge.analog`; ``analog`` options: Monte-Carlo ``repeats``,
+    hardware-aware training ``hwa``, simulation overrides). Create the study with
     ``directions=objective.directions`` (or :meth:`create_study`). Training is skipped for candidates
     that break a constraint or do not fit on the chip (``skip_infeasible``); their accuracy is reported
     as 0 and they are infeasible, so they never reach ``study.best_trials``.
@@ -253,12 +260,18 @@ class Objective:
         proxy_batch: int = 64,
         skip_infeasible: bool = True,
         seed: int = 0,
+        analog: AnalogOptions | Mapping[str, Any] | None = None,
     ) -> None:
         self.objectives = check_objectives(objectives)
         self.model_metrics = tuple(o for o in self.objectives if o in MODEL_METRICS)
         hw_objectives = tuple(o for o in self.objectives if o not in MODEL_METRICS)
         self.hardware = HardwareCost(hardware, objectives=hw_objectives, constraints=constraints,
                                      search=hardware_search)
+        try:
+            self.analog = AnalogOptions.coerce(analog)
+            check_analog_objectives(self.hardware.base, self.objectives)
+        except AnalogConfigError as exc:
+            raise SearchError(str(exc)) from None
         self.seed = int(seed)
         self.proxy_batch = int(proxy_batch)
         self.skip_infeasible = bool(skip_infeasible)
@@ -306,9 +319,10 @@ class Objective:
 
     def describe(self) -> dict[str, Any]:
         """What defines this search (stored with a study so that a resumed study can be checked)."""
+        analog = self.analog.describe() if any(o in ANALOG_OBJECTIVES for o in self.objectives) else None
         return json_safe({"space": self.space.name, "space_config": self.space.config(),
                           "objectives": list(self.objectives), **self.hardware.describe(),
-                          "data": self.data.describe() if self.data is not None else None})
+                          "data": self.data.describe() if self.data is not None else None, "analog": analog})
 
     def create_study(self, **kwargs: Any) -> optuna.Study:
         """``optuna.create_study`` with this objective's directions (other keywords passed through)."""
@@ -371,8 +385,21 @@ class Objective:
         assert self.data is not None
         out: dict[str, float] = {}
         skip = self.skip_infeasible and not hw.feasible
+        analog = [m for m in self.model_metrics if m in ANALOG_OBJECTIVES]
+        if analog and not skip:  # one training (plain or hardware-aware), then the chip at every time
+            from nas_edge.analog.objective import analog_objective_values
+
+            torch.manual_seed(self.seed)
+            out, record = analog_objective_values(self.space.build(arch), self.data, hw.profile, analog,
+                                                  self.training, self.analog, seed=self.seed,
+                                                  report=_reporter(trial))
+            trial.set_user_attr("evaluation", {"mode": record["mode"], "epochs": record["epochs"],
+                                               "seconds": record["train_seconds"], "history": record["history"]})
+            trial.set_user_attr("analog", record)
         for metric in self.model_metrics:
-            if metric == "accuracy" and skip:
+            if metric in out:  # "accuracy" comes with the analog objectives: the same trained network
+                continue
+            if (metric == "accuracy" or metric in ANALOG_OBJECTIVES) and skip:
                 reason = "does not fit on the chip" if not hw.fits else "breaks a hardware constraint"
                 trial.set_user_attr("evaluation", {"skipped": reason})
                 out[metric] = 0.0

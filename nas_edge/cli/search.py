@@ -18,7 +18,9 @@ def search(
     data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val) or "
                                       "package.module:function")] = "digits",
     objectives: Annotated[str, typer.Option(help="comma-separated: accuracy, naswot, synflow, params, macs, "
-                                            "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ...")]
+                                            "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ..., "
+                                            "analog_accuracy (simulated IMC chip), analog_accuracy_1h / _1d / "
+                                            "_1m (after drift; the profile needs noise parameters)")]
     = "accuracy,energy_uj,latency_ms",
     constraint: Annotated[list[str] | None, typer.Option("--constraint", help="NAME<=N or NAME>=N, e.g. "
                                                          "area_mm2<=50 (repeatable)")] = None,
@@ -33,6 +35,10 @@ def search(
     seed: Annotated[int, typer.Option(help="sampler and training seed")] = 0,
     epochs: Annotated[int, typer.Option(help="training epochs per trial (accuracy objective)")] = 12,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    hwa: Annotated[bool, typer.Option("--hwa", help="train hardware-aware (device noise injected while "
+                                      "training) for the analog_accuracy objectives")] = False,
+    analog_repeats: Annotated[int, typer.Option(help="Monte-Carlo chips per trial for the analog_accuracy "
+                                                "objectives (mean reported)")] = 3,
 ) -> None:
     """Search architectures (and optionally chip knobs) with Optuna; print the feasible Pareto front.
 
@@ -45,7 +51,8 @@ def search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         obj = Objective(space, hardware, data, objectives=objectives, constraints=list(constraint or []),
-                        hardware_search=hardware_search, training={"epochs": epochs}, seed=seed)
+                        hardware_search=hardware_search, training={"epochs": epochs}, seed=seed,
+                        analog={"hwa": hwa, "repeats": analog_repeats})
         n_obj = len(obj.objectives)
         smp = make_sampler(sampler, seed=seed, n_objectives=n_obj, objective=obj)
         prn = make_pruner(pruner, n_objectives=n_obj, max_resource=epochs)
