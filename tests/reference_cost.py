@@ -179,8 +179,13 @@ def reference_digital(w: Workload, p: DigitalProfile) -> tuple[list[dict], dict]
             + float(w.params[i]) * p.precision.weight_bits / 8
         macs = float(w.macs[i])
         if kind == OpKind.CONV:
-            depthwise = int(w.groups[i]) > 1 and int(w.k[i]) == int(w.kernel[i])
-            compute = macs / (p.peak_gmacs_per_s * (e.depthwise if depthwise else e.conv))
+            if int(w.groups[i]) > 1 and int(w.k[i]) == int(w.kernel[i]):
+                eff = e.depthwise
+            elif int(w.kernel[i]) == 1 and e.pointwise is not None:
+                eff = e.pointwise
+            else:
+                eff = e.conv
+            compute = macs / (p.peak_gmacs_per_s * eff)
         elif kind == OpKind.LINEAR:
             compute = macs / (p.peak_gmacs_per_s * e.linear)
         elif kind == OpKind.DYNAMIC_MATMUL:

@@ -71,6 +71,7 @@ def digital_profiles(draw: st.DrawFn):
     base["bandwidth_gb_per_s"] = draw(st.floats(0.1, 500))
     base["layer_overhead_ns"] = draw(st.floats(0, 1e4))
     base["efficiency"]["depthwise"] = draw(st.floats(0.01, 1))
+    base["efficiency"]["pointwise"] = draw(st.one_of(st.none(), st.floats(0.01, 1)))
     return profile_from_dict(base)
 
 

@@ -37,11 +37,12 @@ def test_profile_is_valid_and_positive(cal: Calibration) -> None:
     assert prof.peak_gmacs_per_s > 0.1 and prof.bandwidth_gb_per_s > 0.1 and prof.elementwise_gops_per_s > 0.01
     assert prof.layer_overhead_ns > 0
     e = prof.efficiency
-    assert all(0 < v <= 1 for v in (e.conv, e.depthwise, e.linear, e.dynamic_matmul, e.elementwise))
+    assert all(0 < v <= 1 for v in (e.conv, e.pointwise, e.depthwise, e.linear, e.dynamic_matmul, e.elementwise))
     assert prof.precision.weight_bits == prof.precision.input_bits == 32  # fp32, as measured
     assert "NOT measured" in prof.provenance and "1 intra-op thread" in prof.provenance
     kinds = {m.kind for m in cal.measurements}
-    assert kinds == {"overhead", "linear", "conv", "depthwise", "dynamic_matmul", "bandwidth", "elementwise"}
+    assert kinds == {"overhead", "linear", "conv", "pointwise", "depthwise", "dynamic_matmul", "bandwidth",
+                     "elementwise"}
 
 
 def test_roofline_reproduces_the_measured_matmuls(cal: Calibration) -> None:
@@ -57,7 +58,7 @@ def test_roofline_reproduces_the_measured_matmuls(cal: Calibration) -> None:
 
 
 def test_peak_is_the_best_matmul_rate(cal: Calibration) -> None:
-    rates = [m.gmacs_per_s for m in cal.measurements if m.kind in ("linear", "conv", "dynamic_matmul")]
+    rates = [m.gmacs_per_s for m in cal.measurements if m.kind in ("linear", "conv", "pointwise", "dynamic_matmul")]
     assert cal.profile["peak_gmacs_per_s"] == pytest.approx(max(rates), rel=1e-3)
 
 

@@ -64,6 +64,7 @@ _LEAKC = P["leak_chip_uw"]
 _PEAK = P["peak_macs_per_ns"]
 _EWOPS = P["ew_ops_per_ns"]
 _EFFC = P["eff_conv"]
+_EFFPW = P["eff_pw"]
 _EFFDW = P["eff_dw"]
 _EFFL = P["eff_linear"]
 _EFFDMM = P["eff_dmm"]
@@ -389,7 +390,12 @@ def _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e,
         bytes_mem = (in_el[i] + out_el[i]) * ab8 + params_[i] * wb8
         kd = kind[i]
         if kd == _CONV:
-            eff = p[_EFFDW] if (g[i] > 1 and k[i] == kern[i]) else p[_EFFC]
+            if g[i] > 1 and k[i] == kern[i]:
+                eff = p[_EFFDW]
+            elif kern[i] == 1:
+                eff = p[_EFFPW]
+            else:
+                eff = p[_EFFC]
         elif kd == _LINEAR:
             eff = p[_EFFL]
         elif kd == _DMM:

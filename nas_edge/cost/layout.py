@@ -25,7 +25,7 @@ PARAM_NAMES = (
     # chip
     "arrays_per_tile", "tiles", "reprogram", "max_dup", "min_vectors", "a_tile_um2", "leak_chip_uw",
     # digital (edge) profile
-    "peak_macs_per_ns", "ew_ops_per_ns", "eff_conv", "eff_dw", "eff_linear", "eff_dmm", "eff_ew",
+    "peak_macs_per_ns", "ew_ops_per_ns", "eff_conv", "eff_pw", "eff_dw", "eff_linear", "eff_dmm", "eff_ew",
     "e_mac_pj", "e_op_pj", "e_byte_pj", "overhead_ns", "static_uw", "area_um2",
 )
 P = {name: i for i, name in enumerate(PARAM_NAMES)}
@@ -92,7 +92,8 @@ def profile_params(profile: IMCProfile | DigitalProfile) -> np.ndarray:
         e = profile.efficiency
         v.update(
             kind=1, peak_macs_per_ns=profile.peak_gmacs_per_s, ew_ops_per_ns=profile.elementwise_gops_per_s,
-            eff_conv=e.conv, eff_dw=e.depthwise, eff_linear=e.linear, eff_dmm=e.dynamic_matmul,
+            eff_conv=e.conv, eff_pw=e.pointwise if e.pointwise is not None else e.conv,
+            eff_dw=e.depthwise, eff_linear=e.linear, eff_dmm=e.dynamic_matmul,
             eff_ew=e.elementwise, bw_bytes_per_ns=profile.bandwidth_gb_per_s, e_mac_pj=profile.energy_per_mac_pj,
             e_op_pj=profile.energy_per_op_pj, e_byte_pj=profile.energy_per_byte_pj,
             overhead_ns=profile.layer_overhead_ns, static_uw=profile.static_power_mw * 1e3,

@@ -9,7 +9,8 @@ neighbours only ever add time). Measured:
 - **per-op overhead** (``layer_overhead_ns``): a chain of tiny ``Add`` ops, time per op;
 - **GEMM** (``peak_gmacs_per_s``, ``efficiency.linear``): ``MatMul`` of an activation by a weight initializer
   at transformer-like shapes; the peak is the best rate of any matmul-type benchmark;
-- **convolution** (``efficiency.conv``): 3x3 and 1x1 convolutions at ResNet/MobileNet-like shapes;
+- **convolution** (``efficiency.conv``, ``efficiency.pointwise``): 3x3 and 1x1 convolutions at
+  ResNet/MobileNet-like shapes;
 - **depthwise convolution** (``efficiency.depthwise``): 3x3 depthwise at MobileNet-like shapes;
 - **activation x activation matmul** (``efficiency.dynamic_matmul``): attention-like batched ``MatMul``;
 - **element-wise** (``bandwidth_gb_per_s``, ``elementwise_gops_per_s``): ``Add`` of activation-sized
@@ -243,8 +244,9 @@ def calibrate(*, threads: int | None = None, name: str = "calibrated-cpu", quick
     for mm, k, n in pick(LINEAR_SHAPES):
         plan.append(("linear", f"MatMul {mm}x{k} @ {k}x{n}", lambda a=(mm, k, n): matmul_model(*a), mm * k * n,
                      4 * (mm * k + k * n + mm * n), 1))
-    for cin, cout, size, ker in pick(CONV_SHAPES):
-        plan.append(("conv", f"Conv {cin}->{cout} {ker}x{ker} @{size}",
+    convs = pick([c for c in CONV_SHAPES if c[3] > 1]) + pick([c for c in CONV_SHAPES if c[3] == 1])
+    for cin, cout, size, ker in convs:
+        plan.append(("conv" if ker > 1 else "pointwise", f"Conv {cin}->{cout} {ker}x{ker} @{size}",
                      lambda a=(cin, cout, size, ker): conv_model(*a), size * size * cin * ker * ker * cout,
                      4 * (size * size * (cin + cout) + cin * cout * ker * ker), 1))
     for ch, size in pick(DW_SHAPES):
@@ -278,14 +280,14 @@ def calibrate(*, threads: int | None = None, name: str = "calibrated-cpu", quick
     # rates are ratios of sums: the roofline then reproduces the total time of each kind's benchmark mix
     bw = sum(m.bytes for m in by("bandwidth")) / net("bandwidth") / 1e9  # Add moves 12 bytes per op
     ew_ops = sum(m.macs for m in by("elementwise")) / net("elementwise") / 1e9
-    peak = max(m.gmacs_per_s for kind in ("linear", "conv", "dynamic_matmul") for m in by(kind))
+    peak = max(m.gmacs_per_s for kind in ("linear", "conv", "pointwise", "dynamic_matmul") for m in by(kind))
 
     def efficiency(kind: str) -> float:
         # MACs / (peak x t) reproduces compute-bound runs; for runs faster than the bandwidth term predicts
         # it is the largest efficiency still consistent with them
         return float(min(1.0, max(1e-3, sum(m.macs for m in by(kind)) / (peak * 1e9 * net(kind)))))
 
-    eff = {k: round(efficiency(k), 4) for k in ("conv", "depthwise", "linear", "dynamic_matmul")}
+    eff = {k: round(efficiency(k), 4) for k in ("conv", "pointwise", "depthwise", "linear", "dynamic_matmul")}
     eff["elementwise"] = 1.0
     profile = {
         "name": name,

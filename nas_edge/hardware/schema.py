@@ -182,6 +182,7 @@ class Efficiency(_Strict):
     """Fraction of peak reached per op kind (measured: see ``nas-edge hardware calibrate``)."""
 
     conv: Fraction = 0.5
+    pointwise: Fraction | None = Field(None, description="1x1 convolutions; defaults to conv")
     depthwise: Fraction = 0.1
     linear: Fraction = 0.6
     dynamic_matmul: Fraction = 0.4
