@@ -1,7 +1,8 @@
 """nas-edge: hardware-aware neural architecture search for in-memory-computing and edge devices.
 
 The public names are imported lazily, so ``import nas_edge`` (and ``nas-edge --help``) stays fast:
-``Workload``, ``estimate``, ``estimate_batch``, ``load_profile``.
+``Workload``, ``estimate``, ``estimate_batch``, ``load_profile``, ``profile_onnx``, ``export_model``,
+``export_study``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ _LAZY = {
     "Cost": "nas_edge.cost",
     "load_profile": "nas_edge.hardware",
     "ProfileError": "nas_edge.hardware",
+    "profile_onnx": "nas_edge.profiling",
+    "export_model": "nas_edge.export",
+    "export_study": "nas_edge.export",
 }
 __all__ = sorted(_LAZY)
 
