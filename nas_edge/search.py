@@ -578,7 +578,7 @@ def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any
             raise SearchError(f"study {study.study_name!r} exists with directions {dirs}, not "
                               f"{objective.directions}; choose another --study-name")
         return  # a user's own study with matching directions: extend it
-    for key in ("space", "space_config", "objectives", "hardware", "search", "constraints"):
+    for key in ("space", "space_config", "objectives", "hardware", "search", "constraints", "data"):
         if old.get(key) != meta.get(key):
             raise SearchError(f"study {study.study_name!r} exists with a different {key.replace('_', ' ')} "
                               f"({old.get(key)!r} vs {meta.get(key)!r}); resume it with the same options or "

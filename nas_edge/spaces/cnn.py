@@ -14,7 +14,8 @@ Parameters (all suggested in every trial, whatever the block type, so the space 
 
 The workload describes inference, with the conventions of the torch and ONNX adapters
 (:mod:`nas_edge.workload._rows`), so that ``layers(arch)`` equals ``Workload.from_torch(build(arch))`` row for
-row: batch norm is folded into the convolution before it (no row), ReLU and add 1 op per element, sigmoid 5,
+row: batch norm and a ReLU right after a convolution or linear layer are folded into it (no rows: a
+adapters fold them too), a ReLU after a residual add and the add cost 1 op per element, sigmoid 5,
 bilinear resize 7 per output element, average pooling 1 per input element.
 """
 
@@ -229,7 +230,6 @@ class CNNSpace(NetworkSpace):
             r.op(ELEMENTWISE, "resize", c_in * h * w, 7, c_in * h_in * w_in)
         c = a.stem_width
         h, w = r.conv("stem.conv", c_in, c, 3, h, w, self.stem_stride)
-        r.op(ELEMENTWISE, "stem.relu", c * h * w)
         for b in self.blocks(a):
             h, w = _block_rows(r, b, h, w)
             c = b.cout
@@ -248,7 +248,6 @@ def _se_rows(r: Rows, name: str, c: int, h: int, w: int) -> None:
     sq = se_channels(c)
     r.op(POOL, f"{name}.se.pool", c, h * w, c * h * w)
     r.linear(f"{name}.se.reduce", c, sq)
-    r.op(ELEMENTWISE, f"{name}.se.relu", sq)
     r.linear(f"{name}.se.expand", sq, c)
     r.op(ELEMENTWISE, f"{name}.se.sigmoid", c, 5)
     r.op(ELEMENTWISE, f"{name}.se.scale", c * h * w, 1, c * h * w + c)
@@ -261,9 +260,7 @@ def _block_rows(r: Rows, b: Block, h: int, w: int) -> tuple[int, int]:
         mid = b.mid
         if b.expand != 1:
             r.conv(f"{n}.expand", b.cin, mid, 1, h, w)
-            r.op(ELEMENTWISE, f"{n}.expand.relu", mid * h * w)
         ho, wo = r.conv(f"{n}.dw", mid, mid, k, h, w, s, groups=mid)
-        r.op(ELEMENTWISE, f"{n}.dw.relu", mid * ho * wo)
         if b.se:
             _se_rows(r, n, mid, ho, wo)
         r.conv(f"{n}.project", mid, b.cout, 1, ho, wo)
@@ -273,13 +270,11 @@ def _block_rows(r: Rows, b: Block, h: int, w: int) -> tuple[int, int]:
     elif b.block == "dense":
         ho, wo = r.conv(f"{n}.conv", b.cin, b.cout, k, h, w, s)
         out = b.cout * ho * wo
-        r.op(ELEMENTWISE, f"{n}.conv.relu", out)
         if b.se:
             _se_rows(r, n, b.cout, ho, wo)
     else:  # residual
         ho, wo = r.conv(f"{n}.conv1", b.cin, b.cout, k, h, w, s)
         out = b.cout * ho * wo
-        r.op(ELEMENTWISE, f"{n}.conv1.relu", out)
         r.conv(f"{n}.conv2", b.cout, b.cout, k, ho, wo)
         if b.se:
             _se_rows(r, n, b.cout, ho, wo)
