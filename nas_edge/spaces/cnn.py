@@ -14,8 +14,8 @@ Parameters (all suggested in every trial, whatever the block type, so the space 
 
 The workload describes inference, with the conventions of the torch and ONNX adapters
 (:mod:`nas_edge.workload._rows`), so that ``layers(arch)`` equals ``Workload.from_torch(build(arch))`` row for
-row: batch norm and a ReLU right after a convolution or linear layer are folded into it (no rows: a
-adapters fold them too), a ReLU after a residual add and the add cost 1 op per element, sigmoid 5,
+row: batch norm and a ReLU right after a convolution or linear layer are folded into that layer (no rows),
+a ReLU after a residual add and the add cost 1 op per element, sigmoid 5,
 bilinear resize 7 per output element, average pooling 1 per input element.
 """
 
