@@ -238,6 +238,20 @@ def test_pruners_stop_weak_trials_in_single_objective_studies() -> None:
     assert isinstance(make_pruner("hyperband"), optuna.pruners.HyperbandPruner)
 
 
+@pytest.mark.parametrize("pruner", ["median", "sha", "hyperband"])
+def test_named_pruners_run_on_reported_accuracy(pruner: str) -> None:
+    small = create_space("cnn", resolutions=(8,), widths=[[8], [8, 16], [16]], max_depth=1, stem_widths=(8,))
+    study = run_search(space=small, data="digits", objectives=("accuracy",), pruner=pruner, sampler="random",
+                       n_trials=4, storage=None, training={"epochs": 3, "max_train_samples": 96}, seed=0)
+    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                         optuna.trial.TrialState.PRUNED)]
+    assert len(finished) == 4
+    for t in finished:
+        assert t.intermediate_values and set(t.intermediate_values) <= {0, 1, 2}
+        if t.state == optuna.trial.TrialState.COMPLETE and "skipped" not in t.user_attrs["evaluation"]:
+            assert t.value == t.intermediate_values[2]
+
+
 # -- a user's own objective and study -----------------------------------------------------------------------
 
 def test_hardware_cost_extends_a_users_objective(tmp_path: Path) -> None:

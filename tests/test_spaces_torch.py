@@ -59,7 +59,7 @@ def hooked_static_rows(module: Any, x: Any) -> list[tuple[int, int, int, int, in
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_layers_equal_from_torch_of_the_built_module(config: str, seed: int) -> None:
     space = space_for(config)
