@@ -104,16 +104,27 @@ def evaluate_analog(
     calibration_samples: int = 512,
     batch_size: int = 512,
     train_limit: int | None = None,
+    threads: int | None = 1,
 ) -> AnalogResult:
     """Validation accuracy of ``model`` (trained, plain or analog) on the simulated chip ``config``.
 
-    Without any source of randomness in ``config`` a single repeat is run (they would all agree).
+    Without any source of randomness in ``config`` a single repeat is run (they would all agree). Runs on
+    ``threads`` torch threads (``None``: unchanged; one is fastest for these small networks on a busy
+    machine, as for training).
     """
+    from nas_edge.evaluate.train import torch_threads
+
+    with torch_threads(threads):
+        return _evaluate(model, data, config, tuple(float(t) for t in times), repeats, seed, calibration_samples,
+                         batch_size, train_limit)
+
+
+def _evaluate(model: nn.Module, data: Data, config: AnalogConfig, times: tuple[float, ...], repeats: int, seed: int,
+              calibration_samples: int, batch_size: int, train_limit: int | None) -> AnalogResult:
     from nas_edge.evaluate.train import accuracy
 
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    times = tuple(float(t) for t in times)
     if not times or min(times) < 0:
         raise ValueError(f"times must be non-empty and >= 0, got {times}")
     t0 = time.perf_counter()
