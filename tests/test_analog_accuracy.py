@@ -132,3 +132,48 @@ def test_monte_carlo_repeats_are_reproducible_and_distinct(data):
     assert ideal.mean() == pytest.approx(ideal.digital_accuracy, abs=ONE_IMAGE)
     with pytest.raises(KeyError, match="no accuracy at t = 3600"):
         a.mean(3600.0)
+
+
+def test_hwa_forward_draws_fresh_noise_and_passes_gradients_straight_through():
+    from nas_edge.analog import AnalogLinear, set_hwa
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 24)
+    pcm = AnalogConfig.from_profile("pcm-aihwkit-14nm")
+    lin = AnalogLinear(24, 5, config=pcm)
+    set_hwa(lin, HWAConfig(), torch.Generator().manual_seed(0))
+    lin.train()
+    y1, y2 = lin(x), lin(x)
+    assert not torch.allclose(y1, y2)  # a new chip every step
+    y1.sum().backward()
+    # straight-through: d sum(y) / dW is that of a linear layer, whatever noise was drawn
+    torch.testing.assert_close(lin.weight.grad, x.sum(0).expand(5, 24).contiguous())
+    # without noise, drift and quantisation the hardware-aware forward is the digital one
+    quiet = AnalogLinear(24, 5, config=pcm.replace(quantize_weights=False, noise_scale=0.0, drift_nu_std=0.0))
+    quiet.load_state_dict(lin.state_dict())
+    set_hwa(quiet, HWAConfig(drift=False))
+    quiet.train()
+    torch.testing.assert_close(quiet(x), torch.nn.functional.linear(x, lin.weight, lin.bias))
+    # with the converters in the loop the forward is quantised (5-bit ADC) but gradients stay straight
+    conv = AnalogLinear(24, 5, config=pcm.replace(adc_bits=5))
+    conv.load_state_dict(lin.state_dict())
+    set_hwa(conv, HWAConfig(converters=True), torch.Generator().manual_seed(1))
+    conv.train()
+    y = conv(x)
+    y.sum().backward()
+    torch.testing.assert_close(conv.weight.grad, x.sum(0).expand(5, 24).contiguous())
+    assert not torch.allclose(y, torch.nn.functional.linear(x, lin.weight, lin.bias), atol=1e-3)
+
+
+def test_train_hwa_leaves_a_digital_network_with_shared_parameters(data):
+    from nas_edge.analog import analog_layers
+
+    space, arch = _mbconv_arch()
+    torch.manual_seed(0)
+    model = space.build(arch)
+    net, res = train_hwa(model, data, AnalogConfig.from_profile("pcm-aihwkit-14nm"),
+                         TrainConfig(epochs=1, max_train_samples=128, batch_size=64))
+    layers = list(analog_layers(net))
+    assert net is model and layers and len(res.history) == 1
+    assert all(layer.hwa is None and layer.mode == "digital" for layer in layers)
+    assert set(net.state_dict()) == set(space.build(arch).state_dict())  # same keys: loadable either way

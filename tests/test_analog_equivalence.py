@@ -328,3 +328,41 @@ def test_ideal_differs_once_a_non_ideality_is_on():
         program(net, torch.Generator().manual_seed(0))
         with torch.no_grad():
             assert float((net(x) - lin(x)).abs().max()) > 1e-3, change
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_attention_projections_are_analog_and_exact_when_ideal(batch_first):
+    """nn.MultiheadAttention becomes AnalogMultiheadAttention: same outputs and weights when ideal (self- and
+    cross-attention, boolean and additive masks, unbatched input), and its projections really run analog."""
+    from nas_edge.analog import AnalogMultiheadAttention
+
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 4, batch_first=batch_first).eval()
+    model = nn.Sequential(mha)
+    cfg = AnalogConfig.from_profile("pcm-aihwkit-14nm").ideal().replace(adc=False)
+    net = convert_to_analog(model, cfg)
+    amha = net[0]
+    assert isinstance(amha, AnalogMultiheadAttention) and isinstance(amha.in_proj, AnalogLinear)
+    shape = (2, 5, 16) if batch_first else (5, 2, 16)
+    q, kv = torch.randn(*shape), torch.randn(*shape)
+    calibrate(amha, q, kv, kv)  # the in-projection sees both: its ranges cover both
+    program(amha, torch.Generator().manual_seed(0))
+    causal = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    pad = torch.tensor([[False] * 4 + [True], [False] * 5])
+    additive = torch.randn(5, 5)
+    cases = [((q, q, q), {}), ((q, kv, kv), {}), ((q, q, q), {"attn_mask": causal}),
+             ((q, kv, kv), {"key_padding_mask": pad}), ((q, q, q), {"attn_mask": additive}),
+             ((q, q, q), {"need_weights": True, "average_attn_weights": False})]
+    with torch.no_grad():
+        for args, kw in cases:
+            (want, w_want), (got, w_got) = mha(*args, **kw), amha(*args, **kw)
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(w_got, w_want, atol=1e-5, rtol=1e-5)
+        one = q[0] if batch_first else q[:, 0]
+        torch.testing.assert_close(amha(one, one, one)[0], mha(one, one, one)[0], atol=1e-5, rtol=1e-5)
+        assert amha(q, q, q, need_weights=False)[1] is None
+    noisy = convert_to_analog(model, AnalogConfig.from_profile("pcm-aihwkit-14nm").replace(adc_bits=3))[0]
+    calibrate(noisy, q, q, q)
+    program(noisy, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert float((noisy(q, q, q)[0] - mha(q, q, q)[0]).abs().max()) > 1e-2

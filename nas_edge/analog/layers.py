@@ -14,8 +14,15 @@ One matrix-vector product on the crossbar (see :mod:`nas_edge.analog.devices` fo
 4. the periphery shifts and adds cycles and slices, adds row groups and tiles, applies the drift
    compensation factor, subtracts the offset reference, rescales and adds the (digital) bias.
 
-Everything is vectorised: row groups of all tiles and groups run as one batched matmul with cycles stacked on
-the vector axis and slice columns on the output axis (memory bounded by chunking the vectors).
+Everything is vectorised, cycles stacked on the batch axis and slice columns on the output axis: a linear
+layer gathers its row groups into one batched matmul; a convolution runs one grouped ``conv2d`` whose weight
+holds a copy of the columns per row group, masked to that group's rows (no im2col; the DAC works on the
+input before any replication). Memory is bounded by chunking the batch. The read-noise variance of a partial
+sum needs the sum of squared inputs of its row group: channel sums and a box filter (or average pooling).
+
+Modes: ``digital`` (the plain layer), ``calibrate`` (see :func:`~nas_edge.analog.model.calibrate`) and
+``analog`` (inference only: no gradients). In training mode with ``hwa`` set, the forward is the
+hardware-aware one (:class:`~nas_edge.analog.config.HWAConfig`).
 """
 
 from __future__ import annotations
@@ -85,10 +92,6 @@ class AnalogMixin:
         self.time_s = 0.0
 
     # -- what subclasses provide --------------------------------------------------------------------------
-
-    @property
-    def groups_(self) -> int:
-        return 1
 
     @property
     def kernel_size_(self) -> int:
@@ -166,10 +169,16 @@ class AnalogMixin:
 
     @torch.no_grad()
     def _calibrate_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Set the input range and the ADC full scale from this batch (noise-free devices, ideal ADC)."""
-        self.x_signed = bool((x < 0).any())
-        xmax = float(x.detach().abs().max())
-        self.x_max = xmax if xmax > 0 else 1.0
+        """Widen the input range and the ADC full scale to cover this batch (noise-free devices, ideal ADC).
+
+        A layer called several times in one forward (shared weights) ends with ranges covering every call;
+        :func:`~nas_edge.analog.model.calibrate` clears them first.
+        """
+        signed = bool((x < 0).any())
+        xmax = float(x.detach().abs().max()) or 1.0
+        old_x, old_fs = self.x_max, self.full_scale
+        self.x_signed = signed or (self.x_signed and old_x is not None)
+        self.x_max = xmax if old_x is None else max(xmax, old_x)
         self.program_(noise=False)
         pct = self.analog_config.adc_percentile
         y, peak = self._mvm(x, adc_on=False, read_noise=False, keep_abs=pct < 100)
@@ -180,6 +189,8 @@ class AnalogMixin:
             fs = float(torch.quantile(flat.float(), pct / 100))
         else:
             fs = float(peak)
+        if old_x is not None and old_fs is not None:  # partial sums scale with 1 / x_max
+            fs = max(fs, old_fs * old_x / self.x_max)
         self.full_scale = fs if fs > 0 else 1.0
         return self._add_bias(y)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -150,13 +151,17 @@ def set_hwa(model: nn.Module, hwa: HWAConfig | None, generator: torch.Generator 
 
 
 @torch.no_grad()
-def calibrate(model: nn.Module, x: torch.Tensor) -> None:
-    """Set every analog layer's input range and ADC full scale from one batch ``x`` (noise-free devices)."""
+def calibrate(model: nn.Module, *inputs: Any, **kwargs: Any) -> None:
+    """Set every analog layer's input range and ADC full scale from one forward ``model(*inputs, **kwargs)``
+    (noise-free devices, ideal ADC): the largest |input| and |partial sum| seen, or the configured percentile."""
     was = model.training
     model.eval()
+    for layer in analog_layers(model):
+        layer.x_max = layer.full_scale = None
+        layer.x_signed = False
     set_mode(model, "calibrate")
     try:
-        model(x)
+        model(*inputs, **kwargs)
     finally:
         set_mode(model, "analog")
         model.train(was)
