@@ -45,7 +45,7 @@ from nas_edge.search import Objective
 SPACES = {"cnn": 20.0, "transformer": 10.0}  # area_mm2 limit per space
 OBJECTIVES = ("synflow", "energy_uj", "latency_ms")
 HARDWARE = "neurosim-rram-22nm"
-SAMPLERS = ("hw", "hw-generic", "tpe", "nsga2", "gp", "random")
+SAMPLERS = ("hw", "hw-generic", "tpe", "nsga2", "gp", "random")  # also available: "hw-256"
 BUDGETS = (50, 100, 200)
 SEED = 0  # the objective's seed (network initialisation for the proxy)
 
@@ -128,9 +128,8 @@ def _check_against_objective(problem: Problem, params: list[dict[str, Any]]) -> 
 def make_sampler(name: str, problem: Problem, seed: int) -> optuna.samplers.BaseSampler:
     s = optuna.samplers
     factories: dict[str, Callable[[], optuna.samplers.BaseSampler]] = {
-        "hw": lambda: screening_sampler(problem.screen, seed=seed),
-        "hw-n48": lambda: screening_sampler(problem.screen, seed=seed, n_exact=48),
-        "hw-c128": lambda: screening_sampler(problem.screen, seed=seed, n_candidates=128),
+        "hw": lambda: screening_sampler(problem.screen, seed=seed),  # 128 candidates per trial
+        "hw-256": lambda: screening_sampler(problem.screen, seed=seed, n_candidates=256),
         "hw-generic": lambda: HWScreeningSampler(seed=seed),  # no cheap functions: a plain GP-EHVI sampler
         "tpe": lambda: s.TPESampler(seed=seed),
         "nsga2": lambda: s.NSGAIISampler(seed=seed),
@@ -215,7 +214,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--json", default=None, help="append each run's figures to this JSON-lines file")
     ap.add_argument("--resume", action="store_true", help="skip runs already in --json")
+    ap.add_argument("--summarise", nargs="+", metavar="JSONL", help="only print the tables of these files")
     args = ap.parse_args(argv)
+    if args.summarise:
+        rows = []
+        for path in args.summarise:
+            with open(path) as fh:
+                rows += [json.loads(line) for line in fh if line.strip()]
+        print(summarise(sorted(rows, key=lambda r: (list(SPACES).index(r["space"]), r["seed"]))))
+        return
     warnings.filterwarnings("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     os.environ.setdefault("OMP_NUM_THREADS", "1")

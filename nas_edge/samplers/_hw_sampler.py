@@ -84,9 +84,6 @@ class HWScreeningSampler(BaseSampler):
             intersection of the search spaces of finished trials, so the first trial is sampled at random
             and cannot be screened.
         n_candidates: candidates screened per trial.
-        n_exact: when the cheap functions are not that cheap (milliseconds), evaluate them exactly on this
-            many candidates only: the best by a surrogate-only EHVI (GPs also for the cheap objectives and
-            constraints, fitted on the finished trials) and a few random ones. ``None``: all candidates.
         n_startup_trials: finished trials before the surrogate is used; until then feasible candidates are
             drawn uniformly.
         reference_point: hypervolume reference point in the study's objective units; by default the nadir
@@ -106,7 +103,6 @@ class HWScreeningSampler(BaseSampler):
         vectorized: bool = False,
         search_space: Mapping[str, BaseDistribution] | None = None,
         n_candidates: int = 256,
-        n_exact: int | None = None,
         n_startup_trials: int = 10,
         reference_point: Sequence[float] | None = None,
         deterministic_objective: bool = False,
@@ -125,8 +121,6 @@ class HWScreeningSampler(BaseSampler):
             self._cheap_idx = ()
         if n_candidates < 8:
             raise ValueError("n_candidates must be at least 8")
-        if n_exact is not None and n_exact < 4:
-            raise ValueError("n_exact must be at least 4 (or None)")
         if n_startup_trials < 1:
             raise ValueError("n_startup_trials must be at least 1")
         self._cheap_objectives = cheap_objectives
@@ -134,7 +128,6 @@ class HWScreeningSampler(BaseSampler):
         self._vectorized = bool(vectorized)
         self._search_space = dict(search_space) if search_space is not None else None
         self._n_candidates = int(n_candidates)
-        self._n_exact = None if n_exact is None else int(n_exact)
         self._n_startup_trials = int(n_startup_trials)
         self._reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
         self._deterministic = bool(deterministic_objective)
@@ -388,14 +381,10 @@ class HWScreeningSampler(BaseSampler):
             x = _unique_unseen(enc, enc.random(self._rng, n), seen)
         if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
             return enc.random(self._rng, 1)[0]
-        n_local = n // 4
-        if self._n_exact is not None and len(x) > self._n_exact:
-            x = self._prescreen(ctx, x, x_done, constraints, y, gps, con_gps, lo, scale, (lower, upper))
-            n_local = min(n_local, max(8, self._n_exact // 2))
         acq, violation = score(x)
         # local moves around the most promising feasible candidates
         top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
-        local = self._mutate(enc, top[self._rng.randint(len(top), size=n_local)], sigma=0.05)
+        local = self._mutate(enc, top[self._rng.randint(len(top), size=n // 4)], sigma=0.05)
         local = _unique_unseen(enc, local, seen | set(enc.keys(x)))
         if len(local):
             acq_l, viol_l = score(local)
@@ -419,44 +408,6 @@ class HWScreeningSampler(BaseSampler):
         if acq[best] <= 1e-12:  # nothing promises a gain: explore among the feasible candidates
             best = int(self._rng.choice(np.flatnonzero(ok)))
         return x[best]
-
-    def _prescreen(
-        self,
-        ctx: _Context,
-        x: np.ndarray,
-        x_done: np.ndarray,
-        constraints: list[dict[str, float]],
-        y: np.ndarray,
-        gps: dict[int, GaussianProcess],
-        con_gps: list[GaussianProcess],
-        lo: np.ndarray,
-        scale: np.ndarray,
-        boxes: tuple[np.ndarray, np.ndarray],
-    ) -> np.ndarray:
-        """Keep ``n_exact`` candidates for exact cheap evaluation: the best by a surrogate-only EHVI.
-
-        The cheap objectives and the cheap constraints are predicted by GPs fitted on the values the
-        finished trials recorded (objective values, ``trial.set_constraint`` values under the cheap
-        constraints' names). A quarter of the kept candidates is drawn at random from the rest.
-        """
-        assert self._n_exact is not None
-        mean = np.zeros((len(x), len(lo)))
-        std = np.zeros((len(x), len(lo)))
-        all_gps = {**gps, **{i: self._gp(ctx, f"obj{i}", x_done, y[:, i]) for i in self._cheap_idx}}
-        for i, gp in all_gps.items():
-            mean[:, i], std[:, i] = gp.predict(x)
-        cheap_con_gps = []
-        for k in self._cheap_constraint_keys or ():
-            rows = [j for j, c in enumerate(constraints) if k in c]
-            vals = np.array([constraints[j][k] for j in rows], dtype=float)
-            if len(rows) and (vals > 0).any():
-                cheap_con_gps.append(self._gp(ctx, f"con:{k}", x_done[rows], vals))
-        acq = _ehvi((mean - lo) / scale, std / scale, *boxes) * _prob_feasible(con_gps + cheap_con_gps, x)
-        n_best = (3 * self._n_exact) // 4
-        order = np.argsort(-acq, kind="stable")
-        rest = order[n_best:]
-        extra = self._rng.choice(rest, size=min(len(rest), self._n_exact - n_best), replace=False)
-        return x[np.sort(np.concatenate([order[:n_best], extra]))]
 
     def _mutate(self, enc: SpaceEncoder, parents: np.ndarray, *, sigma: float | None) -> np.ndarray:
         """Copies of ``parents`` with about one in ``d`` parameters (at least one) changed.
