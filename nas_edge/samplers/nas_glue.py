@@ -25,7 +25,7 @@ from optuna.distributions import BaseDistribution
 
 from nas_edge.cost import estimate_batch, pack_profiles
 from nas_edge.hardware import Profile
-from nas_edge.search import MODEL_METRICS, HardwareCost, Objective
+from nas_edge.search import CONSTRAINABLE, HardwareCost, Objective
 from nas_edge.spaces import NetworkSpace
 from nas_edge.workload.table import Workload
 
@@ -50,8 +50,9 @@ def _single_numba_thread() -> Iterator[None]:
 class ObjectiveScreen:
     """Cheap objectives/constraints of a network space costed by a :class:`HardwareCost` (picklable).
 
-    ``objectives`` are the study's objective names in order; the cheap ones are all but the model metrics
-    (``accuracy``, ``naswot``, ``synflow``). Use :meth:`from_objective` for a nas-edge ``Objective``.
+    ``objectives`` are the study's objective names in order; the cheap ones are those known before training
+    (``nas_edge.search.CONSTRAINABLE``: cost totals, ``params``, ``macs``); any other name (``accuracy``, a
+    proxy, a user's own score) is left to the surrogate. Use :meth:`from_objective` for an ``Objective``.
     """
 
     def __init__(self, space: NetworkSpace, hardware: HardwareCost, objectives: Sequence[str]) -> None:
@@ -59,8 +60,8 @@ class ObjectiveScreen:
         self.hardware = hardware
         self.objectives = tuple(objectives)
         self.net_names = tuple(space.distributions())
-        self.cheap_names = tuple(o for o in self.objectives if o not in MODEL_METRICS)
-        self.cheap_objective_indices = tuple(i for i, o in enumerate(self.objectives) if o not in MODEL_METRICS)
+        self.cheap_names = tuple(o for o in self.objectives if o in CONSTRAINABLE)
+        self.cheap_objective_indices = tuple(i for i, o in enumerate(self.objectives) if o in CONSTRAINABLE)
         self._workloads: OrderedDict[tuple[Any, ...], Workload] = OrderedDict()
         self._results: OrderedDict[tuple[Any, ...], tuple[dict[str, float], dict[str, float]]] = OrderedDict()
         self._profile_rows: dict[str, np.ndarray] = {}
