@@ -10,6 +10,9 @@ against Optuna's) everywhere.
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 
 
@@ -154,6 +157,52 @@ def _boxes_sorted(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.asarray(los), np.asarray(his)
 
 
+def _boxes_3d(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """3-D special case of :func:`_boxes_sorted` (front sorted by the last column): a sweep along z.
+
+    The points with z below the sweep plane dominate through their (x, y) staircase. Each staircase box
+    is identified by its x extent and its y top; inserting a point closes the boxes it touches and opens
+    two, so the sweep emits O(n) boxes with O(n) work per insertion at most.
+    """
+    ref_x, ref_y, ref_z = (float(v) for v in ref)
+    xs: list[float] = []  # the (x, y) staircase: x ascending, y descending
+    ys: list[float] = []
+    open_boxes: dict[tuple[float, float, float], float] = {(-math.inf, ref_x, ref_y): -math.inf}
+    out_lo: list[tuple[float, float, float]] = []
+    out_hi: list[tuple[float, float, float]] = []
+
+    def close(key: tuple[float, float, float], z: float) -> None:
+        start = open_boxes.pop(key)
+        if z > start:
+            out_lo.append((key[0], -math.inf, start))
+            out_hi.append((key[1], key[2], z))
+
+    for x, y, z in front.tolist():
+        i = bisect.bisect_right(xs, x) - 1
+        if i >= 0 and ys[i] <= y:
+            continue  # weakly dominated in (x, y) by a point with a lower z: nothing changes
+        j = bisect.bisect_left(xs, x)
+        r = j
+        while r < len(xs) and ys[r] >= y:
+            r += 1
+        for b in range(j, r + 1):  # boxes whose left or right neighbour changes
+            left = xs[b - 1] if b > 0 else -math.inf
+            right = xs[b] if b < len(xs) else ref_x
+            top = ys[b - 1] if b > 0 else ref_y
+            close((left, right, top), z)
+        left = xs[j - 1] if j > 0 else -math.inf
+        top = ys[j - 1] if j > 0 else ref_y
+        right = xs[r] if r < len(xs) else ref_x
+        del xs[j:r], ys[j:r]
+        xs.insert(j, x)
+        ys.insert(j, y)
+        for key in ((left, x, top), (x, right, y)):
+            open_boxes.setdefault(key, z)
+    for key in list(open_boxes):
+        close(key, ref_z)
+    return np.array(out_lo, dtype=float).reshape(-1, 3), np.array(out_hi, dtype=float).reshape(-1, 3)
+
+
 def nondominated_boxes(points: np.ndarray, reference_point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint boxes ``(lower, upper)`` covering the part of ``(-inf, ref]`` no point weakly dominates.
 
@@ -166,7 +215,7 @@ def nondominated_boxes(points: np.ndarray, reference_point: np.ndarray) -> tuple
     if len(pts):
         pts = pts[pareto_mask(pts)]
         pts = pts[np.argsort(pts[:, -1], kind="stable")]
-    return _boxes_sorted(pts, ref)
+    return _boxes_3d(pts, ref) if len(ref) == 3 else _boxes_sorted(pts, ref)
 
 
 def hypervolume_gain(candidates: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -359,10 +359,12 @@ class HWScreeningSampler(BaseSampler):
 
         # parents: the feasible Pareto set, topped up by the next ranks (least violating if none feasible)
         if feasible.any():
-            ranks = nondominated_ranks(y[feasible])
-            order = np.argsort(ranks, kind="stable")
-            n_par = max(int(np.sum(ranks == 0)), min(5, len(order)))
-            parents = x_done[feasible][order[:n_par]]
+            on_front = pareto_mask(y[feasible])
+            if on_front.sum() >= min(5, len(on_front)):
+                parents = x_done[feasible][on_front]
+            else:  # a small front: top it up with the next non-dominated ranks
+                order = np.argsort(nondominated_ranks(y[feasible]), kind="stable")
+                parents = x_done[feasible][order[:5]]
         else:
             total = np.array([sum(max(v, 0.0) for v in c.values()) for c in constraints])
             parents = x_done[np.argsort(total, kind="stable")[:5]]
