@@ -148,6 +148,11 @@ def test_hwa_forward_draws_fresh_noise_and_passes_gradients_straight_through():
     y1.sum().backward()
     # straight-through: d sum(y) / dW is that of a linear layer, whatever noise was drawn
     torch.testing.assert_close(lin.weight.grad, x.sum(0).expand(5, 24).contiguous())
+    # programmed without noise, the devices realise the weight rounded to the 8-bit grid
+    lin.program_(noise=False)
+    w = lin.weight.detach()
+    err = (lin.effective_weight() - w).abs() / w.abs().amax(dim=1, keepdim=True)
+    assert 0 < float(err.max()) <= 0.5 / 127 + 1e-6
     # without noise, drift and quantisation the hardware-aware forward is the digital one
     quiet = AnalogLinear(24, 5, config=pcm.replace(quantize_weights=False, noise_scale=0.0, drift_nu_std=0.0))
     quiet.load_state_dict(lin.state_dict())

@@ -38,10 +38,19 @@ def _one_thread():
 
 
 def _ref_adc(p: float, fs: float, bits: int, signed: bool) -> float:
+    """Nearest of the ADC's levels ``k * step``; an exact tie (integer partial sums hit them) goes to even k."""
     if signed and bits == 1:  # a comparator: +fs from zero up
         return fs if p >= 0 else -fs
-    levels = np.linspace(-fs, fs, 2 ** bits - 1) if signed else np.linspace(0.0, fs, 2 ** bits)
-    return float(levels[np.argmin(np.abs(levels - p))])
+    if signed:
+        ks = np.arange(-(2 ** (bits - 1) - 1), 2 ** (bits - 1))
+        step = 2 * fs / (2 ** bits - 2)
+    else:
+        ks = np.arange(2 ** bits)
+        step = fs / (2 ** bits - 1)
+    dist = np.abs(ks * step - p)
+    best = ks[dist <= dist.min() * (1 + 1e-12) + 1e-300]
+    k = best[0] if len(best) == 1 else best[best % 2 == 0][0]
+    return float(k * step)
 
 
 def _ref_dac(xn: float, cfg: AnalogConfig, signed: bool) -> tuple[list[float], list[float], float]:

@@ -21,7 +21,6 @@ from nas_edge.analog.config import (
     HWAConfig,
     check_analog_objectives,
     missing_noise_fields,
-    objective_times,
     required_noise_fields,
 )
 
@@ -41,4 +40,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["ANALOG_OBJECTIVES", "DAY", "HOUR", "MONTH", "SECOND", "AnalogConfig", "AnalogConfigError", "HWAConfig",
-           "check_analog_objectives", "missing_noise_fields", "objective_times", "required_noise_fields", *_LAZY]
+           "check_analog_objectives", "missing_noise_fields", "required_noise_fields", *_LAZY]

@@ -8,7 +8,7 @@ lacks the noise parameters an objective needs, naming the missing fields.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -198,16 +198,6 @@ def check_analog_objectives(profile: Profile, objectives: Iterable[str]) -> None
             f"{', '.join(fields)} ({per}). Add them under 'noise:' in the profile (e.g. programming_noise: "
             "pcm, read_noise_sigma: 0.0175, drift_nu: 0.05), or choose a profile that has them, such as "
             "pcm-aihwkit-14nm.")
-
-
-def objective_times(objectives: Iterable[str]) -> dict[str, float]:
-    """Analog objective -> inference time (s), for the analog names among ``objectives``."""
-    return {o: ANALOG_OBJECTIVES[o] for o in objectives if o in ANALOG_OBJECTIVES}
-
-
-def config_for(profile: Profile, overrides: Mapping[str, Any] | None = None) -> AnalogConfig:
-    """:meth:`AnalogConfig.from_profile` with a mapping of overrides (for option dictionaries)."""
-    return AnalogConfig.from_profile(profile, **dict(overrides or {}))
 
 
 @dataclass(frozen=True)

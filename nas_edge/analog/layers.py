@@ -36,7 +36,7 @@ from torch import nn
 
 from nas_edge.analog import devices
 from nas_edge.analog.config import AnalogConfig, HWAConfig
-from nas_edge.analog.quant import adc, digit_weights, split_digits
+from nas_edge.analog.quant import adc_codes, digit_weights, split_digits
 
 Mode = Literal["digital", "analog", "calibrate"]
 _CHUNK_ELEMENTS = 1 << 23  # partial sums held at once (32 MiB in float32)
@@ -151,9 +151,7 @@ class AnalogMixin:
         """The weight the programmed devices realise now (converters aside), in the layer's weight shape."""
         if self._cols is None or self._coef is None or self._scale is None:
             raise RuntimeError("program the layer first (program_)")
-        w = self._gamma * torch.tensordot(self._coef, self._cols, dims=([0], [0]))
-        if self.analog_config.mapping == "offset":
-            w = w - 1.0
+        w = devices.effective_weight(self._gamma * self._cols, self._coef, self.analog_config.mapping)
         return (w * self._scale[..., None]).reshape(self.weight.shape)
 
     # -- forward ------------------------------------------------------------------------------------------
@@ -225,9 +223,7 @@ class AnalogMixin:
             ref, coef = devices.columns(g_prog, sl.slice_weight, cfg.mapping)
             cols, _ = devices.columns(devices.at_time(g_prog, nu, t, cfg), sl.slice_weight, cfg.mapping)
             gamma = devices.compensation(ref, cols, coef) if cfg.drift_compensation and t > 0 else 1.0
-            w_eff = gamma * torch.tensordot(coef, cols, dims=([0], [0]))
-            if cfg.mapping == "offset":
-                w_eff = w_eff - 1.0
+            w_eff = devices.effective_weight(gamma * cols, coef, cfg.mapping)
             w_eff = (w_eff * sl.scale[..., None]).reshape(self.weight.shape)
         w_ste = self.weight + (w_eff - self.weight).detach()
         y_dig = self._digital(x, w_ste)
@@ -249,25 +245,27 @@ class AnalogMixin:
 
     # -- the crossbar ---------------------------------------------------------------------------------------
 
-    def _inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """DAC, element-wise on the layer input: ``(C, *x.shape)`` per-cycle values in [-1, 1], their ``(C,)``
-        digital weights, and the quantised normalised input (what the offset reference subtracts)."""
+    def _inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """DAC, element-wise on the layer input: ``(C, *x.shape)`` per-cycle values ``u_c``, their ``(C,)``
+        digital weights ``a_c`` and the unit of ``u``: each cycle drives ``u_c * unit`` (in [-1, 1]) and the
+        normalised input is ``unit * sum_c a_c u_c``.
+
+        Several cycles drive normalised digits (unit 1); one read cycle feeds the integer codes themselves
+        (unit ``1 / levels``), which saves a pass over the input.
+        """
         cfg = self.analog_config
         assert self.x_max is not None
         one = torch.ones(1, dtype=x.dtype, device=x.device)
         if not cfg.quantize_inputs:  # an ideal DAC: no rounding, no clipping
-            xn = x * (1.0 / self.x_max)
-            return xn[None], one, xn
+            return (x * (1.0 / self.x_max))[None], one, 1.0
         mag_bits = cfg.input_bits - (1 if self.x_signed else 0)
         levels = 2 ** mag_bits - 1
-        lo = -levels if self.x_signed else 0
-        q = (x * (levels / self.x_max)).clamp_(lo, levels).round_()  # signed integers
-        xq = q * (1.0 / levels)
+        q = x.mul(levels / self.x_max).round_().clamp_(-levels if self.x_signed else 0, levels)  # integer codes
         if mag_bits <= cfg.dac_bits:  # one read cycle
-            return xq[None], one, xq
+            return q[None], one, 1.0 / levels
         a = torch.tensor(digit_weights(mag_bits, cfg.dac_bits), dtype=x.dtype, device=x.device) / levels
         vals, _ = split_digits(q.abs(), mag_bits, cfg.dac_bits)
-        return vals * torch.sign(q), a, xq
+        return vals * torch.sign(q), a, 1.0
 
     def _crossbar(self, u: torch.Tensor, cols: torch.Tensor, groups: list[tuple[int, int]]) -> torch.Tensor:
         """Partial sums ``(C, B, G, Rg, J, N, L)`` of per-cycle inputs ``u`` (``(C, *input shape)``) on the
@@ -306,27 +304,30 @@ class AnalogMixin:
         outs, peaks = [], []
         for start in range(0, b, chunk):
             xs = x[start:start + chunk] if x.dim() > 1 else x
-            u, a, xq = self._inputs(xs)
-            ps = self._crossbar(u, cols, groups)
+            u, a, u_scale = self._inputs(xs)
+            ps = self._crossbar(u, cols, groups)  # partial sums in units of u_scale
             if sigma > 0:
                 std = torch.sqrt(self._row_energy(u, groups).mul_(n_dev * sigma * sigma))
                 noise = torch.randn(ps.shape, generator=self.generator, dtype=ps.dtype, device=ps.device)
                 ps = ps.addcmul_(std, noise)
             fs = self.full_scale
             if keep_abs:
-                peaks.append(ps.abs().reshape(-1))
+                peaks.append(ps.abs().reshape(-1) * u_scale)
             elif fs is None or not adc_on:
-                peaks.append(ps.abs().amax() if ps.numel() else ps.new_zeros(()))
-            if adc_on:
-                ps = adc(ps, fs if fs is not None else float(peaks[-1]), cfg.adc_bits, signed_adc, inplace=True)
+                peaks.append(ps.abs().amax() * u_scale if ps.numel() else ps.new_zeros(()))
+            step = u_scale
+            if adc_on:  # integer codes; the step joins the digital scale below
+                fs = fs if fs is not None else float(peaks[-1])
+                ps, step = adc_codes(ps, fs / u_scale, cfg.adc_bits, signed_adc)
+                step *= u_scale
             ps = ps[:, :, :, 0] if ps.shape[3] == 1 else ps.sum(dim=3)  # row groups added: (C, B, G, J, N, L)
             out_scale = (scale * self.x_max)[None, :, :, None]
             if ps.shape[0] == 1 and ps.shape[3] == 1 and cfg.mapping != "offset":
-                y = ps[0, :, :, 0] * (out_scale * float(a[0] * coef[0] * self._gamma))
+                y = ps[0, :, :, 0] * (out_scale * float(a[0] * coef[0] * self._gamma * step))
             else:
-                y = torch.einsum("cbgjnl,c,j->bgnl", ps, a, coef) * self._gamma
-                if cfg.mapping == "offset":
-                    y = y - self._input_sum(xq)
+                y = torch.einsum("cbgjnl,c,j->bgnl", ps, a, coef) * (self._gamma * step)
+                if cfg.mapping == "offset":  # the reference: the sum of the quantised inputs
+                    y = y - self._input_sum(torch.tensordot(a, u, dims=([0], [0]))) * u_scale
                 y = y * out_scale
             outs.append(self._restore(y, xs))
         out = torch.cat(outs) if len(outs) > 1 else outs[0]
@@ -472,19 +473,19 @@ class AnalogConv2d(AnalogMixin, nn.Conv2d):
         sq = (u * u).reshape(c * b, *u.shape[2:])
         if len(groups) == 1:  # one row group: channel sums per group, then a box filter per group
             g = self.groups
-            sq = sq.reshape(c * b, g, -1, *sq.shape[-2:]).sum(dim=2)
+            if self.in_channels != g:
+                sq = sq.reshape(c * b, g, -1, *sq.shape[-2:]).sum(dim=2)
             (kh, kw), pad = self.kernel_size, self._reversed_padding_repeated_twice
-            symmetric = not isinstance(self.padding, str) and self.padding_mode == "zeros"
-            if symmetric and self.dilation == (1, 1) and 2 * pad[2] <= kh and 2 * pad[0] <= kw:
-                out = F.avg_pool2d(sq, self.kernel_size, self.stride, (pad[2], pad[0]), count_include_pad=True)
-                out = out.mul_(kh * kw)
-            elif symmetric:
-                w = torch.ones(g, 1, kh, kw, dtype=u.dtype, device=u.device)
-                out = F.conv2d(sq, w, None, self.stride, (pad[2], pad[0]), self.dilation, g)
+            if (kh, kw) == (1, 1) and not any(pad):
+                out = sq[..., :: self.stride[0], :: self.stride[1]]
             else:
                 w = torch.ones(g, 1, kh, kw, dtype=u.dtype, device=u.device)
-                mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
-                out = F.conv2d(F.pad(sq, pad, mode=mode), w, None, self.stride, 0, self.dilation, g)
+                if isinstance(self.padding, str) or self.padding_mode != "zeros":
+                    mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+                    sq, padding = F.pad(sq, pad, mode=mode), (0, 0)
+                else:
+                    padding = (pad[2], pad[0])
+                out = F.conv2d(sq, w, None, self.stride, padding, self.dilation, g)
         else:
             k = self.in_channels // self.groups * self.kernel_size_
             masks = self._masks(k, groups, u).repeat(self.groups, 1)  # (G*Rg, K)

@@ -101,7 +101,7 @@ def convert_to_analog(model: nn.Module, config: AnalogConfig, *, inplace: bool =
 
 def _convert_one(mod: nn.Module, config: AnalogConfig) -> nn.Module:
     if isinstance(mod, AnalogMixin):
-        mod.analog_config = config
+        _reset(mod, config)
         return mod
     if isinstance(mod, nn.MultiheadAttention):
         return AnalogMultiheadAttention(mod, config)
@@ -120,7 +120,7 @@ def _convert_children(module: nn.Module, config: AnalogConfig) -> None:
             _convert_children(child, config)
         else:
             for sub in (child.in_proj, child.out_proj):
-                sub.analog_config = config
+                _reset(sub, config)
 
 
 def analog_layers(model: nn.Module) -> Iterator[AnalogMixin]:
@@ -138,9 +138,13 @@ def set_mode(model: nn.Module, mode: Mode) -> None:
 def set_config(model: nn.Module, config: AnalogConfig) -> None:
     """Give every analog layer ``config`` (calibration and programming must be redone)."""
     for layer in analog_layers(model):
-        layer.analog_config = config
-        layer.x_max = layer.full_scale = None
-        layer._g_prog = None
+        _reset(layer, config)
+
+
+def _reset(layer: AnalogMixin, config: AnalogConfig) -> None:
+    layer.analog_config = config
+    layer.x_max = layer.full_scale = None
+    layer._g_prog = layer._cols = None
 
 
 def set_hwa(model: nn.Module, hwa: HWAConfig | None, generator: torch.Generator | None = None) -> None:

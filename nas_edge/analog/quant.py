@@ -76,15 +76,25 @@ def adc_step(full_scale: float | torch.Tensor, bits: int, signed: bool) -> float
     return full_scale / (2 ** bits - 1)
 
 
+def adc_codes(x: torch.Tensor, full_scale: float, bits: int, signed: bool) -> tuple[torch.Tensor, float]:
+    """``(codes, step)``: the ADC output is ``codes * step``, codes integers; ``x`` is overwritten (no copy).
+
+    Every level is a multiple of the step (zero is a level, except for a one-bit signed ADC, whose codes
+    are +-1 and step ``full_scale``), so the conversion is ``round(x / step)`` clipped to the end codes; an
+    exact tie between two levels (integer partial sums do hit them) goes to the even code.
+    """
+    fs = max(float(full_scale), torch.finfo(x.dtype).tiny)
+    if signed and bits == 1:  # a comparator: +-full_scale
+        return x.copy_((x >= 0).to(x.dtype)).mul_(2).sub_(1), fs
+    step = float(adc_step(fs, bits, signed))
+    top = round(fs / step)
+    return x.mul_(1.0 / step).round_().clamp_(-top if signed else 0, top), step
+
+
 def adc(x: torch.Tensor, full_scale: float, bits: int, signed: bool, *, inplace: bool = False) -> torch.Tensor:
     """Quantise ``x`` to the ADC's levels (nearest level; values beyond the range clip to the end levels).
 
-    Every level is a multiple of the step (zero is a level, except for a one-bit signed ADC), so the
-    conversion is ``round(clip(x) / step) * step``. ``inplace`` overwrites ``x`` (no extra memory).
+    ``inplace`` overwrites ``x`` (no extra memory).
     """
-    fs = max(float(full_scale), torch.finfo(x.dtype).tiny)
-    out = x if inplace else x.clone()
-    if signed and bits == 1:  # two levels, +-full_scale
-        return out.copy_((x >= 0).to(x.dtype)).mul_(2 * fs).sub_(fs)
-    step = float(adc_step(fs, bits, signed))
-    return out.clamp_(-fs if signed else 0.0, fs).mul_(1.0 / step).round_().mul_(step)
+    codes, step = adc_codes(x if inplace else x.clone(), full_scale, bits, signed)
+    return codes.mul_(step)
