@@ -24,7 +24,7 @@ ANALOG_OBJECTIVES: dict[str, float] = {
 }
 """Analog objective name -> inference time after programming (seconds). All are maximised."""
 
-Mapping_ = Literal["differential", "offset", "signed"]
+CellMapping = Literal["differential", "offset", "signed"]
 ProgNoise = Literal["none", "pcm", "gaussian"]
 
 
@@ -52,7 +52,7 @@ class AnalogConfig:
     weight_bits: int = 8
     input_bits: int = 8
     cell_bits: int = 1
-    mapping: Mapping_ = "differential"
+    mapping: CellMapping = "differential"
     rows: int = 256
     rows_parallel: int = 256
     dac_bits: int = 8
