@@ -510,13 +510,9 @@ def make_sampler(name: str, *, seed: int | None = None, n_objectives: int = 1,
     if name == "hw":
         if objective is None:
             raise SearchError("the hw sampler needs the objective (its cheap hardware metrics)")
-        from nas_edge.samplers import HWScreeningSampler
+        from nas_edge.samplers.nas_glue import screening_sampler
 
-        idx = objective.cheap_objective_indices
-        return HWScreeningSampler(cheap_objectives=objective.cheap_objectives if idx else None,
-                                  cheap_objective_indices=idx or None,
-                                  cheap_constraints=objective.cheap_constraints,
-                                  search_space=objective.search_space(), n_exact=64, seed=seed)
+        return screening_sampler(objective, seed=seed)
     if name == "cmaes":
         if n_objectives > 1:
             raise SearchError("the cmaes sampler optimises a single objective; use tpe, nsga2, nsga3 or gp")
