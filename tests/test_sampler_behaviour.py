@@ -146,9 +146,12 @@ def test_vectorized_cheap_functions_give_the_same_proposals() -> None:
 
 
 def test_beats_random_on_the_synthetic_problem() -> None:
+    """Judged in the box ``REFERENCE``, which the sampler is told: this problem's energies span five orders
+    of magnitude, and by default the sampler (like Optuna's) values the whole observed range."""
     hv = {"screened": [], "random": []}
+    ref = [-REFERENCE[0], REFERENCE[1], REFERENCE[2]]  # in the study's directions
     for seed in range(2):
-        for name, sampler in (("screened", screened(seed, n_candidates=128)),
+        for name, sampler in (("screened", screened(seed, n_candidates=128, reference_point=ref)),
                               ("random", optuna.samplers.RandomSampler(seed=seed))):
             study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
             study.optimize(objective, n_trials=35)
@@ -262,6 +265,11 @@ def test_bad_arguments_are_reported() -> None:
         cheap_objectives=cheap_objectives, cheap_objective_indices=[3], search_space=SPACE))
     with pytest.raises(ValueError, match="do not fit"):
         study.optimize(lambda t: float(len(suggest(t))), n_trials=1)
+    study = optuna.create_study(directions=DIRECTIONS, sampler=screened(0, reference_point=[1.0, 2.0],
+                                                                          n_startup_trials=1))
+    study.optimize(objective, n_trials=1)
+    with pytest.raises(ValueError, match="reference_point has 2 values"):
+        study.optimize(objective, n_trials=1)
 
 
 _WORKER = textwrap.dedent("""

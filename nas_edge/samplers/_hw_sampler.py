@@ -39,7 +39,7 @@ Params = dict[str, Any]
 CheapFunction = Callable[[Params], Sequence[float] | Mapping[str, float]]
 
 _CACHE_LIMIT = 200_000
-_REF_MARGIN = 0.5  # default reference point: the feasible front's nadir plus this share of its extent
+_REF_MARGIN = 0.1  # default reference point: the worst feasible values plus this share of their range
 _blas_controller: Any = None
 
 
@@ -86,8 +86,9 @@ class HWScreeningSampler(BaseSampler):
         n_candidates: candidates screened per trial.
         n_startup_trials: finished trials before the surrogate is used; until then feasible candidates are
             drawn uniformly.
-        reference_point: hypervolume reference point in the study's objective units; by default the nadir
-            of the feasible Pareto front plus half the front's extent, per objective.
+        reference_point: hypervolume reference point in the study's objective units; by default the worst
+            value of each objective over the feasible trials plus 10 % of its range (a reference point that
+            follows the current front instead shrinks with it and traps the search in a corner).
         deterministic_objective: fit the surrogate without observation noise.
         independent_sampler: sampler for parameters outside the joint search space (default: random).
         seed: seed for the sampler's random numbers.
@@ -140,6 +141,9 @@ class HWScreeningSampler(BaseSampler):
         self._gp_cache: dict[tuple[str, str], tuple[int, GPParams]] = {}
         self._row_cache: dict[str, dict[int, tuple[dict[str, Any], np.ndarray]]] = {}
         self._lock = threading.Lock()
+
+    _random_share = 1 / 16  # of the first-stage pool: uniform draws rarely win once a front exists
+    _local_rounds = 2  # rounds of local moves (a quarter of n_candidates in all) around the best so far
 
     # --- pickling and parallel use -------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -332,8 +336,10 @@ class HWScreeningSampler(BaseSampler):
             self._cheap(ctx, x_done[:1])  # learn the names of the cheap constraints, if they have names
         con_gps = self._constraint_gps(ctx, x_done, constraints)
 
-        # normalise by the feasible Pareto front's extent (all trials' if it is degenerate)
-        base = y[feasible][pareto_mask(y[feasible])] if feasible.any() else y
+        # normalise by the feasible Pareto front's extent (all trials' if it is degenerate); EHVI's argmax
+        # does not depend on it (hypervolume scales per axis), but it keeps the numbers O(1)
+        yf = y[feasible] if feasible.any() else y
+        base = yf[pareto_mask(yf)]
         lo, hi = base.min(axis=0), base.max(axis=0)
         flat = hi - lo <= 1e-12
         lo = np.where(flat, y.min(axis=0), lo)
@@ -344,8 +350,9 @@ class HWScreeningSampler(BaseSampler):
                 raise ValueError(f"reference_point has {len(self._reference_point)} values, the study "
                                  f"{n_obj} objectives")
             ref = (self._reference_point * ctx.signs - lo) / scale
-        else:  # the front's nadir plus half its extent
-            ref = np.full(n_obj, 1.0 + _REF_MARGIN)
+        else:  # like Optuna's samplers: the worst observed (feasible) values, plus 10 % of their range
+            worst, best = yf.max(axis=0), yf.min(axis=0)
+            ref = (worst + _REF_MARGIN * (worst - best) - lo) / scale
         front = (y[feasible] - lo) / scale
         if len(x_running):  # pending trials count as if they returned their predicted means
             fantasy, _, violation = self._predict(ctx, x_running, gps, lo, scale)
@@ -370,11 +377,11 @@ class HWScreeningSampler(BaseSampler):
             parents = x_done[np.argsort(total, kind="stable")[:5]]
 
         n = self._n_candidates
-        n_rand, n_mut = n // 4, n // 2
+        n_rand, n_cross = max(1, int(n * self._random_share)), n // 4
         x = np.vstack([
             enc.random(self._rng, n_rand),
-            self._mutate(enc, parents[self._rng.randint(len(parents), size=n_mut)], sigma=None),
-            self._crossover(enc, parents, n - n_rand - n_mut),
+            self._mutate(enc, parents[self._rng.randint(len(parents), size=n - n_rand - n_cross)], sigma=None),
+            self._crossover(enc, parents, n_cross),
         ])
         x = _unique_unseen(enc, x, seen)
         for _ in range(4):  # a nearly exhausted discrete space: look further at random
@@ -384,15 +391,17 @@ class HWScreeningSampler(BaseSampler):
         if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
             return enc.random(self._rng, 1)[0]
         acq, violation = score(x)
-        # local moves around the most promising feasible candidates
-        top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
-        local = self._mutate(enc, top[self._rng.randint(len(top), size=n // 4)], sigma=0.05)
-        local = _unique_unseen(enc, local, seen | set(enc.keys(x)))
-        if len(local):
-            acq_l, viol_l = score(local)
-            x = np.vstack([x, local])
-            acq = np.concatenate([acq, acq_l])
-            violation = np.concatenate([violation, viol_l])
+        # local moves around the most promising feasible candidates, in rounds (each around the new best)
+        for _ in range(self._local_rounds):
+            top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
+            size = n // (4 * self._local_rounds)
+            local = self._mutate(enc, top[self._rng.randint(len(top), size=size)], sigma=0.05)
+            local = _unique_unseen(enc, local, seen | set(enc.keys(x)))
+            if len(local):
+                acq_l, viol_l = score(local)
+                x = np.vstack([x, local])
+                acq = np.concatenate([acq, acq_l])
+                violation = np.concatenate([violation, viol_l])
         ok = violation <= 0.0
         for _ in range(8):  # no feasible candidate yet: keep drawing before accepting a violation
             if ok.any():
