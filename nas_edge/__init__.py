@@ -1,8 +1,8 @@
 """nas-edge: hardware-aware neural architecture search for in-memory-computing and edge devices.
 
 The public names are imported lazily, so ``import nas_edge`` (and ``nas-edge --help``) stays fast:
-``Workload``, ``estimate``, ``estimate_batch``, ``load_profile``, ``profile_onnx``, ``export_model``,
-``export_study``.
+``Workload``, ``estimate``, ``estimate_batch``, ``load_profile``, ``profile_onnx``, ``Objective``,
+``HardwareCost``, ``run_search``, ``create_space``, ``export_model``, ``export_study``, ``evaluate_analog`` ...
 """
 
 from __future__ import annotations
@@ -23,6 +23,19 @@ _LAZY = {
     "profile_onnx": "nas_edge.profiling",
     "export_model": "nas_edge.export",
     "export_study": "nas_edge.export",
+    "Objective": "nas_edge.search",
+    "HardwareCost": "nas_edge.search",
+    "run_search": "nas_edge.search",
+    "SearchError": "nas_edge.search",
+    "create_space": "nas_edge.spaces",
+    "list_spaces": "nas_edge.spaces",
+    "register_space": "nas_edge.spaces",
+    "Architecture": "nas_edge.spaces",
+    "load_data": "nas_edge.evaluate",
+    "TrainConfig": "nas_edge.evaluate",
+    "evaluate_analog": "nas_edge.analog",
+    "train_hwa": "nas_edge.analog",
+    "AnalogConfig": "nas_edge.analog",
 }
 __all__ = sorted(_LAZY)
 

@@ -490,7 +490,9 @@ def open_storage(url: str | optuna.storages.BaseStorage | None) -> optuna.storag
             event.listen(storage.engine, "connect", _sqlite_pragmas)
             storage.engine.dispose()  # reconnect with the pragmas
             return storage
-        return optuna.storages.RDBStorage(url)
+        from nas_edge.workers import heartbeat_storage  # a server shared by many machines: workers beat
+
+        return heartbeat_storage(url)
     except SearchError:
         raise
     except Exception as exc:
@@ -617,14 +619,13 @@ def run_search(
     prn = pruner if isinstance(pruner, optuna.pruners.BasePruner) else make_pruner(
         pruner, n_objectives=n_obj, max_resource=obj.training.epochs)
     study = open_study(obj, storage=storage, study_name=study_name, sampler=smp, pruner=prn)
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    remaining = None
-    if n_trials is not None:
-        remaining = n_trials - len(study.get_trials(deepcopy=False, states=states))
-        if remaining <= 0:
-            return study
-    cbs = list(callbacks)
-    if n_trials is not None:
-        cbs.append(optuna.study.MaxTrialsCallback(n_trials, states=states))
-    study.optimize(obj, n_trials=remaining, timeout=timeout, callbacks=cbs, catch=())
+    # Any number of processes or machines may run this on one study: the budget is exact over all of them,
+    # and trials of workers that died are failed and re-queued (nas_edge.workers).
+    from nas_edge.workers import TrialBudget, recover_stale, run_worker
+
+    if n_trials is None:
+        recover_stale(study)
+        study.optimize(obj, timeout=timeout, callbacks=list(callbacks), catch=())
+    else:
+        run_worker(study, obj, TrialBudget(n_trials), timeout=timeout, callbacks=list(callbacks))
     return study

@@ -123,22 +123,36 @@ def heartbeat_storage(
     url: str, *, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int | None = 3,
     engine_kwargs: dict[str, Any] | None = None,
 ) -> optuna.storages.RDBStorage:
-    """An RDB storage whose workers beat; a trial whose worker stops beating is failed and re-queued."""
-    return optuna.storages.RDBStorage(
-        url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period or 2 * heartbeat_interval,
-        heartbeat_stale_trial_callback=_retry_callback(max_retry),
-    )
+    """An RDB storage whose workers beat; a trial whose worker stops beating is failed and re-queued.
+
+    Workers started together on an empty database race to create Optuna's tables; the loser retries.
+    """
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period or 2 * heartbeat_interval,
+                    heartbeat_stale_trial_callback=_retry_callback(max_retry),
+                )
+        except (IntegrityError, ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def recover_stale(study: optuna.Study) -> None:
-    """Fail (and re-queue) trials whose worker died: by heartbeat on RDB storages, by pid on this host else."""
+    """Fail (and re-queue) trials whose worker died: by heartbeat where the storage beats, else by pid."""
     storage = study._storage
-    if isinstance(storage, optuna.storages.RDBStorage):
+    if isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval() is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # a no-op without heartbeats
-    else:
+            optuna.storages.fail_stale_trials(study)
+    else:  # journal files and SQLite: workers share this host
         recover_dead_local_workers(study, storage)
 
 

@@ -95,7 +95,8 @@ def test_worker_killed_mid_trial_is_recovered(tmp_path, backend):
         victim = subprocess.Popen([sys.executable, "-c", WORKER, url, str(budget), "99", "30"])  # one slow trial
         study = optuna.load_study(study_name="s", storage=storage)
         deadline = time.time() + 60
-        while not study.get_trials(states=(TrialState.RUNNING,)) and time.time() < deadline:
+        # wait until the victim is inside its (30 s) trial, parameters drawn
+        while not any(t.params for t in study.get_trials(states=(TrialState.RUNNING,))) and time.time() < deadline:
             time.sleep(0.1)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()

@@ -83,14 +83,18 @@ def _optimize(study: Any, obj: Any, remaining: int, total: int, timeout: float |
     task = bar.add_task("", total=total, completed=total - remaining)
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state not in states:  # a surplus trial of a finished budget, or a failure
+            return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
-        bar.update(task, advance=1, description=f"trial {trial.number} {trial.state.name.lower()}"
+        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=states)),
+                   description=f"trial {trial.number} {trial.state.name.lower()}"
                    + (f", Pareto front {n}" if n is not None else ""))
 
+    from nas_edge.workers import TrialBudget, run_worker
+
     with bar:
-        try:
-            study.optimize(obj, n_trials=remaining, timeout=timeout, catch=(),
-                           callbacks=[advance, optuna.study.MaxTrialsCallback(total, states=states)])
+        try:  # one worker among any number on this study: the budget holds over all of them
+            run_worker(study, obj, TrialBudget(total), timeout=timeout, callbacks=[advance])
         except KeyboardInterrupt:
             err_console.print("interrupted; rerun the same command to resume", highlight=False)
 

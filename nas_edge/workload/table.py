@@ -125,31 +125,15 @@ class Workload:
         """Refuse impossible rows before they reach a kernel."""
         if len(self.kind) == 0:
             return
-        bad_kind = (self.kind < 0) | (self.kind > int(OpKind.OTHER))
-        checks = [
-            (bad_kind, "kind", f"an op kind code 0..{int(OpKind.OTHER)}"),
-            (self.m < 1, "m", "at least 1 input vector"),
-            (self.groups < 1, "groups", "at least 1 group"),
-            (self.kernel < 1, "kernel", "a kernel size of at least 1"),
-            (~np.isfinite(self.macs) | (self.macs < 0), "macs", "a finite count >= 0"),
-            (~np.isfinite(self.params) | (self.params < 0), "params", "a finite count >= 0"),
-            (~np.isfinite(self.in_elems) | (self.in_elems < 0), "in_elems", "a finite count >= 0"),
-            (~np.isfinite(self.out_elems) | (self.out_elems < 0), "out_elems", "a finite count >= 0"),
-        ]
-        matmul = self.kind <= int(OpKind.DYNAMIC_MATMUL)
-        checks += [
-            (matmul & (self.k < 1), "k", "a reduction size of at least 1"),
-            (matmul & (self.n < 1), "n", "at least 1 output"),
-            (matmul & (self.n % self.groups != 0), "n", "a multiple of groups"),
-            (matmul & (self.k % self.kernel != 0), "k", "a multiple of kernel (channels x kernel)"),
-        ]
-        for bad, col, expected in checks:
-            if np.any(bad):
-                i = int(np.flatnonzero(bad)[0])
-                raise WorkloadError(
-                    f"layer {i} ({self.names[i] if self.names else i}): {col}={getattr(self, col)[i].item()!r}, "
-                    f"expected {expected}"
-                )
+        from nas_edge.workload._check import CHECKS, first_bad
+
+        i, code = first_bad(*(getattr(self, c) for c in COLUMNS), int(OpKind.OTHER))
+        if i >= 0:
+            col, expected = CHECKS[code]
+            raise WorkloadError(
+                f"layer {i} ({self.names[i] if self.names else i}): {col}={getattr(self, col)[i].item()!r}, "
+                f"expected {expected}"
+            )
 
     def __len__(self) -> int:
         return len(self.kind)
