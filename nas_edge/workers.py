@@ -47,7 +47,11 @@ class TrialBudget:
 
     def admits(self, study: optuna.Study, number: int) -> bool:
         """Whether trial ``number`` may run; waits while trials before it are still undecided."""
+        storage, study_id = study._storage, study._study_id
         while True:
+            # cheap count first: when all alive trials (this one included) fit the budget, it is admitted
+            if storage.get_n_trials(study_id, _ALIVE) <= self.total:
+                return True
             before = [t for t in study.get_trials(deepcopy=False, states=_ALIVE) if t.number < number]
             if len(before) < self.total:
                 return True
@@ -57,7 +61,7 @@ class TrialBudget:
             recover_stale(study)
 
     def finished(self, study: optuna.Study) -> int:
-        return len(study.get_trials(deepcopy=False, states=_FINISHED))
+        return study._storage.get_n_trials(study._study_id, _FINISHED)
 
     def guard(self, objective: Callable[[optuna.Trial], Any]) -> Callable[[optuna.Trial], Any]:
         """Wrap an objective: a surplus trial raises :class:`BudgetExhausted` before any work."""

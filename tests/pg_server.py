@@ -57,7 +57,8 @@ def postgres_server() -> Iterator[str]:
     try:
         run(bindir / "initdb", "-A", "trust", "-U", "postgres", "-D", data)
         run(bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "30",
-            "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=100", "start")
+            "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=100 "
+            "-c synchronous_commit=off", "start")
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
