@@ -17,14 +17,7 @@ from nas_edge.evaluate import TrainConfig, load_data  # noqa: E402
 from nas_edge.evaluate.train import train_and_evaluate  # noqa: E402
 from nas_edge.spaces import create_space  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors on a shared 2-core machine: one torch thread is fastest."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 TRAIN = TrainConfig(epochs=10, seed=0)

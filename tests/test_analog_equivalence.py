@@ -24,14 +24,7 @@ from nas_edge.analog import (  # noqa: E402
     row_groups,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors on a shared 2-core machine: one torch thread is fastest."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # -- the reference: one loop iteration per (vector, group, array, row group, cycle, column, output) ----------

@@ -16,14 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 from nas_edge.analog import AnalogConfig, devices  # noqa: E402
 from nas_edge.analog.quant import adc, adc_levels, adc_step, digit_bits, grid, split_digits  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors on a shared 2-core machine: one torch thread is fastest."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 FAST = settings(max_examples=60, deadline=None)

@@ -46,6 +46,15 @@ def _journal(path):
     return JournalStorage(JournalFileBackend(str(path)))
 
 
+def _on_backend(backend, tmp_path, run):
+    """Call ``run(url)`` on a journal file or on a fresh PostgreSQL server."""
+    if backend == "journal":
+        run(str(tmp_path / "journal.log"))
+    else:
+        with postgres_server() as url:
+            run(url)
+
+
 def _check(study, budget, killed=()):
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == budget
@@ -77,11 +86,7 @@ def test_three_worker_processes_exact_budget(tmp_path, backend):
         assert all(p.wait(timeout=300) == 0 for p in procs)
         _check(optuna.load_study(study_name="s", storage=storage), budget)
 
-    if backend == "journal":
-        run(str(tmp_path / "journal.log"))
-    else:
-        with postgres_server() as url:
-            run(url)
+    _on_backend(backend, tmp_path, run)
 
 
 @pytest.mark.slow
@@ -114,8 +119,4 @@ def test_worker_killed_mid_trial_is_recovered(tmp_path, backend):
                    if t.system_attrs.get("failed_trial") == dead.number]
         assert len(retried) == 1 and retried[0].params == dead.params
 
-    if backend == "journal":
-        run(str(tmp_path / "journal.log"))
-    else:
-        with postgres_server() as url:
-            run(url)
+    _on_backend(backend, tmp_path, run)
