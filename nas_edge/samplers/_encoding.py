@@ -48,6 +48,19 @@ class SpaceEncoder:
                 lo, hi = math.log(max(lo, 1e-300)), math.log(hi)
             self.lo_t[j], self.hi_t[j] = lo, hi
         self.span_t = np.where(self.hi_t > self.lo_t, self.hi_t - self.lo_t, 1.0)
+        # Categorical parameters whose choices are all numbers (widths, kernel sizes, bit widths ...) keep
+        # their order for the surrogate: it sees them as a value in [0, 1] (log scale when all positive).
+        self.ordinal_tables: dict[int, np.ndarray] = {}
+        for j, dist in enumerate(self.dists):
+            if isinstance(dist, CategoricalDistribution) and len(dist.choices) > 2 and all(
+                    isinstance(c, int | float) and not isinstance(c, bool) for c in dist.choices):
+                v = np.array(dist.choices, dtype=float)
+                if np.all(np.isfinite(v)) and len(set(v.tolist())) == len(v):
+                    v = np.log(v) if np.all(v > 0) else v
+                    self.ordinal_tables[j] = (v - v.min()) / (v.max() - v.min())
+        self.kernel_is_cat = self.is_cat.copy()
+        for j in self.ordinal_tables:
+            self.kernel_is_cat[j] = False
         # width of one grid cell in the encoding (0 for continuous parameters)
         n_grid = np.where(self.step > 0, np.round((self.high - self.low) / np.where(self.step > 0, self.step,
                                                                                   1.0)) + 1, 0)
@@ -136,6 +149,15 @@ class SpaceEncoder:
         """Hashable identity of each encoded row after decoding (equal keys = same parameters)."""
         internal = np.ascontiguousarray(self.decode_internal(x))
         return [row.tobytes() for row in internal]
+
+    def kernel_inputs(self, x: np.ndarray) -> np.ndarray:
+        """The surrogate's view of encoded rows: numeric categorical choices become ordered values."""
+        if not self.ordinal_tables:
+            return x
+        out = np.array(x, dtype=float, copy=True)
+        for j, table in self.ordinal_tables.items():
+            out[:, j] = table[out[:, j].astype(int)]
+        return out
 
     def random(self, rng: np.random.RandomState, n: int) -> np.ndarray:
         """``n`` encoded rows drawn uniformly (uniform over grid points for discrete parameters)."""

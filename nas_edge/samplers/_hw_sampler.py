@@ -144,6 +144,7 @@ class HWScreeningSampler(BaseSampler):
 
     _random_share = 1 / 16  # of the first-stage pool: uniform draws rarely win once a front exists
     _local_rounds = 2  # rounds of local moves (a quarter of n_candidates in all) around the best so far
+    _repair = True  # mutate promising infeasible candidates towards feasibility
 
     # --- pickling and parallel use -------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -391,6 +392,18 @@ class HWScreeningSampler(BaseSampler):
         if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
             return enc.random(self._rng, 1)[0]
         acq, violation = score(x)
+        if self._repair and (violation > 0.0).any():
+            # promising but infeasible candidates (high EHVI ignoring the constraints): a few further-mutated
+            # copies each, since a good region may only be feasible with other values of other parameters
+            bad = np.flatnonzero(violation > 0.0)
+            worst_ok = bad[np.argsort(-acq[bad], kind="stable")[:8]]
+            fixes = self._mutate(enc, np.repeat(x[worst_ok], 4, axis=0), sigma=None, rate=2.0)
+            fixes = _unique_unseen(enc, fixes, seen | set(enc.keys(x)))
+            if len(fixes):
+                acq_f, viol_f = score(fixes)
+                x = np.vstack([x, fixes])
+                acq = np.concatenate([acq, acq_f])
+                violation = np.concatenate([violation, viol_f])
         # local moves around the most promising feasible candidates, in rounds (each around the new best)
         for _ in range(self._local_rounds):
             top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
@@ -420,8 +433,10 @@ class HWScreeningSampler(BaseSampler):
             best = int(self._rng.choice(np.flatnonzero(ok)))
         return x[best]
 
-    def _mutate(self, enc: SpaceEncoder, parents: np.ndarray, *, sigma: float | None) -> np.ndarray:
-        """Copies of ``parents`` with about one in ``d`` parameters (at least one) changed.
+    def _mutate(
+        self, enc: SpaceEncoder, parents: np.ndarray, *, sigma: float | None, rate: float = 1.0
+    ) -> np.ndarray:
+        """Copies of ``parents`` with about ``rate`` in ``d`` parameters (at least one) changed.
 
         Numerical parameters move by a Gaussian step (``sigma`` in the [0, 1] encoding, or per child one of
         0.03 / 0.1 / 0.3 when ``sigma`` is None), at least one grid cell for discrete ones; categorical ones
@@ -431,7 +446,7 @@ class HWScreeningSampler(BaseSampler):
         if n == 0:
             return parents
         rng = self._rng
-        mask = rng.random_sample((n, d)) < 1.0 / d
+        mask = rng.random_sample((n, d)) < rate / d
         mask[np.arange(n), rng.randint(d, size=n)] = True
         sig = np.full(n, sigma) if sigma is not None else rng.choice([0.03, 0.1, 0.3], size=n)
         cell = enc.cell_width
@@ -462,7 +477,7 @@ class HWScreeningSampler(BaseSampler):
         self,
         ctx: _Context,
         x: np.ndarray,
-        gps: dict[int, GaussianProcess],
+        gps: dict[int, _EncodedGP],
         lo: np.ndarray,
         scale: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -476,21 +491,22 @@ class HWScreeningSampler(BaseSampler):
             mean[:, i], std[:, i] = gp.predict(x)
         return (mean - lo) / scale, std / scale, self._feasible_first(cons)
 
-    def _gp(self, ctx: _Context, target: str, x: np.ndarray, y: np.ndarray) -> GaussianProcess:
+    def _gp(self, ctx: _Context, target: str, x: np.ndarray, y: np.ndarray) -> _EncodedGP:
         """Fit a GP; hyperparameters are re-optimised when the data grew by 10 % since the last fit."""
         key = (ctx.signature, target)
         cached = self._gp_cache.get(key)
         n = len(y)
         refit = cached is None or n < cached[0] or n - cached[0] >= max(1, cached[0] // 10)
         init = cached[1] if cached is not None else None
-        gp = fit_gp(x, y, ctx.enc.is_cat, init=init, deterministic=self._deterministic, refit=refit)
+        gp = _EncodedGP(fit_gp(ctx.enc.kernel_inputs(x), y, ctx.enc.kernel_is_cat, init=init,
+                               deterministic=self._deterministic, refit=refit), ctx.enc)
         if refit:
-            self._gp_cache[key] = (n, gp.params)
+            self._gp_cache[key] = (n, gp.gp.params)
         return gp
 
     def _constraint_gps(
         self, ctx: _Context, x_done: np.ndarray, constraints: list[dict[str, float]]
-    ) -> list[GaussianProcess]:
+    ) -> list[_EncodedGP]:
         """GPs for trial constraints that the cheap constraints do not cover and that were ever violated."""
         covered = set(self._cheap_constraint_keys or ())
         keys: list[str] = []
@@ -504,6 +520,17 @@ class HWScreeningSampler(BaseSampler):
             vals = np.array([constraints[i][k] for i in rows], dtype=float)
             gps.append(self._gp(ctx, f"con:{k}", x_done[rows], vals))
         return gps
+
+
+class _EncodedGP:
+    """A GP on the encoder's kernel inputs, queried with encoded rows."""
+
+    def __init__(self, gp: GaussianProcess, enc: SpaceEncoder) -> None:
+        self.gp = gp
+        self.enc = enc
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.gp.predict(self.enc.kernel_inputs(x))
 
 
 def _clip_infinite(y: np.ndarray) -> np.ndarray:
@@ -560,7 +587,7 @@ def _ehvi(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.ndarra
     return total.sum(axis=1)
 
 
-def _prob_feasible(gps: list[GaussianProcess], x: np.ndarray) -> np.ndarray:
+def _prob_feasible(gps: list[_EncodedGP], x: np.ndarray) -> np.ndarray:
     p = np.ones(len(x))
     for gp in gps:
         mean, std = gp.predict(x)
