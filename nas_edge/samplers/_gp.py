@@ -62,17 +62,27 @@ def _sqdist_per_dim(a: np.ndarray, b: np.ndarray, is_cat: np.ndarray) -> np.ndar
     return out
 
 
-def _scaled_sqdist(a: np.ndarray, b: np.ndarray, lam: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
-    """``sum_d lam_d * sqdist_d(a, b)`` without a (d, len(a), len(b)) temporary."""
+def _scaled_features(x: np.ndarray, lam: np.ndarray, is_cat: np.ndarray, n_choices: np.ndarray) -> np.ndarray:
+    """Features whose squared Euclidean distance is ``sum_d lam_d * sqdist_d``: numerical inputs scaled by
+    ``sqrt(lam)``, categorical ones one-hot scaled by ``sqrt(lam / 2)`` (two one-hots differ in two places)."""
     num = ~is_cat
-    root = np.sqrt(lam[num])
-    an = a[:, num] * root
-    bn = b[:, num] * root
-    u = (an * an).sum(1)[:, None] + (bn * bn).sum(1)[None, :] - 2.0 * (an @ bn.T)
-    np.maximum(u, 0.0, out=u)
+    parts = [x[:, num] * np.sqrt(lam[num])]
     for j in np.flatnonzero(is_cat):
-        u += lam[j] * (a[:, j, None] != b[None, :, j])
-    return u
+        onehot = np.zeros((len(x), int(n_choices[j])))
+        onehot[np.arange(len(x)), x[:, j].astype(int)] = math.sqrt(lam[j] / 2.0)
+        parts.append(onehot)
+    return np.hstack(parts)
+
+
+def _scaled_sqdist(a: np.ndarray, b: np.ndarray, lam: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
+    """``sum_d lam_d * sqdist_d(a, b)`` as one matrix product."""
+    n_choices = np.zeros(len(is_cat), dtype=int)
+    if is_cat.any():
+        n_choices[is_cat] = np.maximum(a[:, is_cat].max(axis=0, initial=0), b[:, is_cat].max(axis=0, initial=0)) + 1
+    fa = _scaled_features(a, lam, is_cat, n_choices)
+    fb = _scaled_features(b, lam, is_cat, n_choices)
+    u = (fa * fa).sum(1)[:, None] + (fb * fb).sum(1)[None, :] - 2.0 * (fa @ fb.T)
+    return np.maximum(u, 0.0, out=u)
 
 
 def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
