@@ -18,6 +18,8 @@ time which on a shared machine also counts other processes), mean over trials 18
 
     python benchmarks/bench_search.py                      # the full benchmark (hours on 2 cores)
     python benchmarks/bench_search.py --seeds 1 --trials 60 --samplers hw,random   # a smoke run
+    python benchmarks/bench_search.py --optimum --spaces transformer   # exact best HV (5 min; finite space)
+    python benchmarks/bench_search.py --summarise a.jsonl b.jsonl        # tables from saved runs (--json)
 """
 
 from __future__ import annotations
@@ -144,6 +146,36 @@ def _check_against_objective(problem: Problem, params: list[dict[str, Any]]) -> 
             assert a.trials[0].constraints == b.trials[0].constraints
 
 
+def best_attainable_hv(problem: Problem) -> float:
+    """The exact optimum of the benchmark's HV for a finite space: every (network, chip) pair is costed.
+
+    Per network the proxy is one number, so its candidates reduce to the feasible (energy, latency) Pareto
+    set over all chips; the union of those sets gives the true feasible front.
+    """
+    import itertools
+
+    from nas_edge.samplers import pareto_mask
+
+    space = problem.screen.search_space
+    values = {k: (d.choices if hasattr(d, "choices") else range(d.low, d.high + 1, d.step)) for k, d in space.items()}
+    if math.prod(len(v) for v in values.values()) > 5e6:
+        raise SystemExit(f"{problem.name}: the space is too large to enumerate")
+    net, hw = problem.screen.net_names, [k for k in space if k not in problem.screen.net_names]
+    chips = [dict(zip(hw, c, strict=True)) for c in itertools.product(*(values[k] for k in hw))]
+    front: list[list[float]] = []
+    for combo in itertools.product(*(values[k] for k in net)):
+        net_params = dict(zip(net, combo, strict=True))
+        results = problem.screen.evaluate([net_params | c for c in chips])
+        el = np.array([[m["energy_uj"], m["latency_ms"]] for m, v in results if all(x <= 0 for x in v.values())])
+        if len(el):
+            synflow = problem.proxy(problem.objective.space.from_params(net_params))
+            front += [[-synflow, e, t] for e, t in el[pareto_mask(el)]]
+        problem.screen._results.clear()  # keep memory flat: nothing is evaluated twice here
+    y = np.asarray(front)
+    y = y[pareto_mask(y)]
+    return hypervolume((y - problem.ideal) / (problem.ref - problem.ideal), np.ones(3))
+
+
 def make_sampler(name: str, problem: Problem, seed: int) -> optuna.samplers.BaseSampler:
     s = optuna.samplers
     factories: dict[str, Callable[[], optuna.samplers.BaseSampler]] = {
@@ -240,7 +272,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--json", default=None, help="append each run's figures to this JSON-lines file")
     ap.add_argument("--resume", action="store_true", help="skip runs already in --json")
     ap.add_argument("--summarise", nargs="+", metavar="JSONL", help="only print the tables of these files")
+    ap.add_argument("--optimum", action="store_true",
+                    help="print the best attainable HV of each (finite, small enough) space and exit")
     args = ap.parse_args(argv)
+    if args.optimum:
+        warnings.filterwarnings("ignore")
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        for space in args.spaces.split(","):
+            print(f"{space}: best attainable HV {best_attainable_hv(make_problem(space)):.4f}", flush=True)
+        return
     if args.summarise:
         rows = []
         for path in args.summarise:
