@@ -53,3 +53,30 @@ def test_example_runs() -> None:
     out = subprocess.run([sys.executable, "example.py"], cwd=PACKAGE_DIR, capture_output=True, text=True,
                          timeout=300, check=True)
     assert "0 infeasible trials out of 40" in out.stdout
+
+
+_HIDDEN_INSTALL = """
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()
+                    and "editable" not in getattr(f, "__module__", "")]
+try:
+    import nas_edge
+    print("INSTALLED")
+    raise SystemExit(0)
+except ModuleNotFoundError:
+    pass
+import optunahub
+module = optunahub.load_local_module(package="samplers/hw_screening", registry_root=sys.argv[1])
+import nas_edge
+print(module.HWScreeningSampler.__name__, nas_edge.__file__)
+"""
+
+
+def test_loads_from_a_checkout_where_nas_edge_is_not_installed() -> None:
+    out = subprocess.run([sys.executable, "-c", _HIDDEN_INSTALL, str(PACKAGE_DIR.parents[1])], capture_output=True,
+                         text=True, timeout=120, check=True, cwd=str(PACKAGE_DIR.parents[3].parent))
+    if out.stdout.startswith("INSTALLED"):
+        pytest.skip("nas-edge is installed non-editably here: the checkout fallback cannot be isolated")
+    name, path = out.stdout.split()
+    assert name == "HWScreeningSampler"
+    assert Path(path).resolve() == PACKAGE_DIR.parents[2] / "nas_edge" / "__init__.py"
