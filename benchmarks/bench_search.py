@@ -268,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--spaces", default=",".join(SPACES))
     ap.add_argument("--samplers", default=",".join(SAMPLERS))
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--json", default=None, help="append each run's figures to this JSON-lines file")
     ap.add_argument("--resume", action="store_true", help="skip runs already in --json")
@@ -303,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         problem = make_problem(space)
         print(f"{space}: reference point (min form) {np.round(problem.ref, 4).tolist()}, "
               f"ideal {np.round(problem.ideal, 4).tolist()}", flush=True)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name in args.samplers.split(","):
                 if any(r["space"] == space and r["sampler"] == name and r["seed"] == seed for r in results):
                     continue
