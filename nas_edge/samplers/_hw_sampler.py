@@ -1,12 +1,13 @@
 """HWScreeningSampler: screen many candidates per trial with cheap exact functions and a GP surrogate.
 
-Each trial the sampler proposes a few hundred candidates (uniform draws, mutations and crossovers of the
-feasible Pareto set, then local moves around the most promising ones), drops those that violate the user's
-cheap constraints, scores the rest by expected hypervolume improvement (EHVI) — exact values for the cheap
-objectives, Gaussian-process posteriors for the expensive ones, times the probability of satisfying the
-expensive constraints seen through ``trial.set_constraint`` — and returns the best one. EHVI is exact: the
-non-dominated region is split into boxes and, with independent Gaussian marginals, the expectation of each
-box's volume factorises over objectives.
+Each trial the sampler proposes a few hundred candidates (mutations and crossovers of the feasible Pareto
+set, a few uniform draws, further-mutated copies of promising infeasible candidates, then two rounds of local
+moves around the most promising ones), drops those that violate the user's cheap constraints, scores the rest
+by expected hypervolume improvement (EHVI) — exact values for the cheap objectives, Gaussian-process
+posteriors for the expensive ones, times the probability of satisfying the expensive constraints seen through
+``trial.set_constraint`` — and returns the best one. EHVI is exact: the non-dominated region is split into
+boxes and, with independent Gaussian marginals, the expectation of each box's volume factorises over
+objectives.
 
 This module depends on NumPy, SciPy and Optuna only (no other part of nas-edge), so it can be shipped as an
 OptunaHub package.
@@ -36,7 +37,6 @@ from nas_edge.samplers._hv import nondominated_boxes, nondominated_ranks, pareto
 _logger = optuna.logging.get_logger(__name__)
 
 Params = dict[str, Any]
-CheapFunction = Callable[[Params], Sequence[float] | Mapping[str, float]]
 
 _CACHE_LIMIT = 200_000
 _REF_MARGIN = 0.1  # default reference point: the worst feasible values plus this share of their range
