@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nas_edge.export._svg import bars_svg, nice_ticks, scatter_svg
@@ -180,7 +180,9 @@ def test_written_reports_are_readable_by_others(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-@given(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6))
+@given(st.floats(-1e300, 1e300), st.floats(-1e300, 1e300))
+@example(0.0, 5e-324)  # a span that underflows when divided into steps
+@example(1e6, 1e6 + 1e-9)  # a span too thin to label at 12 significant digits
 def test_nice_ticks_cover_the_range(a: float, b: float) -> None:
     lo, hi = min(a, b), max(a, b)
     ticks = nice_ticks(lo, hi)

@@ -16,8 +16,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         return [0.0]
     if hi < lo:
         lo, hi = hi, lo
-    if hi == lo:
-        pad = abs(lo) * 0.1 or 1.0
+    scale = max(abs(lo), abs(hi))
+    if hi - lo <= max(scale * 1e-9, 1e-300):  # one value, or a span too thin to label (or to divide)
+        pad = scale * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(1, count)
     mag = 10.0 ** math.floor(math.log10(raw))
