@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.venv/numba-cache
 
-.PHONY: demo test test-quick lint bench clean
+.PHONY: demo test test-quick fuzz lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11) on PATH"; exit 1; }
@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m nas_edge.demo
 
+# the gate runs the same hypothesis examples every time; `make fuzz` draws fresh ones (and more of them)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	HYPOTHESIS_PROFILE=repeatable $(BIN)/python -m pytest -q -p no:cacheprovider
+
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(shell grep -l hypothesis tests/test_*.py)
 
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
