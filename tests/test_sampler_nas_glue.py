@@ -76,3 +76,19 @@ def test_screen_for_a_users_own_study() -> None:
                                 sampler=screening_sampler(screen, seed=1, n_startup_trials=3, n_candidates=32))
     study.optimize(objective, n_trials=8)
     assert all(all(v <= 0 for v in t.constraints.values()) for t in study.trials)
+
+
+def test_screen_names_a_missing_parameter_and_shares_chips() -> None:
+    obj = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("accuracy", "energy_uj"), hardware_search=True)
+    screen = ObjectiveScreen.from_objective(obj)
+    params = _random_params(screen, 30, seed=3)
+    broken = dict(params[0])
+    del broken["hw_adc_bits"]
+    with pytest.raises(ValueError, match="hw_adc_bits"):
+        screen.evaluate([broken])
+    # same chip knobs, different networks: one profile object serves them all
+    chip = {k: params[0][k] for k in screen.hw_names}
+    same_chip = [p | chip for p in params]
+    screen.evaluate(same_chip)
+    assert len(screen._profiles) == 1
+    assert screen.evaluate(same_chip) == [screen.evaluate([p])[0] for p in same_chip]

@@ -62,7 +62,9 @@ class ObjectiveScreen:
         self.net_names = tuple(space.distributions())
         self.cheap_names = tuple(o for o in self.objectives if o in CONSTRAINABLE)
         self.cheap_objective_indices = tuple(i for i, o in enumerate(self.objectives) if o in CONSTRAINABLE)
+        self.hw_names = tuple(hardware.space.distributions()) if hardware.space is not None else ()
         self._workloads: OrderedDict[tuple[Any, ...], Workload] = OrderedDict()
+        self._profiles: dict[tuple[Any, ...], Profile] = {}
         self._results: OrderedDict[tuple[Any, ...], tuple[dict[str, float], dict[str, float]]] = OrderedDict()
         self._profile_rows: dict[str, np.ndarray] = {}
 
@@ -78,12 +80,16 @@ class ObjectiveScreen:
 
     def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[tuple[dict[str, float], dict[str, float]]]:
         """(metrics, constraint violations) per parameter set, as ``Objective`` would compute them."""
-        keys = [tuple(sorted(p.items(), key=lambda kv: kv[0])) for p in params]
+        names = self.net_names + self.hw_names
+        try:
+            keys = [tuple(p[n] for n in names) for p in params]
+        except KeyError as exc:
+            raise ValueError(f"a parameter set lacks {exc.args[0]!r} (expected {list(names)})") from None
         out: list[tuple[dict[str, float], dict[str, float]] | None] = [self._results.get(k) for k in keys]
         todo = [i for i, r in enumerate(out) if r is None]
         if todo:
             workloads = [self._workload(params[i]) for i in todo]
-            profiles = [self.hardware.profile_for(params[i]) for i in todo]
+            profiles = [self._profile(keys[i][len(self.net_names):], params[i]) for i in todo]
             unique: dict[str, int] = {}
             prof_index = np.array([unique.setdefault(p.name, len(unique)) for p in profiles], dtype=np.int64)
             rows = {p.name: self._packed(p) for p in profiles}
@@ -113,6 +119,13 @@ class ObjectiveScreen:
         if row is None:
             row = self._profile_rows[profile.name] = pack_profiles([profile])[0]
         return row
+
+    def _profile(self, key: tuple[Any, ...], params: Mapping[str, Any]) -> Profile:
+        """The chip a parameter set selects, cached by its hardware values (a co-search has few chips)."""
+        prof = self._profiles.get(key)
+        if prof is None:
+            prof = self._profiles[key] = self.hardware.profile_for(params)
+        return prof
 
     def _workload(self, params: Mapping[str, Any]) -> Workload:
         key = tuple(params[n] for n in self.net_names)
