@@ -167,6 +167,18 @@ def test_adc_models():
 def test_lossless_adc_bits():
     assert lossless_adc_bits(64, 1, 1) == 7  # log2(64) + 1 + 1 - 1
     assert lossless_adc_bits(128, 2, 1) == 9
+    assert lossless_adc_bits(128, 2, 2) == 11  # 128 * 3 * 3 = 1152 needs 11 bits, not 7 + 2 + 2 - 1
+    with pytest.raises(ValueError):
+        lossless_adc_bits(0, 1, 1)
+
+
+@given(st.integers(1, 1024), st.integers(1, 4), st.integers(1, 4))
+def test_lossless_adc_bits_reads_the_largest_sum_and_no_fewer(rows: int, cell: int, dac: int) -> None:
+    bits = lossless_adc_bits(rows, cell, dac)
+    largest = rows * (2**cell - 1) * (2**dac - 1)  # every row at its top cell level and input level
+    assert largest <= 2**bits - 1 and (bits == 1 or largest > 2 ** (bits - 1) - 1)
+    if rows & (rows - 1) == 0 and (cell == 1 or dac == 1):  # the design card's approximation is exact here
+        assert bits == max(1, (rows - 1).bit_length() + cell + dac - 1)
 
 
 def test_schema_is_json_schema():

@@ -45,5 +45,14 @@ def adc_figures(adc: ADCSpec, *, technology_nm: float, clock_ghz: float) -> ADCF
 
 
 def lossless_adc_bits(rows_parallel: int, cell_bits: int, dac_bits: int) -> int:
-    """ADC resolution for an exact partial sum: ceil(log2(rows_parallel)) + cell_bits + dac_bits - 1."""
-    return max(1, (rows_parallel - 1).bit_length() + cell_bits + dac_bits - 1)
+    """ADC resolution that reads the largest partial sum exactly.
+
+    ``rows_parallel`` rows each add a cell level (< 2**cell_bits) times an input level (< 2**dac_bits), so the
+    sum reaches ``rows_parallel * (2**cell_bits - 1) * (2**dac_bits - 1)``. For a power-of-two row count with
+    1-bit cells or inputs this is the design card's ``log2 rows + cell_bits + dac_bits - 1``; with both
+    multi-bit it is a bit more (the approximation misses the product of two multi-bit levels), with other row
+    counts it can be a bit less.
+    """
+    if min(rows_parallel, cell_bits, dac_bits) < 1:
+        raise ValueError("rows_parallel, cell_bits and dac_bits must be >= 1")
+    return max(1, (rows_parallel * (2**cell_bits - 1) * (2**dac_bits - 1)).bit_length())
