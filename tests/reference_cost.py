@@ -26,7 +26,7 @@ def columns_per_output(p: IMCProfile) -> tuple[int, int]:
         return 2 * max(1, math.ceil((wb - 1) / cb)), 0
     if p.array.mapping == "offset":
         return math.ceil(wb / cb), 1
-    return math.ceil(wb / cb), 0
+    return max(1, math.ceil((wb - 1) / cb)), 0  # signed: magnitude slices, the sign in the device pair
 
 
 def place(k: int, n: int, groups: int, kernel: int, p: IMCProfile) -> tuple[list[Placed], int, int]:

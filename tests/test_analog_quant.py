@@ -3,6 +3,7 @@ hold for every input)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -15,6 +16,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 from nas_edge.analog import AnalogConfig, devices  # noqa: E402
 from nas_edge.analog.quant import adc, adc_levels, adc_step, digit_bits, grid, split_digits  # noqa: E402
+from nas_edge.hardware import load_profile, profile_from_dict, profile_to_dict  # noqa: E402
+
+from reference_cost import columns_per_output  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -108,6 +112,16 @@ def test_target_conductances_encode_the_quantised_weight(wb, cb, mapping, n, k, 
     assert sl.g.shape[:2] == (n_slices, 1 if mapping == "offset" else 2)
     if mapping != "offset":  # a weight lives on its G+ or its G- device, never both
         assert torch.all(sl.g[:, 0] * sl.g[:, 1] == 0)
+    # the cost model reads as many columns per output as the simulation slices
+    assert cols.shape[0] == columns_per_output(_profile(wb, cb, mapping))[0]
+
+
+@functools.cache
+def _profile(wb: int, cb: int, mapping: str):
+    d = profile_to_dict(load_profile("neurosim-rram-22nm"))
+    d["precision"]["weight_bits"] = wb
+    d["array"].update(cell_bits=cb, mapping=mapping)
+    return profile_from_dict(d)
 
 
 def test_unquantised_targets_are_exact():

@@ -3,7 +3,8 @@
 Mapping of one static-weight layer (reduction K per group, N outputs, G groups) on ``rows x cols`` arrays:
 
 - slices S = ceil(wb_eff / cell_bits); differential: wb_eff = wb - 1 and 2S columns per output; offset: S
-  columns per output and one reference column per array; signed: S columns, each cell holds a signed value.
+  columns per output and one reference column per array; signed: wb_eff = wb - 1 and S columns, each
+  cross-point holding a signed value (as ``nas_edge.analog`` slices it).
 - dense (G = 1, or a group larger than one array): row tiles ceil(K / rows) (or whole kernels per tile when
   the profile keeps kernels whole), column tiles ceil(N_g * cpo / usable_cols), arrays = G * row * col tiles.
 - grouped/depthwise: groups packed block-diagonally, min(rows // K_g, usable_cols // (N_g * cpo)) per array.
@@ -144,7 +145,7 @@ def _columns(p):
         return 2 * max(1, _cdiv(wb - 1, cb)), 0
     if mapping == 1:  # offset
         return _cdiv(wb, cb), 1
-    return _cdiv(wb, cb), 0
+    return max(1, _cdiv(wb - 1, cb)), 0  # signed: the device pair carries the sign, slices hold the magnitude
 
 
 @njit(cache=True)

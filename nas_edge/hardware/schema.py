@@ -41,7 +41,8 @@ class ArraySpec(_Strict):
     mapping: Literal["differential", "offset", "signed"] = Field(
         "differential",
         description="differential: 2 columns per slice; offset: 1 column per slice + 1 reference column per "
-        "array; signed: 1 column per slice, each cross-point holds a signed value (aihwkit's analog tiles)",
+        "array; signed: 1 column per slice of the magnitude (weight_bits - 1), each cross-point holds a signed "
+        "value (aihwkit's analog tiles)",
     )
     keep_kernels_whole: bool = Field(
         False, description="split convs only along input channels so whole kernels stay in one array (aihwkit)"
