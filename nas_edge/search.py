@@ -320,9 +320,11 @@ class Objective:
     def describe(self) -> dict[str, Any]:
         """What defines this search (stored with a study so that a resumed study can be checked)."""
         analog = self.analog.describe() if any(o in ANALOG_OBJECTIVES for o in self.objectives) else None
+        trains = any(o == "accuracy" or o in ANALOG_OBJECTIVES for o in self.objectives)
         return json_safe({"space": self.space.name, "space_config": self.space.config(),
                           "objectives": list(self.objectives), **self.hardware.describe(),
-                          "data": self.data.describe() if self.data is not None else None, "analog": analog})
+                          "data": self.data.describe() if self.data is not None else None, "analog": analog,
+                          "training": self.training.describe() if trains else None})
 
     def create_study(self, **kwargs: Any) -> optuna.Study:
         """``optuna.create_study`` with this objective's directions (other keywords passed through)."""
@@ -568,6 +570,10 @@ def open_study(objective: Objective, *, storage: str | optuna.storages.BaseStora
     return study
 
 
+RESUME_KEYS = ("space", "space_config", "objectives", "hardware", "search", "constraints", "data", "analog",
+               "training")  # what must match for a run to extend an existing study
+
+
 def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any]) -> None:
     old = study.user_attrs.get("nas_edge")
     dirs = [d.name.lower() for d in study.directions]
@@ -576,7 +582,9 @@ def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any
             raise SearchError(f"study {study.study_name!r} exists with directions {dirs}, not "
                               f"{objective.directions}; choose another --study-name")
         return  # a user's own study with matching directions: extend it
-    for key in ("space", "space_config", "objectives", "hardware", "search", "constraints", "data"):
+    for key in RESUME_KEYS:
+        if key not in old and key in ("analog", "training"):
+            continue  # studies made by earlier versions do not record these
         if old.get(key) != meta.get(key):
             raise SearchError(f"study {study.study_name!r} exists with a different {key.replace('_', ' ')} "
                               f"({old.get(key)!r} vs {meta.get(key)!r}); resume it with the same options or "

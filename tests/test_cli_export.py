@@ -206,3 +206,24 @@ def test_select_trials(study_db: str) -> None:
     assert [t.number for t in select_trials(study, trial=done[-1].number)] == [done[-1].number]
     with pytest.raises(TrialSelectionError, match="choose one of"):
         select_trials(study, trial=0, pareto=True)
+
+
+def test_export_retrains_with_the_search_training_options(tmp_path: Path) -> None:
+    from nas_edge.export import ExportError
+    from nas_edge.export.study import load_study, rebuild, train_config
+    from nas_edge.search import Objective, run_search
+
+    url = f"sqlite:///{tmp_path / 'tr.db'}"
+    training = {"epochs": 1, "lr": 2e-3, "batch_size": 32, "weight_decay": 0.0, "max_train_samples": 64}
+    obj = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("accuracy", "energy_uj"),
+                    space_options=SMALL_SPACE, training=training)
+    run_search(objective=obj, n_trials=1, storage=url, study_name="tr", sampler="random", seed=0)
+    study = load_study(url, "tr")
+    rb = rebuild(study, study.trials[0])
+    cfg = train_config(rb, None, seed=5)
+    assert (cfg.epochs, cfg.lr, cfg.batch_size, cfg.weight_decay, cfg.max_train_samples, cfg.seed) == (
+        1, 2e-3, 32, 0.0, 64, 5)
+    assert train_config(rb, 3, seed=0).epochs == 3  # the export's --epochs wins
+    study.set_user_attr("nas_edge", {**study.user_attrs["nas_edge"], "training": {**training, "lr": -1.0}})
+    with pytest.raises(ExportError, match="training options"):
+        train_config(rebuild(study, study.trials[0]), None, seed=0)

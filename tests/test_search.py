@@ -25,6 +25,7 @@ from nas_edge.search import (
     make_pruner,
     make_sampler,
     open_storage,
+    open_study,
     parse_constraint,
     parse_constraints,
     run_search,
@@ -314,3 +315,29 @@ def test_run_search_resumes_and_refuses_a_different_search(tmp_path: Path) -> No
     with pytest.raises(SearchError, match="unknown sampler"):
         run_search(n_trials=1, **{**kw, "sampler": "bayes", "study_name": "t"})
     assert optuna.get_all_study_names(sqlite(tmp_path)) == ["s"]
+
+
+def test_resume_refuses_other_training_or_analog_options(tmp_path: Path) -> None:
+    def objective(**kw: Any) -> Objective:
+        return Objective("cnn", "pcm-aihwkit-14nm", "digits", objectives=("analog_accuracy", "energy_uj"), **kw)
+
+    first = objective(training={"lr": 1e-3, "epochs": 2}, analog={"repeats": 2})
+    study = open_study(first, storage=sqlite(tmp_path), study_name="a")
+    assert study.user_attrs["nas_edge"]["training"] == {"epochs": 2, "batch_size": 64, "lr": 1e-3,
+                                                        "weight_decay": 1e-4, "max_train_samples": None}
+    same = objective(training={"lr": 1e-3, "epochs": 2, "threads": 2}, analog={"repeats": 2})  # threads: no matter
+    assert open_study(same, storage=sqlite(tmp_path), study_name="a").study_name == "a"
+    with pytest.raises(SearchError, match="different training"):
+        open_study(objective(training={"lr": 2e-3, "epochs": 2}, analog={"repeats": 2}), storage=sqlite(tmp_path),
+                   study_name="a")
+    with pytest.raises(SearchError, match="different analog"):
+        open_study(objective(training={"lr": 1e-3, "epochs": 2}, analog={"repeats": 3}), storage=sqlite(tmp_path),
+                   study_name="a")
+    # a study recorded before these keys existed: its trials leave them open
+    legacy = optuna.load_study(study_name="a", storage=sqlite(tmp_path))
+    meta = {k: v for k, v in legacy.user_attrs["nas_edge"].items() if k not in ("training", "analog")}
+    legacy.set_user_attr("nas_edge", meta)
+    assert open_study(objective(training={"lr": 2e-3}), storage=sqlite(tmp_path), study_name="a").study_name == "a"
+    # proxies train nothing: no training options are recorded (changing them does not block a resume)
+    proxy = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("synflow", "energy_uj"))
+    assert proxy.describe()["training"] is None

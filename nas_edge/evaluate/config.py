@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,8 @@ class TrainConfig:
         if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0
                 or (self.threads is not None and self.threads < 1)):
             raise ValueError(f"invalid training configuration {self}")
+
+    def describe(self) -> dict[str, Any]:
+        """What decides a training's result (stored with a study; ``threads`` and the seed are left out)."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "weight_decay": self.weight_decay, "max_train_samples": self.max_train_samples}

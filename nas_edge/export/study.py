@@ -115,6 +115,7 @@ class Rebuilt:
     source: dict[str, Any]
     analytic_macs: float
     warnings: list[str] = field(default_factory=list)
+    training: dict[str, Any] | None = None  # the search's training options (TrainConfig.describe())
 
 
 def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | None) -> tuple[Any, Any]:
@@ -206,8 +207,10 @@ def rebuild(study: Any, trial: Any, *, data: Any | None = None) -> Rebuilt:
         "search_accuracy": values[names.index("accuracy")] if "accuracy" in names and values else None,
         "analog": analog or None, "rebuild_check": checks, "warnings": warnings,
     }
+    training = (study.user_attrs.get("nas_edge") or {}).get("training")
     return Rebuilt(trial=trial, space=space, arch=arch, data=dataset, profile=profile, source=source,
-                   analytic_macs=workload.total_macs, warnings=warnings)
+                   analytic_macs=workload.total_macs, warnings=warnings,
+                   training=dict(training) if isinstance(training, Mapping) else None)
 
 
 def default_epochs(trial: Any) -> int:
@@ -219,17 +222,28 @@ def default_epochs(trial: Any) -> int:
     return int(epochs) if isinstance(epochs, int) and epochs > 0 else TrainConfig().epochs
 
 
+def train_config(rb: Rebuilt, epochs: int | None, seed: int) -> Any:
+    """The search's training options (batch size, learning rate ...) with the export's epochs and seed."""
+    from nas_edge.evaluate import TrainConfig
+
+    stored = {k: v for k, v in (rb.training or {}).items()
+              if k in ("batch_size", "lr", "weight_decay", "max_train_samples")}
+    try:
+        return TrainConfig(**stored, epochs=epochs or default_epochs(rb.trial), seed=seed)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"the study's training options cannot be used: {exc}") from None
+
+
 def export_trial(rb: Rebuilt, folder: Path, *, options: ExportOptions, epochs: int | None, seed: int,
                  build: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
     """Build (seeded), train and export one rebuilt trial into ``folder``; return its record."""
     import torch
 
-    from nas_edge.evaluate import TrainConfig
     from nas_edge.export.pipeline import export_into
 
     torch.manual_seed(seed)
     model = (build or (lambda space, arch: space.build(arch)))(rb.space, rb.arch)
-    train = TrainConfig(epochs=epochs or default_epochs(rb.trial), seed=seed)
+    train = train_config(rb, epochs, seed)
     record = export_into(model, rb.data, folder, options=options, train=train, source=rb.source,
                          trial_hardware=rb.profile, analytic_macs=rb.analytic_macs)
     record["warnings"] = list(rb.warnings)
