@@ -392,29 +392,27 @@ class HWScreeningSampler(BaseSampler):
         if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
             return enc.random(self._rng, 1)[0]
         acq, violation = score(x)
+
+        def add(more: np.ndarray) -> None:
+            """Score the new ones among ``more`` and append them to the pool."""
+            nonlocal x, acq, violation
+            more = _unique_unseen(enc, more, seen | set(enc.keys(x)))
+            if len(more):
+                acq_m, viol_m = score(more)
+                x, acq, violation = np.vstack([x, more]), np.concatenate([acq, acq_m]), np.concatenate(
+                    [violation, viol_m])
+
         if self._repair and (violation > 0.0).any():
             # promising but infeasible candidates (high EHVI ignoring the constraints): a few further-mutated
             # copies each, since a good region may only be feasible with other values of other parameters
             bad = np.flatnonzero(violation > 0.0)
             worst_ok = bad[np.argsort(-acq[bad], kind="stable")[:8]]
-            fixes = self._mutate(enc, np.repeat(x[worst_ok], 4, axis=0), sigma=None, rate=2.0)
-            fixes = _unique_unseen(enc, fixes, seen | set(enc.keys(x)))
-            if len(fixes):
-                acq_f, viol_f = score(fixes)
-                x = np.vstack([x, fixes])
-                acq = np.concatenate([acq, acq_f])
-                violation = np.concatenate([violation, viol_f])
+            add(self._mutate(enc, np.repeat(x[worst_ok], 4, axis=0), sigma=None, rate=2.0))
         # local moves around the most promising feasible candidates, in rounds (each around the new best)
         for _ in range(self._local_rounds):
             top = x[np.argsort(-np.where(violation <= 0.0, acq, -np.inf), kind="stable")[:8]]
             size = n // (4 * self._local_rounds)
-            local = self._mutate(enc, top[self._rng.randint(len(top), size=size)], sigma=0.05)
-            local = _unique_unseen(enc, local, seen | set(enc.keys(x)))
-            if len(local):
-                acq_l, viol_l = score(local)
-                x = np.vstack([x, local])
-                acq = np.concatenate([acq, acq_l])
-                violation = np.concatenate([violation, viol_l])
+            add(self._mutate(enc, top[self._rng.randint(len(top), size=size)], sigma=0.05))
         ok = violation <= 0.0
         for _ in range(8):  # no feasible candidate yet: keep drawing before accepting a violation
             if ok.any():
