@@ -23,7 +23,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 study = run_search(space="cnn", hardware="neurosim-rram-22nm", hardware_search=True, data="digits",
                    objectives=("naswot", "energy_uj", "area_mm2"), constraints=["latency_ms<=0.2"],
-                   n_trials=3 * TRIALS, sampler="tpe", storage=storage, study_name="cosearch", seed=0)
+                   n_trials=3 * TRIALS, storage=storage, study_name="cosearch", seed=0)
 print(f"{len(study.best_trials)} feasible Pareto trials of {len(study.trials)} (latency <= 0.2 ms)")
 print(f"  {'trial':>5} {'naswot':>7} {'energy uJ':>9} {'area mm2':>8} {'util %':>6}  chip | network")
 for t in sorted(study.best_trials, key=lambda t: t.values[1]):

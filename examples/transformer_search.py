@@ -25,7 +25,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 # 1. images: accuracy after a short training against energy on an RRAM chip, latency under 0.05 ms
 study = run_search(space="transformer", hardware="neurosim-rram-22nm", data="digits",
                    objectives=("accuracy", "energy_uj"), constraints={"latency_ms": 0.05},
-                   training={"epochs": 6, "max_train_samples": 800}, n_trials=TRIALS, sampler="tpe",
+                   training={"epochs": 6, "max_train_samples": 800}, n_trials=TRIALS,
                    storage=storage, study_name="vit-digits", seed=0)
 print(f"ViT on digits: {len(study.best_trials)} feasible Pareto trials of {len(study.trials)}")
 print(f"  {'trial':>5} {'accuracy':>8} {'energy uJ':>9} {'digital %':>9}  architecture")

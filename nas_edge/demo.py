@@ -61,7 +61,7 @@ def search(out: Path, *, trials: int, epochs: int, seed: int, console: Console) 
         console.print(f"  trial {trial.number:2d} {trial.state.name.lower():8s} {values}  "
                       f"[dim]{time.perf_counter() - t0:5.1f} s[/]", highlight=False)
 
-    study = run_search(objective=objective, n_trials=trials, storage=storage, study_name=STUDY, sampler="tpe",
+    study = run_search(objective=objective, n_trials=trials, storage=storage, study_name=STUDY,
                        seed=seed, callbacks=[show])
     front = sorted(t.number for t in study.best_trials)
     console.print(f"search: {len(study.trials)} trials, Pareto front {front} "

@@ -601,7 +601,7 @@ def run_search(
     hardware_search: bool = False,
     n_trials: int | None = 20,
     timeout: float | None = None,
-    sampler: str | optuna.samplers.BaseSampler = "tpe",
+    sampler: str | optuna.samplers.BaseSampler = "hw",
     pruner: str | optuna.pruners.BasePruner | None = None,
     storage: str | optuna.storages.BaseStorage | None = DEFAULT_STORAGE,
     study_name: str = DEFAULT_STUDY,
@@ -613,7 +613,8 @@ def run_search(
     """Validate everything, then create or resume the study and run it.
 
     ``n_trials`` is the study's total of finished (complete or pruned) trials: rerunning resumes and stops
-    there. Returns the study; ``study.best_trials`` is the feasible Pareto front.
+    there. ``sampler`` defaults to ``hw``, nas-edge's screening sampler (the best hypervolume at every budget
+    of ``benchmarks/bench_search.py``). Returns the study; ``study.best_trials`` is the feasible Pareto front.
     """
     if n_trials is not None and n_trials < 1:
         raise SearchError(f"--trials must be at least 1, got {n_trials}")

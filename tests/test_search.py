@@ -341,3 +341,17 @@ def test_resume_refuses_other_training_or_analog_options(tmp_path: Path) -> None
     # proxies train nothing: no training options are recorded (changing them does not block a resume)
     proxy = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("synflow", "energy_uj"))
     assert proxy.describe()["training"] is None
+
+
+def test_default_sampler_is_the_screening_sampler() -> None:
+    from nas_edge.samplers import HWScreeningSampler
+
+    kw: dict[str, Any] = {"data": None, "objectives": ("energy_uj", "latency_ms"), "constraints": {"area_mm2": 10},
+                          "storage": None, "n_trials": 12, "hardware_search": True}
+    study = run_search(**kw)
+    assert isinstance(study.sampler, HWScreeningSampler)
+    # screened before evaluation: every trial meets the constraint, the first ten (random start-up) included,
+    # where random sampling breaks it on most trials
+    assert all(all(v <= 0 for v in t.constraints.values()) for t in study.trials)
+    rand = run_search(**kw, sampler="random")
+    assert sum(any(v > 0 for v in t.constraints.values()) for t in rand.trials) >= 6

@@ -26,8 +26,9 @@ def search(
                                                          "area_mm2<=50 (repeatable)")] = None,
     trials: Annotated[int, typer.Option(help="finished trials the study should reach (a rerun resumes)")] = 20,
     timeout: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
-    sampler: Annotated[str, typer.Option(help="tpe, nsga2, nsga3, random, gp, cmaes, qmc, or hw (nas-edge's "
-                                         "screening sampler)")] = "tpe",
+    sampler: Annotated[str, typer.Option(help="hw (nas-edge's screening sampler: hardware metrics and "
+                                         "constraints exact for many candidates, a GP for the rest), tpe, "
+                                         "nsga2, nsga3, random, gp, cmaes, qmc")] = "hw",
     pruner: Annotated[str, typer.Option(help="none, median, sha, hyperband (single objective only)")] = "none",
     storage: Annotated[str, typer.Option(help="Optuna storage URL, or a journal file *.log")]
     = "sqlite:///nas_edge.db",
