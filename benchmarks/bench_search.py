@@ -47,7 +47,7 @@ from nas_edge.search import Objective
 SPACES = {"cnn": 20.0, "transformer": 10.0}  # area_mm2 limit per space
 OBJECTIVES = ("synflow", "energy_uj", "latency_ms")
 HARDWARE = "neurosim-rram-22nm"
-SAMPLERS = ("hw", "hw-generic", "tpe", "nsga2", "gp", "random")  # also available: "hw-256"
+SAMPLERS = ("hw", "hw-generic", "tpe", "nsga2", "gp", "random")  # also available: "hw-64", "hw-256"
 BUDGETS = (50, 100, 200)
 SEED = 0  # the objective's seed (network initialisation for the proxy)
 CHEAP_CPU = [0.0]  # CPU seconds spent in the screens' cost-model calls (see Problem.fresh_screen)
@@ -181,6 +181,7 @@ def make_sampler(name: str, problem: Problem, seed: int) -> optuna.samplers.Base
     factories: dict[str, Callable[[], optuna.samplers.BaseSampler]] = {
         "hw": lambda: screening_sampler(problem.fresh_screen(), seed=seed),  # 128 candidates per trial
         "hw-256": lambda: screening_sampler(problem.fresh_screen(), seed=seed, n_candidates=256),
+        "hw-64": lambda: screening_sampler(problem.fresh_screen(), seed=seed, n_candidates=64),
         "hw-generic": lambda: HWScreeningSampler(seed=seed),  # no cheap functions: a plain GP-EHVI sampler
         "tpe": lambda: s.TPESampler(seed=seed),
         "nsga2": lambda: s.NSGAIISampler(seed=seed),
