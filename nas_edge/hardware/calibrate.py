@@ -186,8 +186,11 @@ def time_session(sess: Any, feeds: dict[str, np.ndarray], *, min_time: float = 0
 
 LINEAR_SHAPES = ((128, 768, 768), (128, 768, 3072), (128, 3072, 768), (197, 192, 768), (128, 256, 1024),
                  (197, 768, 768))
+# 1x1 convolutions run 15-65 GMAC/s on one core depending on their channels (narrow MobileNet ones slowest):
+# the pointwise mix spans both MobileNet and ResNet-bottleneck shapes
 CONV_SHAPES = ((64, 64, 56, 3), (128, 128, 28, 3), (256, 256, 14, 3), (512, 512, 7, 3), (64, 256, 56, 1),
-               (144, 24, 56, 1), (96, 576, 14, 1), (32, 192, 28, 1))
+               (144, 24, 56, 1), (96, 576, 14, 1), (32, 192, 28, 1), (256, 64, 56, 1), (512, 128, 28, 1),
+               (1024, 256, 14, 1), (512, 2048, 7, 1))
 DW_SHAPES = ((144, 56), (192, 28), (384, 14), (960, 7), (96, 112))
 DMM_SHAPES = ((12, 128, 64, 128), (4, 128, 64, 128), (3, 197, 64, 197), (12, 128, 128, 64))
 ELTWISE_SIZES = (64 * 56 * 56, 128 * 28 * 28, 256 * 14 * 14, 768 * 128, 96 * 112 * 112)
