@@ -42,7 +42,7 @@ class ArraySpec(_Strict):
         "differential",
         description="differential: 2 columns per slice; offset: 1 column per slice + 1 reference column per "
         "array; signed: 1 column per slice of the magnitude (weight_bits - 1), each cross-point holds a signed "
-        "value (aihwkit's analog tiles)",
+        "value (aihwkit's analog tiles; the cell figures are then per cross-point, whatever devices it holds)",
     )
     keep_kernels_whole: bool = Field(
         False, description="split convs only along input channels so whole kernels stay in one array (aihwkit)"
