@@ -17,6 +17,9 @@ ELEMENTWISE, NORM, SOFTMAX, POOL, OTHER = (int(OpKind.ELEMENTWISE), int(OpKind.N
                                            int(OpKind.POOL), int(OpKind.OTHER))
 
 
+Chunk = tuple[tuple[float, ...], tuple[str, ...]]  # frozen rows (flat values, names) to reuse
+
+
 class Rows:
     """Append ops one by one; :meth:`workload` turns them into a :class:`Workload`."""
 
@@ -54,8 +57,16 @@ class Rows:
                           elements if in_elements is None else in_elements, elements))
         self.names.append(name)
 
+    def chunk(self) -> Chunk:
+        """The rows so far, frozen (to memoise a repeated piece of a network and :meth:`extend` it later)."""
+        return tuple(self.data), tuple(self.names)
+
+    def extend(self, chunk: Chunk) -> None:
+        self.data.extend(chunk[0])
+        self.names.extend(chunk[1])
+
     def workload(self, meta: dict[str, Any] | None = None) -> Workload:
-        cols = np.array(self.data, dtype=np.float64).reshape(-1, 10).T
+        cols = np.array(self.data, dtype=np.float64).reshape(-1, 10).T.copy()  # each column contiguous
         return Workload(kind=cols[0], k=cols[1], n=cols[2], m=cols[3], groups=cols[4], kernel=cols[5],
                         macs=cols[6], params=cols[7], in_elems=cols[8], out_elems=cols[9],
                         names=tuple(self.names), meta=meta or {})

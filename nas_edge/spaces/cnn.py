@@ -22,12 +22,13 @@ bilinear resize 7 per output element, average pooling 1 per input element.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-from nas_edge.spaces._rows import ELEMENTWISE, POOL, Rows
+from nas_edge.spaces._rows import ELEMENTWISE, POOL, Chunk, Rows
 from nas_edge.spaces.base import Architecture, NetworkSpace, SpaceError, register_space
 from nas_edge.workload.table import Workload
 
@@ -212,13 +213,8 @@ class CNNSpace(NetworkSpace):
         a = self._own(arch, CNNArchitecture)
         out, cin = [], a.stem_width
         for i, (s, stride) in enumerate(zip(a.stages, self.strides, strict=True)):
-            if s.block not in BLOCKS:
-                raise SpaceError(f"unknown block type {s.block!r}; expected one of {BLOCKS}")
-            for j in range(s.depth):
-                out.append(Block(name=f"s{i}.b{j}", block=s.block, cin=cin, cout=s.width, kernel=s.kernel,
-                                 stride=stride if j == 0 else 1, expand=s.expand if s.block == "mbconv" else 1,
-                                 se=s.se))
-                cin = s.width
+            out.extend(_stage_blocks(i, s, cin, stride))
+            cin = s.width
         return out
 
     def layers(self, arch: Architecture, input_shape: Sequence[int] | None = None) -> Workload:
@@ -230,9 +226,10 @@ class CNNSpace(NetworkSpace):
             r.op(ELEMENTWISE, "resize", c_in * h * w, 7, c_in * h_in * w_in)
         c = a.stem_width
         h, w = r.conv("stem.conv", c_in, c, 3, h, w, self.stem_stride)
-        for b in self.blocks(a):
-            h, w = _block_rows(r, b, h, w)
-            c = b.cout
+        for i, (s, stride) in enumerate(zip(a.stages, self.strides, strict=True)):
+            chunk, h, w = _stage_chunk(i, s, c, stride, h, w)
+            r.extend(chunk)
+            c = s.width
         r.op(POOL, "pool", c, h * w, c * h * w)
         r.linear("classifier", c, self.num_classes)
         return r.workload({"network": "cnn"})
@@ -242,6 +239,25 @@ class CNNSpace(NetworkSpace):
 
         a = self._own(arch, CNNArchitecture)
         return build_cnn(self, a)
+
+
+def _stage_blocks(i: int, s: Stage, cin: int, stride: int) -> list[Block]:
+    """The blocks of stage ``i`` (``cin`` input channels, ``stride`` on its first block)."""
+    if s.block not in BLOCKS:
+        raise SpaceError(f"unknown block type {s.block!r}; expected one of {BLOCKS}")
+    return [Block(name=f"s{i}.b{j}", block=s.block, cin=cin if j == 0 else s.width, cout=s.width, kernel=s.kernel,
+                  stride=stride if j == 0 else 1, expand=s.expand if s.block == "mbconv" else 1, se=s.se)
+            for j in range(s.depth)]
+
+
+@functools.lru_cache(maxsize=8192)
+def _stage_chunk(i: int, s: Stage, cin: int, stride: int, h: int, w: int) -> tuple[Chunk, int, int]:
+    """The rows of one stage at one input size, and its output size. Memoised: the networks a search costs
+    share most of their stages (a sampler's candidates are mutations of a few parents)."""
+    r = Rows()
+    for b in _stage_blocks(i, s, cin, stride):
+        h, w = _block_rows(r, b, h, w)
+    return r.chunk(), h, w
 
 
 def _se_rows(r: Rows, name: str, c: int, h: int, w: int) -> None:
