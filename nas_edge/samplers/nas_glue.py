@@ -147,9 +147,9 @@ def screening_sampler(objective: Objective | ObjectiveScreen, **kwargs: Any) -> 
     """An :class:`HWScreeningSampler` that knows the objective's cheap objectives and constraints.
 
     Keywords go to the sampler (``seed``, ``n_startup_trials``, ``reference_point`` ...). ``n_candidates``
-    defaults to 128 here, not 256: building a candidate network's workload (~0.1 ms) is half of the
-    sampler's time. In ``benchmarks/bench_search.py`` (CNN space, 200 trials) 128 costs 74 ms per trial;
-    64 costs 44 ms for 2 % less hypervolume at 100 trials.
+    defaults to 128 here, not 256: building the candidate networks' workloads is half of the sampler's
+    time. In ``benchmarks/bench_search.py`` (CNN space, 200 trials) 128 costs 67 ms per trial (TPE: 68 ms);
+    64 costs 38 ms for 2 % less hypervolume at 100 trials.
     """
     screen = objective if isinstance(objective, ObjectiveScreen) else ObjectiveScreen.from_objective(objective)
     cheap = bool(screen.cheap_objective_indices)
