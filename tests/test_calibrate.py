@@ -94,9 +94,31 @@ def test_cli_writes_a_valid_profile(tmp_path) -> None:
     assert prof.exit_code == 0
 
 
+def test_repeat_keeps_each_benchmark_fastest_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas_edge.hardware.calibrate as calib
+
+    times: list[float] = []  # what the fake clock returns, call by call
+
+    def fake_time(sess, feeds, **kw):
+        return times.pop(0), 10
+
+    monkeypatch.setattr(calib, "time_session", fake_time)
+    times.extend([1e-3] * 100)
+    one = calibrate(threads=1, quick=True, repeat=1)
+    n = len(one.measurements)
+    assert all(m.seconds == 1e-3 for m in one.measurements)
+    times[:] = [1e-3] * n + [5e-4] * n  # the second pass is faster ...
+    assert all(m.seconds == 5e-4 for m in calibrate(threads=1, quick=True, repeat=2).measurements)
+    times[:] = [5e-4] * n + [1e-3] * n  # ... or the first: the fastest pass is kept either way
+    assert all(m.seconds == 5e-4 for m in calibrate(threads=1, quick=True, repeat=2).measurements)
+    assert not times
+
+
 def test_cli_errors(tmp_path) -> None:
     r = runner.invoke(app, ["hardware", "calibrate", "--out", str(tmp_path), "--quick", "--threads", "1"])
     assert r.exit_code == 1 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
     r = runner.invoke(app, ["hardware", "calibrate", "--out", str(tmp_path / "x.yaml"), "--technology-nm", "0"])
     assert r.exit_code == 1 and "--technology-nm must be > 0" in r.stderr
     assert runner.invoke(app, ["hardware", "calibrate"]).exit_code == 2  # --out is required
+    assert runner.invoke(app, ["hardware", "calibrate", "--out", str(tmp_path / "x.yaml"), "--repeat", "0"]
+                         ).exit_code == 2

@@ -101,6 +101,8 @@ def calibrate_cmd(
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="intra-op threads (default: all cores)")]
     = None,
     quick: Annotated[bool, typer.Option("--quick", help="fewer, shorter benchmarks (a few seconds)")] = False,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="passes over the benchmarks; each keeps its "
+                                        "fastest pass (steadier on a busy machine, N times longer)")] = 1,
     energy_per_mac_pj: Annotated[float, typer.Option(help="nominal, not measured")] = 20.0,
     energy_per_byte_pj: Annotated[float, typer.Option(help="nominal, not measured")] = 10.0,
     technology_nm: Annotated[float, typer.Option(help="nominal, not measured")] = 10.0,
@@ -119,7 +121,7 @@ def calibrate_cmd(
     if Path(out).is_dir():  # fail before minutes of measuring, not after
         fail(f"cannot write {out}: it is a directory")
     try:
-        cal = calibrate(threads=threads, name=name, quick=quick, energy_per_mac_pj=energy_per_mac_pj,
+        cal = calibrate(threads=threads, name=name, quick=quick, repeat=repeat, energy_per_mac_pj=energy_per_mac_pj,
                         energy_per_byte_pj=energy_per_byte_pj, technology_nm=technology_nm,
                         progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]", highlight=False))
         write_profile(cal, out)
