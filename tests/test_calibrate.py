@@ -112,6 +112,13 @@ def test_repeat_keeps_each_benchmark_fastest_pass(monkeypatch: pytest.MonkeyPatc
     times[:] = [5e-4] * n + [1e-3] * n  # ... or the first: the fastest pass is kept either way
     assert all(m.seconds == 5e-4 for m in calibrate(threads=1, quick=True, repeat=2).measurements)
     assert not times
+    # by default three passes (a single one is too noisy on a shared machine), one with quick
+    times[:] = [1e-3] * 1000
+    full = len(calibrate(threads=1).measurements)
+    assert 1000 - len(times) == 3 * full
+    times[:] = [1e-3] * 1000
+    calibrate(threads=1, quick=True)
+    assert 1000 - len(times) == n
 
 
 def test_cli_errors(tmp_path) -> None:

@@ -101,8 +101,8 @@ def calibrate_cmd(
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="intra-op threads (default: all cores)")]
     = None,
     quick: Annotated[bool, typer.Option("--quick", help="fewer, shorter benchmarks (a few seconds)")] = False,
-    repeat: Annotated[int, typer.Option("--repeat", min=1, help="passes over the benchmarks; each keeps its "
-                                        "fastest pass (steadier on a busy machine, N times longer)")] = 1,
+    repeat: Annotated[int | None, typer.Option("--repeat", min=1, help="passes over the benchmarks, each "
+                                               "keeping its fastest (default 3, 1 with --quick)")] = None,
     energy_per_mac_pj: Annotated[float, typer.Option(help="nominal, not measured")] = 20.0,
     energy_per_byte_pj: Annotated[float, typer.Option(help="nominal, not measured")] = 10.0,
     technology_nm: Annotated[float, typer.Option(help="nominal, not measured")] = 10.0,
