@@ -35,6 +35,7 @@ MODEL_METRICS = {"accuracy": "maximize", "naswot": "maximize", "synflow": "maxim
                  **dict.fromkeys(ANALOG_OBJECTIVES, "maximize")}
 """Metrics that need the network itself: trained accuracy, a zero-cost proxy, or the accuracy on the simulated
 analog chip after programming (``analog_accuracy``) and after 1 h / 1 day / 1 month of drift."""
+TRAINED_METRICS = frozenset({"accuracy", *ANALOG_OBJECTIVES})  # the model metrics that cost a training run
 NETWORK_METRICS = {"params": "minimize", "macs": "minimize"}
 _MAXIMIZE_COST = {"tops", "tops_per_w", "tops_per_mm2", "frames_per_s", "frames_per_s_pipelined", "utilisation"}
 _NOT_METRICS = {"fits", "feasible"}
@@ -320,11 +321,10 @@ class Objective:
     def describe(self) -> dict[str, Any]:
         """What defines this search (stored with a study so that a resumed study can be checked)."""
         analog = self.analog.describe() if any(o in ANALOG_OBJECTIVES for o in self.objectives) else None
-        trains = any(o == "accuracy" or o in ANALOG_OBJECTIVES for o in self.objectives)
         return json_safe({"space": self.space.name, "space_config": self.space.config(),
                           "objectives": list(self.objectives), **self.hardware.describe(),
                           "data": self.data.describe() if self.data is not None else None, "analog": analog,
-                          "training": self.training.describe() if trains else None})
+                          "training": self.training.describe() if TRAINED_METRICS & set(self.objectives) else None})
 
     def create_study(self, **kwargs: Any) -> optuna.Study:
         """``optuna.create_study`` with this objective's directions (other keywords passed through)."""
@@ -401,7 +401,7 @@ class Objective:
         for metric in self.model_metrics:
             if metric in out:  # "accuracy" comes with the analog objectives: the same trained network
                 continue
-            if (metric == "accuracy" or metric in ANALOG_OBJECTIVES) and skip:
+            if metric in TRAINED_METRICS and skip:
                 reason = "does not fit on the chip" if not hw.fits else "breaks a hardware constraint"
                 trial.set_user_attr("evaluation", {"skipped": reason})
                 out[metric] = 0.0
@@ -572,6 +572,7 @@ def open_study(objective: Objective, *, storage: str | optuna.storages.BaseStora
 
 RESUME_KEYS = ("space", "space_config", "objectives", "hardware", "search", "constraints", "data", "analog",
                "training")  # what must match for a run to extend an existing study
+_LATER_KEYS = ("analog", "training")  # studies made by earlier versions lack these: not compared
 
 
 def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any]) -> None:
@@ -583,8 +584,8 @@ def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any
                               f"{objective.directions}; choose another --study-name")
         return  # a user's own study with matching directions: extend it
     for key in RESUME_KEYS:
-        if key not in old and key in ("analog", "training"):
-            continue  # studies made by earlier versions do not record these
+        if key not in old and key in _LATER_KEYS:
+            continue
         if old.get(key) != meta.get(key):
             raise SearchError(f"study {study.study_name!r} exists with a different {key.replace('_', ' ')} "
                               f"({old.get(key)!r} vs {meta.get(key)!r}); resume it with the same options or "
