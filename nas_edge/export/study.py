@@ -62,8 +62,9 @@ def objective_names(study: Any) -> list[str]:
 
 
 def feasible(trial: Any) -> bool:
-    constraints = trial.system_attrs.get("constraints")
-    return constraints is None or all(c <= 0 for c in constraints)
+    """Whether every constraint the trial set (``trial.set_constraint``, read back as
+    ``FrozenTrial.constraints``) is met: the rule of Optuna's ``study.best_trials``."""
+    return all(v <= 0 for v in trial.constraints.values())
 
 
 def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
