@@ -286,7 +286,7 @@ def test_export_best_skips_a_better_infeasible_trial(constrained_db: str, tmp_pa
 
 
 def test_report_flags_infeasible_trials(constrained_db: str, tmp_path: Path) -> None:
-    study, ok, bad = _feasibility(constrained_db)
+    _, ok, bad = _feasibility(constrained_db)
     out = tmp_path / "rep"
     r = _invoke("report", "--storage", constrained_db, "--study-name", "c", "--out", str(out))
     assert r.exit_code == 0, r.stderr

@@ -1,0 +1,7 @@
+"""The search room's error: bad search input (names, constraints, data, hardware, storage, sampler)."""
+
+from __future__ import annotations
+
+
+class SearchError(ValueError):
+    """Bad search input (names, constraints, data, hardware, storage, sampler): one clear message."""
