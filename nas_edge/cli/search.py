@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console, fail
+from nas_edge.cli._common import console, err_console
 
 
 def search(
@@ -53,7 +53,7 @@ def search(
     import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from nas_edge.search import SearchError, run_search
+    from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, SearchRun
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,8 +86,6 @@ def search(
                            timeout=timeout, sampler=sampler, pruner=pruner, storage=storage, study_name=study_name,
                            seed=seed, training={"epochs": epochs}, analog={"hwa": hwa, "repeats": analog_repeats},
                            evaluator=evaluator, method=method, callbacks=[advance], on_ready=ready)
-    except SearchError as exc:
-        fail(str(exc))
     except KeyboardInterrupt:
         bar.stop()
         if not opened:

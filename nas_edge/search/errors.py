@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from nas_edge.errors import NasEdgeError
 
-class SearchError(ValueError):
+
+class SearchError(NasEdgeError, ValueError):
     """Bad search input (names, constraints, data, hardware, storage, sampler): one clear message."""

@@ -21,10 +21,11 @@ from optuna.distributions import (
 )
 
 from nas_edge._json import json_safe
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload.table import Workload
 
 
-class SpaceError(ValueError):
+class SpaceError(NasEdgeError, ValueError):
     """An unknown space, an invalid space option or an architecture that does not belong to a space."""
 
 

@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload import _rows as R
 from nas_edge.workload.table import OpKind, Workload
 
@@ -67,7 +68,7 @@ _STD_DOMAINS = ("", "ai.onnx")
 _MS = "com.microsoft"
 
 
-class OnnxError(ValueError):
+class OnnxError(NasEdgeError, ValueError):
     """A model that cannot be read or sized. ``str()`` is one line for the user."""
 
 

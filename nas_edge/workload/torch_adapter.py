@@ -28,6 +28,7 @@ import weakref
 from collections import Counter
 from typing import Any
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload import _rows as R
 from nas_edge.workload.table import OpKind, Workload
 
@@ -58,7 +59,7 @@ FUSED_FASTPATH = frozenset(("_transformer_encoder_layer_fwd", "_native_multi_hea
 FUSED_ACTIVATIONS = frozenset(("relu", "hardtanh", "leaky_relu", "hardsigmoid", "clamp", "clamp_min", "relu6"))
 
 
-class TorchTraceError(RuntimeError):
+class TorchTraceError(NasEdgeError, RuntimeError):
     """The module did not run on the example input."""
 
 
