@@ -9,6 +9,7 @@ its traceback and asks for a report (exit code :data:`BUG_EXIT_CODE`).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -47,8 +48,17 @@ def error_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def user_text(text: object) -> str:
+    """Any user-supplied string (a path, a name, a message quoting input) made safe to print through rich:
+    markup escaped, control characters (terminal escapes, carriage returns) removed."""
+    return escape(_CONTROL.sub("", str(text)))
+
+
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {user_text(message)}", soft_wrap=True, highlight=False)
 
 
 def one_line_errors(command: F) -> F:
@@ -79,4 +89,4 @@ class App(typer.Typer):
 
 
 __all__ = ["BUG_EXIT_CODE", "App", "CLIError", "console", "err_console", "error_line", "fail", "one_line_errors",
-           "print_error", "write_atomic"]
+           "print_error", "user_text", "write_atomic"]
