@@ -57,6 +57,15 @@ def user_text(text: object) -> str:
     return escape(_CONTROL.sub("", str(text)))
 
 
+RICH_MIN_WIDTH = 100
+
+
+def wide_terminal(min_width: int = RICH_MIN_WIDTH) -> bool:
+    """Whether stdout is a terminal at least ``min_width`` columns wide: rich tables there, compact plain text
+    otherwise (pipes, files, CI logs, narrow windows), so that no table is squeezed to a few characters a line."""
+    return console.is_terminal and console.width >= min_width
+
+
 def print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {user_text(message)}", soft_wrap=True, highlight=False)
 
@@ -89,4 +98,5 @@ class App(typer.Typer):
 
 
 __all__ = ["BUG_EXIT_CODE", "App", "CLIError", "console", "err_console", "error_line", "fail", "one_line_errors",
-           "print_error", "user_text", "write_atomic"]
+           "print_error", "user_text", "wide_terminal",
+           "write_atomic"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console
+from nas_edge.cli._common import console, err_console, user_text, wide_terminal
 
 
 def search(
@@ -93,30 +93,64 @@ def search(
         err_console.print("interrupted; rerun the same command to resume", highlight=False)
         study = opened[0].study
     bar.stop()
-    console.print(pareto_table(study, opened[0].objective.objectives))
+    print_front(study, opened[0].objective.objectives)
 
 
 def _fmt(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
 
 
-def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
-    """The feasible Pareto front (``study.best_trials``) as a table."""
+def front_title(study: Any) -> str:
+    """``Pareto front of 'name': F of N trials``; surplus trials closed by another worker's budget do not count."""
+    from nas_edge.workers import BUDGET_ATTR
+
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(BUDGET_ATTR)]
+    failed = sum(t.state.name == "FAIL" for t in trials)
+    return (f"Pareto front of {study.study_name!r}: {len(study.best_trials)} of {len(trials)} trials"
+            + (f" ({failed} failed)" if failed else ""))
+
+
+def front_rows(study: Any, objectives: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    """The feasible Pareto front (``study.best_trials``) as headers and text rows; the architecture last."""
     front = sorted(study.best_trials, key=lambda t: t.values[0], reverse=study.directions[0].name == "MAXIMIZE")
-    table = Table(title=f"Pareto front of {study.study_name!r}: {len(front)} of {len(study.trials)} trials")
-    table.add_column("trial", justify="right")
-    for name in objectives:
-        table.add_column(name, justify="right")
-    for col in ("params", "area mm2", "architecture", "chip"):
-        table.add_column(col, justify="right" if col in ("params", "area mm2") else "left", overflow="fold")
+    headers = ["trial", *objectives, "params", "area_mm2", "chip", "architecture"]
+    rows = []
     for t in front:
         cost = t.user_attrs.get("cost", {})
-        hw = t.user_attrs.get("hardware", {})
-        chip = (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
-                f"p{hw['rows_parallel']}") if "rows" in hw else hw.get("profile", "")
-        table.add_row(str(t.number), *(_fmt(v) for v in t.values), _fmt(cost.get("params", float("nan"))),
-                      _fmt(cost.get("area_mm2", float("nan"))), _arch_summary(t.user_attrs.get("arch")), chip)
+        rows.append([str(t.number), *(_fmt(v) for v in t.values), _fmt(cost.get("params", float("nan"))),
+                     _fmt(cost.get("area_mm2", float("nan"))), chip_summary(t.user_attrs.get("hardware") or {}),
+                     _arch_summary(t.user_attrs.get("arch"))])
+    return headers, rows
+
+
+def chip_summary(hw: dict[str, Any]) -> str:
+    """``128x256 c2 adc6 m8 p32`` for a co-searched chip, else the profile's name."""
+    if "rows" in hw:
+        return (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
+                f"p{hw['rows_parallel']}")
+    return str(hw.get("profile", ""))
+
+
+def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
+    """The feasible Pareto front (``study.best_trials``) as a rich table."""
+    headers, rows = front_rows(study, objectives)
+    table = Table(title=front_title(study))
+    for col in headers:
+        table.add_column(col, justify="left" if col in ("chip", "architecture") else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(user_text(c) for c in row))
     return table
+
+
+def print_front(study: Any, objectives: tuple[str, ...]) -> None:
+    """The front as a rich table on a wide terminal, else as compact plain text (one line a trial)."""
+    if wide_terminal():
+        console.print(pareto_table(study, objectives))
+        return
+    from nas_edge.profiling import plain_table
+
+    headers, rows = front_rows(study, objectives)
+    typer.echo("\n".join([front_title(study), *plain_table(headers, rows)]))
 
 
 def _arch_summary(arch: dict[str, Any] | None) -> str:
