@@ -102,9 +102,9 @@ def _fmt(v: float) -> str:
 
 def front_title(study: Any) -> str:
     """``Pareto front of 'name': F of N trials``; surplus trials closed by another worker's budget do not count."""
-    from nas_edge.workers import BUDGET_ATTR
+    from nas_edge.search.run import counted_trials
 
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(BUDGET_ATTR)]
+    trials = counted_trials(study)
     failed = sum(t.state.name == "FAIL" for t in trials)
     return (f"Pareto front of {study.study_name!r}: {len(study.best_trials)} of {len(trials)} trials"
             + (f" ({failed} failed)" if failed else ""))
@@ -112,6 +112,8 @@ def front_title(study: Any) -> str:
 
 def front_rows(study: Any, objectives: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
     """The feasible Pareto front (``study.best_trials``) as headers and text rows; the architecture last."""
+    from nas_edge.search.hardware_cost import chip_summary
+
     front = sorted(study.best_trials, key=lambda t: t.values[0], reverse=study.directions[0].name == "MAXIMIZE")
     headers = ["trial", *objectives, "params", "area_mm2", "chip", "architecture"]
     rows = []
@@ -121,14 +123,6 @@ def front_rows(study: Any, objectives: tuple[str, ...]) -> tuple[list[str], list
                      _fmt(cost.get("area_mm2", float("nan"))), chip_summary(t.user_attrs.get("hardware") or {}),
                      _arch_summary(t.user_attrs.get("arch"))])
     return headers, rows
-
-
-def chip_summary(hw: dict[str, Any]) -> str:
-    """``128x256 c2 adc6 m8 p32`` for a co-searched chip, else the profile's name."""
-    if "rows" in hw:
-        return (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
-                f"p{hw['rows_parallel']}")
-    return str(hw.get("profile", ""))
 
 
 def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:

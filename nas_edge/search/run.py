@@ -73,6 +73,14 @@ class SearchRun:
         return done[-1]
 
 
+def counted_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's trials less the surplus ones another worker's budget closed at once (``budget_exhausted``):
+    what a summary should count."""
+    from nas_edge.workers import BUDGET_ATTR
+
+    return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(BUDGET_ATTR)]
+
+
 def sampler_method(run: SearchRun, callbacks: list[Callback]) -> None:
     """The built-in method: the study's sampler proposes every trial until the budget (or timeout) is spent."""
     from nas_edge.workers import TrialBudget, recover_stale, run_worker
