@@ -16,11 +16,13 @@ processes on one machine); this module adds what a fixed-budget, crash-tolerant 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import optuna
@@ -36,6 +38,41 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 class BudgetExhausted(NasEdgeError):
     """Raised inside a surplus trial; ``study.optimize(catch=...)`` closes it as FAILED."""
+
+    def __init__(self, number: int, total: int) -> None:
+        super().__init__(f"trial {number} closed unrun: the study's budget of {total} trials is spent "
+                         "(other workers ran the last ones)")
+        self.number = number
+
+
+class _OneLineBudgetLog(logging.Filter):
+    """Optuna logs a caught exception as a warning with its traceback, then "Trial N failed with value None":
+    for a surplus trial that is one line, the exception's message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, BudgetExhausted):
+            self.closed.add(exc.number)
+            record.msg, record.args, record.exc_info, record.exc_text = str(exc), (), None, None
+            return True
+        text = record.getMessage()
+        return not any(text.startswith(f"Trial {n} failed with value") for n in self.closed)
+
+
+@contextlib.contextmanager
+def one_line_budget_messages() -> Iterator[None]:
+    """While inside: a surplus trial is reported by Optuna's logger as one line, without a traceback."""
+    logger = logging.getLogger("optuna.study._optimize")
+    flt = _OneLineBudgetLog()
+    logger.addFilter(flt)
+    try:
+        yield
+    finally:
+        logger.removeFilter(flt)
 
 
 class TrialBudget:
@@ -71,7 +108,7 @@ class TrialBudget:
         def guarded(trial: optuna.Trial) -> Any:
             if not self.admits(trial.study, trial.number):
                 trial.set_user_attr(BUDGET_ATTR, True)
-                raise BudgetExhausted(f"trial {trial.number}: the study's budget of {self.total} trials is spent")
+                raise BudgetExhausted(trial.number, self.total)
             trial.set_user_attr(WORKER_ATTR, worker_id())
             return objective(trial)
 
@@ -170,5 +207,6 @@ def run_worker(study: optuna.Study, objective: Callable[[optuna.Trial], Any], bu
     recover_stale(study)
     if budget.finished(study) >= budget.total:
         return
-    study.optimize(budget.guard(objective), timeout=timeout, catch=(BudgetExhausted,),
-                   callbacks=[budget.callback, *(callbacks or [])], show_progress_bar=show_progress_bar)
+    with one_line_budget_messages():
+        study.optimize(budget.guard(objective), timeout=timeout, catch=(BudgetExhausted,),
+                       callbacks=[budget.callback, *(callbacks or [])], show_progress_bar=show_progress_bar)

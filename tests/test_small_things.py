@@ -1,0 +1,46 @@
+"""The small things that cost a user minutes (issue 17, item 7): each checked the way a user meets it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+SURPLUS = textwrap.dedent("""
+    import optuna
+    from optuna.trial import create_trial
+    from nas_edge.workers import BudgetExhausted, TrialBudget, one_line_budget_messages
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)   # what nas-edge search sets
+    study = optuna.create_study()
+    study.add_trial(create_trial(value=1.0))                # another worker spent the budget of 1
+    budget = TrialBudget(1)
+    with one_line_budget_messages():
+        study.optimize(budget.guard(lambda t: 0.0), n_trials=1, catch=(BudgetExhausted,))
+    t = study.trials[-1]
+    assert t.state.name == "FAIL" and t.user_attrs["budget_exhausted"], t
+""")
+
+
+def test_a_surplus_trial_is_one_line_not_a_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-c", SURPLUS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "trial 1 closed unrun: the study's budget of 1 trials is spent" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_front_title_does_not_count_surplus_trials() -> None:
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from nas_edge.cli.search import front_title
+
+    study = optuna.create_study(study_name="s", directions=["minimize", "minimize"])
+    for v in ((1.0, 2.0), (2.0, 1.0), (3.0, 3.0)):
+        study.add_trial(create_trial(values=list(v)))
+    study.add_trial(create_trial(state=TrialState.FAIL))  # a real failure counts
+    for _ in range(4):  # surplus trials other workers' budget closed: not trials of this search
+        study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"budget_exhausted": True}))
+    assert front_title(study) == "Pareto front of 's': 2 of 4 trials (1 failed)"
