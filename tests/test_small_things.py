@@ -44,3 +44,31 @@ def test_the_front_title_does_not_count_surplus_trials() -> None:
     for _ in range(4):  # surplus trials other workers' budget closed: not trials of this search
         study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"budget_exhausted": True}))
     assert front_title(study) == "Pareto front of 's': 2 of 4 trials (1 failed)"
+
+
+def test_search_help_lists_every_network_space_and_takes_dash_h(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from nas_edge.cli import app
+    from nas_edge.spaces import list_spaces
+
+    runner = CliRunner()
+    text = " ".join(runner.invoke(app, ["search", "--help"], env={"COLUMNS": "300"}).stdout.replace("│", " ").split())
+    assert f"network search space: {', '.join(list_spaces('network'))} (" in text
+    assert "-H" in text
+    r = runner.invoke(app, ["search", "-H", "isaac-reram-32nm", "--objectives", "energy_uj", "--trials", "1",
+                            "--no-progress", "--storage", f"sqlite:///{tmp_path / 's.db'}"])
+    assert r.exit_code == 0, r.stderr
+    import optuna
+
+    t = optuna.load_study(study_name="nas-edge", storage=f"sqlite:///{tmp_path / 's.db'}").trials[0]
+    assert t.user_attrs["hardware"]["profile"] == "isaac-reram-32nm"
+
+
+def test_space_hardware_error_names_the_cli_flag() -> None:
+    from typer.testing import CliRunner
+
+    from nas_edge.cli import app
+
+    r = CliRunner().invoke(app, ["search", "--space", "hardware", "--no-progress"])
+    assert r.exit_code == 1 and "--hardware-search" in r.stderr and "hardware_search=" not in r.stderr

@@ -6,13 +6,18 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand
 
-from nas_edge.cli._common import console, err_console, user_text, wide_terminal
+from nas_edge.cli._common import console, err_console, fail, user_text, wide_terminal
+
+SPACE_HELP = "network search space: {spaces} (the chip's knobs are co-searched with --hardware-search)"
 
 
 def search(
-    space: Annotated[str, typer.Option(help="search space: cnn or transformer")] = "cnn",
-    hardware: Annotated[str, typer.Option(help="hardware profile: built-in name or YAML file")] = "neurosim-rram-22nm",
+    space: Annotated[str, typer.Option(help=SPACE_HELP.format(spaces="see nas_edge.spaces.list_spaces()"))]
+    = "cnn",
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="hardware profile: built-in name or YAML file")]
+    = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
     data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val) or "
@@ -55,7 +60,11 @@ def search(
 
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, SearchRun
+    from nas_edge.spaces import list_spaces
 
+    if space in list_spaces("hardware"):
+        fail(f"--space {space} is the chip's knobs, not a network: keep a network --space "
+             f"({', '.join(list_spaces('network'))}) and add --hardware-search to co-search the chip")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
@@ -158,5 +167,18 @@ def _arch_summary(arch: dict[str, Any] | None) -> str:
         return str(arch)
 
 
+class SearchCommand(TyperCommand):
+    """``search`` lists the registered network spaces in its help, read when the help is shown (importing the
+    registry at start-up would slow every command)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from nas_edge.spaces import list_spaces
+
+        for param in self.params:
+            if param.name == "space":
+                param.help = SPACE_HELP.format(spaces=", ".join(list_spaces("network")))
+        super().format_help(ctx, formatter)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("search")(search)
+    app.command("search", cls=SearchCommand)(search)
