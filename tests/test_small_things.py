@@ -72,3 +72,55 @@ def test_space_hardware_error_names_the_cli_flag() -> None:
 
     r = CliRunner().invoke(app, ["search", "--space", "hardware", "--no-progress"])
     assert r.exit_code == 1 and "--hardware-search" in r.stderr and "hardware_search=" not in r.stderr
+
+
+def test_a_plain_postgresql_url_opens_on_a_real_server(tmp_path) -> None:
+    """SQLAlchemy 2's driver for ``postgresql://`` is psycopg 3: the postgres extra installs it."""
+    import optuna
+    from typer.testing import CliRunner
+
+    from nas_edge.cli import app
+
+    from pg_server import find_bin, postgres_server
+
+    if find_bin() is None:
+        import pytest
+
+        pytest.skip("PostgreSQL server binaries not installed (Debian package 'postgresql'; .ci/run installs it)")
+    with postgres_server() as url:
+        assert url.startswith("postgresql://")  # no +driver
+        r = CliRunner().invoke(app, ["search", "--storage", url, "--objectives", "energy_uj", "--trials", "2",
+                                     "--no-progress", "--study-name", "plain"])
+        assert r.exit_code == 0, r.stderr
+        assert len(optuna.load_study(study_name="plain", storage=url).trials) == 2
+
+
+MISSING_DRIVER = textwrap.dedent("""
+    import sys
+    sys.modules["psycopg"] = None          # as if the postgres extra were not installed
+    from nas_edge.search import SearchError, open_storage
+    try:
+        open_storage("postgresql://me:secret@db-host/nas")
+    except SearchError as exc:
+        print(exc)
+""")
+
+
+def test_a_missing_postgres_driver_names_the_extra() -> None:
+    proc = subprocess.run([sys.executable, "-c", MISSING_DRIVER], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert 'pip install "nas-edge[postgres]"' in proc.stdout and "secret" not in proc.stdout
+
+
+def test_data_and_spaces_have_short_reprs() -> None:
+    from nas_edge.evaluate import load_data
+    from nas_edge.spaces import HardwareSpace, create_space, list_spaces
+
+    data = load_data("digits")
+    assert repr(data) == ("Data('digits': 1437 train / 360 val images, input_shape=(1, 8, 8), num_classes=10)")
+    for name in list_spaces("network"):
+        space = create_space(name, **data.space_kwargs())
+        text = repr(space)
+        assert len(text) < 200 and "\n" not in text and text.startswith(f"{type(space).__name__}('{name}', ")
+        assert "input_shape=(1, 8, 8)" in text
+    assert repr(HardwareSpace(base="neurosim-rram-22nm")).startswith("HardwareSpace('hardware', 6 parameters")

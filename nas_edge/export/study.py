@@ -9,7 +9,6 @@ one that was searched.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,13 +19,9 @@ from nas_edge.export._files import ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
 from nas_edge.search.constraints import trial_feasible as feasible
+from nas_edge.search.study import redact
 
 Progress = Callable[[str], None]
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(url))
 
 
 def load_study(storage: str, study_name: str) -> Any:

@@ -4,6 +4,7 @@ created — or resumed, when it was made by the same search — for an :class:`~
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,28 @@ def open_storage(url: str | optuna.storages.BaseStorage | None) -> optuna.storag
         raise
     except Exception as exc:  # the driver's or SQLAlchemy's error for a URL it cannot open: one line
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SearchError(f"cannot open storage {url!r}: {msg}") from None
+        if _missing_driver(exc):
+            scheme = url.split("://", 1)[0]
+            hint = ' pip install "nas-edge[postgres]"' if scheme.startswith("postgresql") else \
+                f" install the Python driver that SQLAlchemy uses for {scheme}://"
+            msg = f"its database driver is not installed:{hint}"
+        raise SearchError(f"cannot open storage {redact(url)!r}: {msg}") from None
+
+
+def _missing_driver(exc: BaseException) -> bool:
+    """Whether opening a storage failed because the database driver module cannot be imported (Optuna wraps
+    SQLAlchemy's ImportError in its own message)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError) or "Failed to import DB access module" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(url))
 
 
 def make_sampler(name: str, *, seed: int | None = None, n_objectives: int = 1,
