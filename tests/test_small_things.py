@@ -124,3 +124,20 @@ def test_data_and_spaces_have_short_reprs() -> None:
         assert len(text) < 200 and "\n" not in text and text.startswith(f"{type(space).__name__}('{name}', ")
         assert "input_shape=(1, 8, 8)" in text
     assert repr(HardwareSpace(base="neurosim-rram-22nm")).startswith("HardwareSpace('hardware', 6 parameters")
+
+
+def test_the_optunahub_package_points_at_nothing_unreachable() -> None:
+    """No placeholder link, and requirements.txt asks only for what the public index has (nas-edge is not
+    there: the README says how to install it from a checkout)."""
+    import re
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parents[1] / "plugins" / "samplers" / "hw_screening"
+    readme = (pkg / "README.md").read_text()
+    for url in re.findall(r"https?://[^\s)>\]]+", readme):
+        host_only = re.fullmatch(r"https?://[^/]+/?", url)
+        assert not host_only and "example" not in url, f"placeholder link {url}"
+    assert "checkout" in readme and "pip install" in readme
+    reqs = [line.split("#")[0].strip() for line in (pkg / "requirements.txt").read_text().splitlines()]
+    names = {re.split(r"[<>=!~\[ ]", r)[0].lower() for r in reqs if r}
+    assert names == {"optuna", "numpy", "scipy"}, names
