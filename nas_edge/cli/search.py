@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import typer
@@ -58,6 +59,7 @@ def search(
     import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nas_edge._progress import Step, listening
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, SearchRun
     from nas_edge.spaces import list_spaces
@@ -71,6 +73,7 @@ def search(
     task = bar.add_task("", total=trials)
 
     opened: list[SearchRun] = []
+    last = [""]  # the latest finished trial, shown beside the running trial's progress
 
     def ready(run: SearchRun) -> None:
         opened.append(run)
@@ -85,16 +88,21 @@ def search(
         if trial.state not in FINISHED:  # a surplus trial of a finished budget, or a failure
             return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
-        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=FINISHED)),
-                   description=f"trial {trial.number} {trial.state.name.lower()}"
-                   + (f", Pareto front {n}" if n is not None else ""))
+        last[0] = f"trial {trial.number} {trial.state.name.lower()}" + (f", Pareto front {n}" if n is not None
+                                                                        else "")
+        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=FINISHED)), description=last[0])
+
+    def inside(step: Step) -> None:  # epochs and analog chips of the running trial
+        bar.update(task, description=f"{last[0]}{' · ' if last[0] else ''}running: {step}")
 
     try:  # one worker among any number on this study: the budget holds over all of them
-        study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
-                           constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
-                           timeout=timeout, sampler=sampler, pruner=pruner, storage=storage, study_name=study_name,
-                           seed=seed, training={"epochs": epochs}, analog={"hwa": hwa, "repeats": analog_repeats},
-                           evaluator=evaluator, method=method, callbacks=[advance], on_ready=ready)
+        with listening(inside) if progress else contextlib.nullcontext():
+            study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
+                               constraints=list(constraint or []), hardware_search=hardware_search,
+                               n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
+                               study_name=study_name, seed=seed, training={"epochs": epochs},
+                               analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
+                               callbacks=[advance], on_ready=ready)
     except KeyboardInterrupt:
         bar.stop()
         if not opened:
