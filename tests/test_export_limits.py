@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_report_browser import CHROMIUM, assert_fits
 from typer.testing import CliRunner
 
 from nas_edge.cli import app
@@ -84,3 +85,8 @@ def test_python_export_prints_progress_and_names_the_skipped_trial(study_db: tup
     assert f"[1/1] trial {real}:" in err
     assert "epoch 1/2 (val accuracy" in err and "epoch 2/2 (val accuracy" in err  # inside the long step
     assert json.loads((tmp_path / "out" / f"trial-{real}" / "report.json").read_text())["training"]["epochs"] == 2
+    if CHROMIUM is not None:  # the real pages, not only the rendered test records, fit 800 px in a browser
+        for page in (tmp_path / "out" / f"trial-{real}" / "report.html", tmp_path / "out" / "report.html"):
+            work = tmp_path / page.parent.name
+            work.mkdir(exist_ok=True)
+            assert_fits(page.read_text(), work)

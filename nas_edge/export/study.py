@@ -258,6 +258,7 @@ def rebuild(study: Any, trial: Any, *, data: Any | None = None) -> Rebuilt:
         "params": dict(trial.params), "space": space.name, "space_config": space.config(),
         "architecture": dict(arch_dict), "architecture_summary": arch.summary(),
         "hardware": trial.user_attrs.get("hardware"), "hardware_name": getattr(profile, "name", None),
+        "base_hardware": (study.user_attrs.get("nas_edge") or {}).get("hardware"),
         "cost": cost, "evaluation": evaluation, "feasible": feasible(trial),
         "search_accuracy": values[names.index("accuracy")] if "accuracy" in names and values else None,
         "analog": analog or None, "rebuild_check": checks, "warnings": warnings,
@@ -302,6 +303,7 @@ def export_trial(rb: Rebuilt, folder: Path, *, options: ExportOptions, epochs: i
     record = export_into(model, rb.data, folder, options=options, train=train, source=rb.source,
                          trial_hardware=rb.profile, analytic_macs=rb.analytic_macs)
     record["warnings"] = list(rb.warnings)
+    _mark_cosearched(record["hardware"], rb.trial.user_attrs.get("hardware"), "trial", rb.source.get("base_hardware"))
     return record
 
 
@@ -417,6 +419,8 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
     from collections import Counter
 
     from nas_edge.export.report import export_summary, summary_rows
+    from nas_edge.search.hardware_cost import chip_summary
+    from nas_edge.search.history import search_history
 
     names = objective_names(study)
     trials = study.get_trials(deepcopy=False)
@@ -434,16 +438,17 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
                 summary = Architecture.from_dict(arch).summary()
             except Exception:
                 summary = None
+        hw = t.user_attrs.get("hardware")
         rows.append({"number": t.number, "state": t.state.name, "values": list(t.values) if t.values else [],
                      "feasible": feasible(t), "params": dict(t.params), "architecture_summary": summary,
-                     "hardware": t.user_attrs.get("hardware")})
+                     "hardware": hw, "chip": chip_summary(hw) if isinstance(hw, Mapping) else None})
     export_entries = []
     for r in exports:
         export_entries.append({
             "trial": int(r["source"]["trial"]), "dir": f"trial-{r['source']['trial']}",
             "summary": export_summary(r), "key_figures": summary_rows(r),
-            "hardware": [{k: h[k] for k in ("name", "kind", "source", "profile", "totals", "layers")}
-                         for h in r.get("hardware", [])],
+            "hardware": [{k: h[k] for k in ("name", "kind", "source", "profile", "totals", "layers", "chip")
+                          if k in h} for h in r.get("hardware", [])],
         })
     analytic = []
     by_number = {t.number: t for t in trials}
@@ -460,7 +465,7 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
                   "states": dict(Counter(t.state.name for t in trials)),
                   "search": study.user_attrs.get("nas_edge")},
         "trials": rows, "pareto": pareto, "chosen": chosen, "exports": export_entries, "analytic": analytic,
-        "out": str(out),
+        "history": search_history(study), "out": str(out),
     }
 
 
@@ -475,7 +480,22 @@ def _analytic_cost(study: Any, trial: Any, hardware: Sequence[Any]) -> dict[str,
     profile = rb.profile if rb.profile is not None else (hardware[0] if hardware else None)
     if profile is None:
         return None
-    return cost_entry(rb.space.layers(rb.arch), profile, "trial (analytic)")
+    entry = cost_entry(rb.space.layers(rb.arch), profile, "trial (analytic)")
+    _mark_cosearched([entry], trial.user_attrs.get("hardware"), "trial (analytic)",
+                     (study.user_attrs.get("nas_edge") or {}).get("hardware"))
+    return entry
+
+
+def _mark_cosearched(entries: Sequence[dict[str, Any]], hw: Any, source: str, base: Any) -> None:
+    """A co-searched chip's cost entry (``source``) gets its knobs (``chip``, from the trial's ``hardware``
+    attribute) and ``base`` profile: the report shows those, not the base profile's description."""
+    from nas_edge.search.hardware_cost import chip_summary
+
+    if not isinstance(hw, Mapping) or hw.get("space") != "hardware":
+        return
+    for e in entries:
+        if e.get("source") == source:
+            e["chip"], e["base"] = chip_summary(hw), hw.get("base") or base
 
 
 def study_report(
