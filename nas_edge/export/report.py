@@ -353,7 +353,7 @@ def _energy_chart(p: Mapping[str, Any], top: int = 12) -> str:
     if not layers:
         return ""
     parts = [c for c in ENERGY_PARTS if any((lay.get(f"energy_{c}_pj") or 0) > 0 for lay in layers)]
-    series = {c: [(lay.get(f"energy_{c}_pj") or 0.0) / 1e6 for lay in layers] for c in parts}
+    series = {c.replace("_", "-"): [(lay.get(f"energy_{c}_pj") or 0.0) / 1e6 for lay in layers] for c in parts}
     return bars_svg([lay["name"] for lay in layers], series, stacked=True, unit="µJ",
                     title=f"energy by component, {len(layers)} most energy-hungry layers ({p['name']})")
 
