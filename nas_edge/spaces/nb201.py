@@ -207,8 +207,14 @@ class NB201Space(NetworkSpace):
 
     def layers(self, arch: Architecture, input_shape: Sequence[int] | None = None) -> Workload:
         a = self._own(arch, NB201Architecture)
-        cin, h, w = input_shape or self.input_shape
         r = Rows()
+        self.append_rows(r, a, input_shape)
+        return r.workload({"network": "nb201", "cell": arch_string(a.ops)})
+
+    def append_rows(self, r: Rows, arch: NB201Architecture, input_shape: Sequence[int] | None = None) -> None:
+        """Append the rows of :meth:`layers` to ``r`` (to pack many networks into one table at once)."""
+        a = arch
+        cin, h, w = input_shape or self.input_shape
         c = self.channels
         h, w = r.conv("stem.0", cin, c, 3, h, w)
         layer = True  # the node tensor is a convolution's output (through batch norm): a ReLU on it folds
@@ -218,15 +224,14 @@ class NB201Space(NetworkSpace):
                 r.extend(chunk)
                 layer, c = False, c_s
             for k in range(self.cells):
-                chunk, layer = _cell_rows(f"cells.{s * (self.cells + 1) + k}", a.ops, c, h, w, layer)
-                r.extend(chunk)
+                chunk, layer = _cell_rows(a.ops, c, h, w, layer)
+                _extend(r, f"cells.{s * (self.cells + 1) + k}", chunk)
         e = c * h * w
         if not layer:  # the final batch norm and ReLU fold into a convolution, else they are rows
             r.op(NORM, "lastact.0", e, 2, e + 4 * c)
             r.op(ELEMENTWISE, "lastact.1", e)
         r.op(POOL, "pool", c, h * w, e)
         r.linear("classifier", c, self.num_classes)
-        return r.workload({"network": "nb201", "cell": arch_string(a.ops)})
 
     def build(self, arch: Architecture) -> Any:
         from nas_edge.spaces._nn_nb201 import build_nb201
@@ -235,9 +240,9 @@ class NB201Space(NetworkSpace):
 
 
 @functools.lru_cache(maxsize=4 * N_CELLS)
-def _cell_rows(name: str, ops: tuple[str, ...], c: int, h: int, w: int, layer_in: bool) -> tuple[Chunk, bool]:
-    """The rows of one cell and whether its output is a convolution's output (memoised: a network repeats its
-    cell 15 times and 15,625 networks share their stages' shapes)."""
+def _cell_rows(ops: tuple[str, ...], c: int, h: int, w: int, layer_in: bool) -> tuple[Chunk, bool]:
+    """The rows of one cell (names relative to the cell) and whether its output is a convolution's output.
+    Memoised: a network repeats its cell five times per stage, and a search revisits cells."""
     r = Rows()
     e = c * h * w
     layer = {0: layer_in}
@@ -246,7 +251,7 @@ def _cell_rows(name: str, ops: tuple[str, ...], c: int, h: int, w: int, layer_in
     for j, ins in plan:
         term_layer = False
         for i in ins:
-            op, edge = op_of[(j, i)], f"{name}.layers.e{j}{i}"
+            op, edge = op_of[(j, i)], f"layers.e{j}{i}"
             if op in _CONV_KERNEL:
                 if not layer[i]:
                     r.op(ELEMENTWISE, f"{edge}.0", e)
@@ -258,12 +263,17 @@ def _cell_rows(name: str, ops: tuple[str, ...], c: int, h: int, w: int, layer_in
             else:  # skip_connect: the same tensor
                 term_layer = layer[i]
         for k in range(1, len(ins)):
-            r.op(ELEMENTWISE, f"{name}.add{j}.{k}", e, 1, 2 * e)
+            r.op(ELEMENTWISE, f"add{j}.{k}", e, 1, 2 * e)
         layer[j] = len(ins) == 1 and term_layer
     if not plan or plan[-1][0] != 3:  # no path from input to output: the cell outputs zeros
-        r.op(ELEMENTWISE, f"{name}.zero", e)
+        r.op(ELEMENTWISE, "zero", e)
         return r.chunk(), False
     return r.chunk(), layer[3]
+
+
+def _extend(r: Rows, prefix: str, chunk: Chunk) -> None:
+    r.data.extend(chunk[0])
+    r.names.extend([f"{prefix}.{n}" for n in chunk[1]])
 
 
 @functools.lru_cache(maxsize=64)
