@@ -4,7 +4,8 @@ The table is complete, so the best attainable hypervolume is known exactly: ever
 0 is its best value and 1 its worst over the exact Pareto front of the feasible cells (its nadir point), the
 reference point is 1.1 in every objective (10 % beyond the nadir, so that the front's extreme cells count),
 and the optimum is the hypervolume of all feasible cells. Cells beyond the nadir in some objective add
-nothing, so the ratio measures how much of the true front a run has found, not how far it is from poor cells. A run's quality is its hypervolume divided by that optimum (1.0 = the exact Pareto front found).
+nothing, so the ratio measures how much of the true front a run has found, not how far it is from poor cells.
+A run's quality is its hypervolume divided by that optimum (1.0 = the exact Pareto front found).
 """
 
 from __future__ import annotations

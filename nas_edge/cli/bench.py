@@ -56,7 +56,8 @@ def run(
         "--objectives", "-O", help="comma-separated: accuracy fields (see 'bench fields') and cost totals")],
     hardware: Annotated[str, typer.Option("--hardware", "-H", help="profile name or YAML file")] = "neurosim-rram-22nm",
     constraint: Annotated[list[str] | None, typer.Option(
-        "--constraint", "-c", help="NAME<=VALUE or NAME>=VALUE (repeat); fitting on the chip is always required")] = None,
+        "--constraint", "-c", help="NAME<=VALUE or NAME>=VALUE (repeat); the network must always fit the chip")
+    ] = None,
     samplers: Annotated[str, typer.Option(
         help="comma-separated: random, tpe, nsga2, nsga3, gp, qmc, hw")] = "random,tpe,nsga2,nsga3,qmc,hw",
     seeds: Annotated[int, typer.Option(min=1, help="seeds per sampler (0 .. N-1)")] = 10,
