@@ -37,6 +37,7 @@ from torch import nn
 from nas_edge.analog import devices
 from nas_edge.analog.config import AnalogConfig, HWAConfig
 from nas_edge.analog.quant import adc_codes, digit_weights, split_digits
+from nas_edge.workload.table import conv_out_size
 
 Mode = Literal["digital", "analog", "calibrate"]
 _CHUNK_ELEMENTS = 1 << 23  # partial sums held at once (32 MiB in float32)
@@ -451,7 +452,7 @@ class AnalogConv2d(AnalogMixin, nn.Conv2d):
         r = self._reversed_padding_repeated_twice  # [left, right, top, bottom] for any padding setting
         (kh, kw), (dh, dw), (sh, sw) = self.kernel_size, self.dilation, self.stride
         h, w = x.shape[-2:]
-        return ((h + r[2] + r[3] - dh * (kh - 1) - 1) // sh + 1, (w + r[0] + r[1] - dw * (kw - 1) - 1) // sw + 1)
+        return conv_out_size(h, kh, sh, (r[2], r[3]), dh), conv_out_size(w, kw, sw, (r[0], r[1]), dw)
 
     def _positions(self, x: torch.Tensor) -> int:
         ho, wo = self._out_hw(x)

@@ -59,6 +59,13 @@ class Data:
                 "train": len(self.y_train), "val": len(self.y_val)}
 
 
+def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, float]:
+    """Mean and std of the (first ``limit``) training inputs: images are standardised with these, in training
+    (:func:`nas_edge.evaluate.train.tensors`), in the analog simulation and in the exported ONNX file."""
+    xt = x_train[:limit]
+    return float(xt.mean()), float(xt.std()) or 1.0
+
+
 def from_arrays(name: str, x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> Data:
     """Check and normalise four arrays (shapes, dtypes, labels) into :class:`Data`."""
     xs = {"x_train": np.asarray(x_train), "x_val": np.asarray(x_val)}

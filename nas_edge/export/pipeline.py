@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from nas_edge._json import finite_or_none, json_safe
+from nas_edge.evaluate.data import input_stats  # the training's normalisation, baked into the ONNX file
 from nas_edge.export._files import ensure_writable, publish, sha256, staging
 from nas_edge.export.errors import ExportError
+from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION
 
 HOST_CALIBRATE = "calibrate"
 DEFAULT_HOST_PROFILE = HOST_CALIBRATE
@@ -71,12 +74,6 @@ class ExportResult:
         return self.dir / "report.html"
 
 
-def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, float]:
-    """Mean and std that :func:`nas_edge.evaluate.train_and_evaluate` normalises images with."""
-    xt = x_train[:limit]
-    return float(xt.mean()), float(xt.std()) or 1.0
-
-
 def environment(threads: int) -> dict[str, Any]:
     import onnx
     import onnxruntime
@@ -99,10 +96,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _finite(v: Any) -> Any:
-    return float(v) if isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v)) else None
-
-
 def cost_entry(workload: Any, profile: Any, source: str) -> dict[str, Any]:
     """One profile's cost of ``workload`` as a report entry: profile summary, totals and per-layer rows."""
     from nas_edge.cost import estimate
@@ -114,9 +107,8 @@ def cost_entry(workload: Any, profile: Any, source: str) -> dict[str, Any]:
         raise ExportError(f"hardware profile {source}: {str(exc).splitlines()[0]}") from None
     cost = estimate(workload, prof).to_dict()
     return {"name": prof.name, "kind": prof.kind, "source": source, "profile": profile_to_dict(prof),
-            "totals": {k: _finite(v) for k, v in cost["totals"].items()},
-            "layers": [{k: (_finite(v) if isinstance(v, float) else v) for k, v in row.items()}
-                       for row in cost["layers"]]}
+            "totals": {k: finite_or_none(v) for k, v in cost["totals"].items()},
+            "layers": [json_safe(row, finite=True) for row in cost["layers"]]}
 
 
 def hardware_costs(model_path: Path, profiles: Sequence[tuple[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
@@ -309,7 +301,7 @@ def export_into(
 
     host = _host_comparison(costs, lat_ort, host_how)
     record: dict[str, Any] = {
-        "schema": "nas-edge.export", "version": 1,
+        "schema": EXPORT_SCHEMA_ID, "version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "name": folder.name if not folder.name.startswith(".") else "model",
         "source": dict(source or {"kind": "module"}),
@@ -325,7 +317,7 @@ def export_into(
             "dynamic_axes": {V.INPUT_NAME: {"0": "batch"}},
             "inputs": checked["inputs"], "outputs": checked["outputs"], "operators": checked["operators"],
             "params": params, "initializer_params": checked["initializer_params"],
-            "macs": float(workload.total_macs), "macs_analytic": _finite(analytic_macs),
+            "macs": float(workload.total_macs), "macs_analytic": finite_or_none(analytic_macs),
             "preprocessing": preprocessing,
         },
         "verification": {"checker": checked["checker"], "shape_inference": checked["shape_inference"],
@@ -336,7 +328,7 @@ def export_into(
                     "ort_over_torch_p50": lat_ort["p50_ms"] / lat_torch["p50_ms"]},
         "accuracy": {"torch_fp32": acc_torch, "onnx_fp32": acc_onnx,
                      "int8": quant["accuracy"] if quant else None,
-                     "search": _finite((source or {}).get("search_accuracy")),
+                     "search": finite_or_none((source or {}).get("search_accuracy")),
                      "analog": (source or {}).get("analog")},
         "quantization": quant,
         "ort_format": ort_fmt,
