@@ -50,7 +50,7 @@ def row_groups(k: int, rows: int, rows_parallel: int, kernel: int = 1) -> list[t
     ``kernel`` that fits (``rows`` when one kernel is larger than the array).
     """
     tile = rows if kernel <= 1 or kernel > rows else rows // kernel * kernel
-    out = []
+    out: list[tuple[int, int]] = []
     for a in range(0, k, tile):
         end = min(k, a + tile)
         out.extend((s, min(end, s + rows_parallel)) for s in range(a, end, rows_parallel))
@@ -341,7 +341,7 @@ class AnalogMixin:
         raise NotImplementedError
 
 
-class AnalogLinear(AnalogMixin, nn.Linear):
+class AnalogLinear(AnalogMixin, nn.Linear):  # type: ignore[misc]  # torch types Linear.bias as never None
     """``nn.Linear`` on a simulated crossbar (digital until calibrated and switched to ``analog`` mode).
 
     Row groups are gathered from the padded reduction and run as one batched matmul (no wasted products).

@@ -162,7 +162,7 @@ def from_function(spec: str) -> Data:
         raise DataError(f"{spec}: the function raised {type(exc).__name__}: {exc}") from None
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise DataError(f"{spec}: returned {type(result).__name__}; expected a pair (train_dataset, val_dataset)")
-    arrays = []
+    arrays: list[np.ndarray] = []
     for split, ds in zip(("train", "val"), result, strict=True):
         arrays.extend(_dataset_arrays(spec, split, ds))
     return from_arrays(spec, *arrays)
@@ -175,7 +175,8 @@ def _dataset_arrays(spec: str, split: str, ds: Any) -> tuple[np.ndarray, np.ndar
     n = len(ds)
     if n == 0:
         raise DataError(f"{spec}: the {split} dataset is empty")
-    xs, ys = [], []
+    xs: list[Any] = []
+    ys: list[Any] = []
     for i in range(n):
         item = ds[i]
         if not (isinstance(item, (tuple, list)) and len(item) == 2):

@@ -49,6 +49,7 @@ def load_study(storage: str, study_name: str) -> Any:
         store = open_storage(url)
     except SearchError as exc:
         raise TrialSelectionError(str(exc)) from None
+    assert store is not None  # a URL always gives a storage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return optuna.load_study(study_name=study_name, storage=store)
@@ -151,7 +152,10 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
         if meta.get("search") and hw.get("space") == "hardware":
             choice = HardwareChoice.from_dict({k: v for k, v in hw.items() if k != "profile"})
             return HardwareSpace(**meta["search"]).profile(choice), []
-        return load_profile(meta.get("hardware") or hw.get("profile")), []
+        ref = meta.get("hardware") or hw.get("profile")
+        if not ref:
+            return None, ["the trial records no hardware profile; its cost table is missing"]
+        return load_profile(ref), []
     except Exception as exc:  # a moved profile file should not stop the export: the other profiles still run
         return None, [f"the trial's hardware profile could not be loaded ({str(exc).splitlines()[0]}); "
                       "its cost table is missing"]
