@@ -36,6 +36,25 @@ def test_conv_out_size_is_torchs(size: int, kernel: int, stride: int, begin: int
         assert conv_out_size(size, kernel, stride, begin, dilation) == expected
 
 
+@settings(max_examples=150, deadline=None)
+@given(size=st.integers(1, 30), kernel=st.integers(1, 5), stride=st.integers(1, 3), begin=st.integers(0, 2),
+       end=st.integers(0, 2), dilation=st.integers(1, 2), auto_pad=st.sampled_from(["NOTSET", "VALID"]))
+def test_the_onnx_adapter_sizes_convolutions_by_the_same_rule(size: int, kernel: int, stride: int, begin: int,
+                                                              end: int, dilation: int, auto_pad: str) -> None:
+    from nas_edge.workload.onnx_adapter import conv_output_shape
+
+    pads = (begin, end) if auto_pad == "NOTSET" else (0, 0)
+    expected = conv_out_size(size, kernel, stride, pads, dilation)
+    attrs: dict[str, object] = {"strides": [stride], "dilations": [dilation], "auto_pad": auto_pad}
+    if auto_pad == "NOTSET":
+        attrs["pads"] = [begin, end]
+    if expected < 1:
+        with pytest.raises(ValueError, match="empty"):
+            conv_output_shape((1, 2, size), (3, 2, kernel), **attrs)  # type: ignore[arg-type]
+    else:
+        assert conv_output_shape((1, 2, size), (3, 2, kernel), **attrs) == (1, 3, expected)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("mapping", MAPPINGS)
 def test_every_cell_mapping_is_costed_and_simulated(mapping: str) -> None:
     """The profile schema, the cost kernels and the analog simulation read the same mapping names."""

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas_edge.errors import NasEdgeError
 from nas_edge.workload import _rows as R
-from nas_edge.workload.table import OpKind, Workload, conv_out_size
+from nas_edge.workload.table import OpKind, Workload
 
 if TYPE_CHECKING:
     import onnx
@@ -945,9 +945,9 @@ def conv_output_shape(x: Sequence[int], w: Sequence[int], groups: int = 1, *, tr
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             spatial.append(-(-x[2 + i] // s[i]))
         elif auto_pad == "VALID":
-            spatial.append(conv_out_size(x[2 + i], ks[i], s[i], 0, d[i]))
+            spatial.append((x[2 + i] - eff) // s[i] + 1)
         else:
-            spatial.append(conv_out_size(x[2 + i], ks[i], s[i], (p[i], p[i + nd]), d[i]))
+            spatial.append((x[2 + i] + p[i] + p[i + nd] - eff) // s[i] + 1)
     if min(spatial, default=1) < 1:
         raise ValueError(f"convolution output would be empty ({spatial})")
     return (x[0], cout, *spatial)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas_edge.workload.table import Workload, conv_out_size
+from nas_edge.workload.table import Workload
 
 
 def _conv(name: str, cin: int, cout: int, size: int, kernel: int = 3, stride: int = 1) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def resnet18(*, input_size: int = 224, classes: int = 1000, with_digital: bool =
         for block in range(2):
             stride = 2 if stage > 1 and block == 0 else 1
             prefix = f"layer{stage}.{block}"
-            out = conv_out_size(size, 3, stride, 1)
+            out = (size - 1) // stride + 1
             layers.append(_conv(f"{prefix}.conv1", cin, cout, size, stride=stride))
             layers.append(_conv(f"{prefix}.conv2", cout, cout, out))
             if stride != 1 or cin != cout:
