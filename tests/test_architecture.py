@@ -27,7 +27,9 @@ ALLOWED: dict[str, set[str]] = {
     "testing": LOW | {"cost", "spaces"},
     "search": LOW | {"cost", "spaces", "evaluate", "analog", "samplers", "workers", "models"},
     "export": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "models"},
-    "cli": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "export", "models", "samplers"},
+    "bench": LOW | {"cost", "spaces", "samplers", "search", "export"},
+    "cli": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "export", "models", "samplers",
+                  "bench"},
     "demo": LOW | {"cost", "spaces", "evaluate", "search", "export", "cli"},
 }
 # the deprecated alias of the screening glue's old home: imports search/ only when imported itself
@@ -87,3 +89,14 @@ def test_generic_rooms_never_import_the_orchestration() -> None:
     top = {"search", "cli", "export", "demo"}
     for room in ("samplers", "cost", "hardware", "workload"):
         assert not ALLOWED[room] & top
+
+
+def test_the_design_is_in_the_repository() -> None:
+    """Code and README cite docs/design.md, which a clone has, never a file outside the project."""
+    root = PACKAGE.parent
+    assert (root / "docs" / "design.md").is_file()
+    outside = "shared/" + "DESIGN"
+    files = [root / "README.md", *root.glob("docs/*.md"), *PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"),
+             *(root / "benchmarks").glob("*.*"), *(root / "examples").glob("*.py")]
+    citing = [str(f.relative_to(root)) for f in files if f.is_file() and outside in f.read_text(errors="ignore")]
+    assert not citing, f"cite docs/design.md instead: {citing}"

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperOption
 
 from nas_edge.cli._common import console, err_console, fail, user_text, wide_terminal
 
@@ -183,7 +183,7 @@ class SearchCommand(TyperCommand):
         from nas_edge.spaces import list_spaces
 
         for param in self.params:
-            if param.name == "space":
+            if param.name == "space" and isinstance(param, TyperOption):
                 param.help = SPACE_HELP.format(spaces=", ".join(list_spaces("network")))
         super().format_help(ctx, formatter)
 
