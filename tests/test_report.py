@@ -335,3 +335,11 @@ def test_search_history_is_monotone_and_counts_feasible_trials_only() -> None:
     single.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=10)
     pts = search_history(single)["points"]
     assert [p[2] for p in pts] == [min(q[1] for q in pts[: i + 1]) for i in range(len(pts))]
+
+
+def test_band_lines_are_the_same_line_chart() -> None:
+    from nas_edge.export._svg import lines_svg
+
+    svg = lines_svg({"hw": ([1, 2, 3], [0.5, 0.7, 0.9], [0.4, 0.6, 0.8], [0.6, 0.8, 1.0])}, x_label="trials",
+                    y_label="hv")
+    assert svg.count("<polygon") == 1 and svg.count('class="series"') == 1 and "<circle" not in svg

@@ -173,21 +173,32 @@ def line_svg(
     title: str = "",
     step: bool = False,
     markers: bool = True,
+    bands: Mapping[str, Sequence[tuple[float, float, float]]] | None = None,
     width: int = 560,
     height: int = 300,
 ) -> str:
     """One line per named series of ``(x, y)`` points (sorted by x); ``step``: a step line (the value holds
-    until the next point: best-so-far curves). Non-finite points are left out."""
+    until the next point: best-so-far curves); ``bands``: per series, ``(x, low, high)`` drawn as a shaded band.
+    Non-finite points are left out. The one line chart of the reports (study history, benchmark curves)."""
     clean = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x) and math.isfinite(y))
              for name, pts in series.items()}
+    shade = {name: sorted((float(x), float(lo), float(hi)) for x, lo, hi in pts
+                          if math.isfinite(x) and math.isfinite(lo) and math.isfinite(hi))
+             for name, pts in (bands or {}).items()}
     xs = [x for pts in clean.values() for x, _ in pts]
-    ys = [y for pts in clean.values() for _, y in pts]
+    ys = [y for pts in clean.values() for _, y in pts] + [v for pts in shade.values() for _, lo, hi in pts
+                                                          for v in (lo, hi)]
     fr = _Frame(xs, ys, width, height)
     body = fr.axes(x_label, y_label, title)
     for j, (name, pts) in enumerate(clean.items()):
         if not pts:
             continue
         color = PALETTE[j % len(PALETTE)]
+        band = shade.get(name)
+        if band:
+            outline = [f"{fr.x(x):.1f},{fr.y(hi):.1f}" for x, _, hi in band]
+            outline += [f"{fr.x(x):.1f},{fr.y(lo):.1f}" for x, lo, _ in reversed(band)]
+            body.append(f'<polygon points="{" ".join(outline)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
         if step:
             d = _staircase(fr, pts)
         else:
@@ -259,21 +270,8 @@ def lines_svg(
     width: int = 640,
     height: int = 380,
 ) -> str:
-    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``."""
-    xs_all = [float(x) for s in series.values() for x in s[0]]
-    ys_all = [float(y) for s in series.values() for part in s[1:] for y in part if math.isfinite(float(y))]
-    fr = _Frame(xs_all, ys_all, width, height)
-    body = fr.axes(x_label, y_label, title)
-    for j, (name, (xs, ys, lo, hi)) in enumerate(series.items()):
-        color = PALETTE[j % len(PALETTE)]
-        band = [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in zip(xs, hi, strict=True)]
-        band += [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in reversed(list(zip(xs, lo, strict=True)))]
-        body.append(f'<polygon points="{" ".join(band)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
-        path = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}"
-                        for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
-        body.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.8"><title>{escape(name)}'
-                    f"</title></path>")
-        lx, ly = fr.left + 8 + (j % 4) * 110, fr.top + 14 + 14 * (j // 4)
-        body.append(f'<rect x="{lx}" y="{ly - 9}" width="9" height="9" fill="{color}"/>'
-                    f'<text x="{lx + 13}" y="{ly}">{escape(name)}</text>')
-    return _svg(width, height, body, title or f"{y_label} vs {x_label}")
+    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``
+    (:func:`line_svg` with bands)."""
+    return line_svg({n: list(zip(xs, ys, strict=True)) for n, (xs, ys, _, _) in series.items()},
+                    bands={n: list(zip(xs, lo, hi, strict=True)) for n, (xs, _, lo, hi) in series.items()},
+                    x_label=x_label, y_label=y_label, title=title, markers=False, width=width, height=height)
