@@ -85,6 +85,13 @@ def test_python_export_prints_progress_and_names_the_skipped_trial(study_db: tup
     assert f"[1/1] trial {real}:" in err
     assert "epoch 1/2 (val accuracy" in err and "epoch 2/2 (val accuracy" in err  # inside the long step
     assert json.loads((tmp_path / "out" / f"trial-{real}" / "report.json").read_text())["training"]["epochs"] == 2
+    import onnx
+
+    model = onnx.load(str(tmp_path / "out" / f"trial-{real}" / "model.onnx"))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert (props["study"], props["trial"], props["hardware"]) == ("a", str(real), "neurosim-rram-22nm")
+    assert set(json.loads(props["objectives"])) == {"accuracy", "energy_uj"}
+    assert f"trial {real} of study 'a'" in model.doc_string
     if CHROMIUM is not None:  # the real pages, not only the rendered test records, fit 800 px in a browser
         for page in (tmp_path / "out" / f"trial-{real}" / "report.html", tmp_path / "out" / "report.html"):
             work = tmp_path / page.parent.name
