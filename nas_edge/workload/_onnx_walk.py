@@ -3,19 +3,22 @@
 Op handling is a table: :data:`HANDLERS` maps ``(domain, op type)`` to a handler (``"std"`` is the default
 ONNX domain, ``"ms"`` ONNX Runtime's ``com.microsoft``), and :data:`CATEGORIES` maps lower-case op types to
 the shared per-element counts (normalisations, softmax, data movement, element-wise ops). A node with
-neither is an unknown op. Before the table, a bias ``Add``, a ``BatchNormalization`` or a piecewise-linear
-activation may fold into the static layer before it (:meth:`Walker.fold`).
+neither is an unknown op. Each node is first described to the fusion pass (:mod:`nas_edge.workload._fuse`):
+a bias ``Add``, a ``BatchNormalization``, a piecewise-linear activation or a pooling op may join the static
+layer before it, and then has no row; the handler runs only for nodes that stay on their own.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nas_edge.workload import _rows as R
+from nas_edge.workload._fuse import Op, fold_kind, fuse
 from nas_edge.workload._onnx_common import (
     CONTROL_OPS,
     FREE_OPS,
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 Handler = Callable[["Walker", Any, str], list[Row]]
 
-FUSED_ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "HardSigmoid")  # applied as a static layer's output is written
 REDUCE_OPS = {"ReduceMean": 1.0, "ReduceSum": 1.0, "ReduceMax": 1.0, "ReduceMin": 1.0, "ReduceProd": 1.0,
               "ReduceL1": 2.0, "ReduceL2": 2.0, "ReduceSumSquare": 2.0, "ReduceLogSum": 1.0,
               "ReduceLogSumExp": 5.0, "ArgMax": 1.0, "ArgMin": 1.0, "TopK": 1.0, "GlobalAveragePool": 1.0,
@@ -140,34 +142,11 @@ class Walker:
         return live
 
     def run(self) -> None:
-        for index, node in enumerate(self.live_nodes()):
-            ins = [i for i in node.input if i]
-            op, domain = node.op_type, node.domain
-            if op == "Constant" or (op in SHAPE_OPS and domain in STD_DOMAINS) or (
-                    all(i in self.const for i in ins) and op not in RANDOM_OPS and op not in CONTROL_OPS):
-                self.const.update(o for o in node.output if o)  # constant folding / shape computation
-                continue
-            if domain in STD_DOMAINS and op in FREE_OPS:
-                if ins and ins[0] in self.producer and self.consumers[ins[0]] == 1:
-                    self.producer[node.output[0]] = self.producer[ins[0]]
-                continue
-            name = _node_label(node, index)
-            try:
-                new = self.node_rows(node, name)
-            except Unknown as exc:
-                self.unsized.append(f"{op} {name!r} (shape of {exc.args[0]!r})")
-                new = [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
-            except Exception as exc:  # a malformed node must not stop the profile
-                self.warnings.append(f"{op} {name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                                     "; counted as an empty digital op")
-                new = [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
-            for row in new:
-                if row["kind"] <= int(OpKind.DYNAMIC_MATMUL) and (row["k"] < 1 or row["n"] < 1):
-                    row = R.digital_row(row["name"], OpKind.OTHER, 0.0, 0.0, 0.0)  # empty tensor
-                row["op"] = op if domain in STD_DOMAINS else f"{domain}.{op}"
-                self.rows.append(row)
-            if len(new) == 1 and new[0]["kind"] in (int(OpKind.CONV), int(OpKind.LINEAR)):
-                self.producer[node.output[0]] = len(self.rows) - 1
+        live = self.live_nodes()
+        readers = Counter(self.consumers)
+        readers.update(self.graph_outputs)
+        self.rows = fuse((op for index, node in enumerate(live) if (op := self.describe(node, index)) is not None),
+                         readers)
         if self.unknown:
             ops = ", ".join(f"{op} ({n})" for op, n in sorted(self.unknown.items()))
             self.warnings.append(f"unknown op types counted as digital ops (1 op per output element): {ops}")
@@ -180,40 +159,54 @@ class Walker:
             shown = "; ".join(self.unsized[:5]) + more
             self.warnings.append(f"shapes unknown after inference, not costed: {shown}")
 
-    def node_rows(self, node: Any, name: str) -> list[Row]:
-        """The rows of one node: folded (none), its handler's, or one unknown-op row."""
-        op, domain = node.op_type, node.domain
-        dom = domain_key(domain)
-        if dom == "std" and op in ("Add", "BatchNormalization", *FUSED_ACTIVATIONS) and self.fold(node):
-            return []
-        handler = handler_for(domain, op)
-        if handler is not None:
-            return handler(self, node, name)
-        self.unknown[op if dom == "std" else f"{domain}.{op}"] += 1
-        try:
-            return [self.digital(node, name, OpKind.OTHER, 1.0)]
-        except Unknown:
-            return [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
-
-    def fold(self, node: Any) -> bool:
-        """Fold a bias Add, a BatchNormalization or an activation into the static layer before it."""
+    def describe(self, node: Any, index: int) -> Op | None:
+        """The node as the fusion pass sees it; ``None`` for constant folding and shape computations."""
         ins = [i for i in node.input if i]
-        if node.op_type == "Add" and len(ins) == 2:
-            for x, b in ((ins[0], ins[1]), (ins[1], ins[0])):
-                r = self.producer.get(x)
-                if r is not None and b in self.const and self.consumers[x] == 1 and x not in self.graph_outputs:
-                    bias = self.shapes.get(b)
-                    if bias is not None and R.numel(bias) == self.rows[r]["n"] and self.shapes.get(
-                            node.output[0]) == self.shapes.get(x):
-                        self.producer[node.output[0]] = r
-                        return True
-        if node.op_type in ("BatchNormalization", *FUSED_ACTIVATIONS) and ins:
-            r = self.producer.get(ins[0])
-            if r is not None and self.consumers[ins[0]] == 1 and ins[0] not in self.graph_outputs and all(
-                    i in self.const for i in ins[1:]):
-                self.producer[node.output[0]] = r
-                return True
-        return False
+        op, domain = node.op_type, node.domain
+        if op == "Constant" or (op in SHAPE_OPS and domain in STD_DOMAINS) or (
+                all(i in self.const for i in ins) and op not in RANDOM_OPS and op not in CONTROL_OPS):
+            self.const.update(o for o in node.output if o)  # constant folding / shape computation
+            return None
+        outs = tuple(o for o in node.output if o)
+        label = op if domain in STD_DOMAINS else f"{domain}.{op}"
+        if domain in STD_DOMAINS and op in FREE_OPS:
+            return Op(label, tuple(ins), outs, [], fold="view", src=ins[0] if ins else None)
+        name = _node_label(node, index)
+        op_ = Op(label, tuple(ins), outs, functools.partial(self.node_rows, node, name))
+        kind = fold_kind(op) if domain in STD_DOMAINS else None
+        dynamic = [i for i in ins if i not in self.const]
+        if kind is not None and len(dynamic) == 1:
+            x = dynamic[0]
+            if op == "Add":
+                bias = next(i for i in ins if i != x) if len(ins) == 2 else None
+                shape = self.shapes.get(bias) if bias is not None else None
+                if shape is not None and self.shapes.get(node.output[0]) == self.shapes.get(x):
+                    op_.fold, op_.src, op_.bias = kind, x, R.numel(shape)
+            elif ins[0] == x:
+                op_.fold, op_.src = kind, x
+                if kind == "pool":
+                    shape = self.shapes.get(node.output[0])
+                    op_.pooled = float(R.numel(shape)) if shape is not None else 0.0
+                    if shape is None:
+                        op_.fold = None
+        return op_
+
+    def node_rows(self, node: Any, name: str) -> list[Row]:
+        """The rows of one node that stays on its own: its handler's, or one unknown-op row. Never raises."""
+        op, domain = node.op_type, node.domain
+        handler = handler_for(domain, op)
+        try:
+            if handler is not None:
+                return handler(self, node, name)
+            self.unknown[op if domain in STD_DOMAINS else f"{domain}.{op}"] += 1
+            return [self.digital(node, name, OpKind.OTHER, 1.0)]
+        except Unknown as exc:
+            if handler is not None:
+                self.unsized.append(f"{op} {name!r} (shape of {exc.args[0]!r})")
+        except Exception as exc:  # a malformed node must not stop the profile
+            self.warnings.append(f"{op} {name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                                 "; counted as an empty digital op")
+        return [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
 
 
 # ---- handlers ---------------------------------------------------------------------------------------------

@@ -96,7 +96,9 @@ class Workload:
         Each mapping has ``type`` and its shape keys:
 
         - ``conv``: ``in_channels, out_channels, kernel`` (int or (kh, kw)), ``in_size`` (int or (h, w)),
-          optional ``stride=1, padding='same'|int, dilation=1, groups=1``
+          optional ``stride=1, padding='same'|int, dilation=1, groups=1``, and ``pooled_size`` (int or
+          (h, w)) when a pooling joins the layer (:mod:`nas_edge.workload._fuse`): it then writes
+          ``out_channels x pooled_size`` elements
         - ``linear``: ``in_features, out_features``, optional ``tokens=1``
         - ``matmul`` (activation x activation): ``m, k, n``, optional ``heads=1``
         - ``elementwise`` / ``norm`` / ``softmax`` / ``pool`` / ``other``: ``elements`` (output elements),
@@ -235,9 +237,14 @@ def layer_row(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
             ho, wo = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
             if ho < 1 or wo < 1:
                 raise WorkloadError(f"layer {index} ({name}): conv output would be {ho}x{wo}")
+            pooled = layer.pop("pooled_size", None)
+            qh, qw = (ho, wo) if pooled is None else _pair(pooled)
+            if not (1 <= qh <= ho and 1 <= qw <= wo):
+                raise WorkloadError(f"layer {index} ({name}): pooled_size {qh}x{qw} must lie within the "
+                                    f"conv output {ho}x{wo}")
             k, m = cin // groups * kh * kw, ho * wo
             row = dict(kind=OpKind.CONV, k=k, n=cout, m=m, groups=groups, kernel=kh * kw, macs=m * k * cout,
-                       params=k * cout, in_elems=cin * h * w, out_elems=cout * m, out_shape=(cout, ho, wo))
+                       params=k * cout, in_elems=cin * h * w, out_elems=cout * qh * qw)
         elif kind == "linear":
             fin, fout = int(need("in_features")), int(need("out_features"))
             tokens = int(layer.pop("tokens", 1))
