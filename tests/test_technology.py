@@ -121,3 +121,16 @@ def test_sar_power_is_neurosims_fit_at_its_nodes() -> None:
     for nm, (a, b, _) in T.SAR_FIT.items():
         assert T.sar_power_uw(6, nm) == pytest.approx(a * 6 + b)
     assert math.isclose(T.sar_power_uw(4, 22), 0.538 * 4 + 4.3753)
+
+
+def test_schema_checks_partial_files_too() -> None:
+    """A file with `base` holds only what differs: no field is required, but names and types still are."""
+    import jsonschema
+
+    schema = json_schema()
+    jsonschema.validate({"base": "neurosim-sram-22nm", "name": "x", "technology_nm": 5}, schema)
+    for bad in ({"base": "neurosim-sram-22nm", "array": {"rowz": 64}},
+                {"base": "neurosim-sram-22nm", "array": {"rows": "many"}},
+                {"name": "no-base", "technology_nm": 5}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

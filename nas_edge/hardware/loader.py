@@ -334,4 +334,21 @@ def json_schema() -> dict[str, Any]:
                 else rule))
     for path, why in technology.UNSCALED.items():
         note(prop("IMCProfile" if "." in path else "DigitalProfile", path), f"not scaled with technology_nm ({why})")
+    # a file with `base` holds only what differs: the same fields, none of them required
+    partial = {f"Partial{name}": _without_required(d) for name, d in defs.items()}
+    defs.update(partial)
+    full = {k: schema.pop(k) for k in ("oneOf", "discriminator") if k in schema}
+    schema["if"] = {"required": ["base"]}
+    schema["then"] = {"anyOf": [{"$ref": "#/$defs/PartialIMCProfile"}, {"$ref": "#/$defs/PartialDigitalProfile"}]}
+    schema["else"] = full
     return schema
+
+
+def _without_required(node: Any) -> Any:
+    """A schema fragment with no ``required`` lists and its ``$defs`` references pointing at the partial defs."""
+    if isinstance(node, dict):
+        return {k: ("#/$defs/Partial" + v.rsplit("/", 1)[-1] if k == "$ref" else _without_required(v))
+                for k, v in node.items() if k != "required"}
+    if isinstance(node, list):
+        return [_without_required(v) for v in node]
+    return node
