@@ -45,6 +45,12 @@ REDUCE_OPS = {"ReduceMean": 1.0, "ReduceSum": 1.0, "ReduceMax": 1.0, "ReduceMin"
               "GlobalMaxPool": 1.0, "GlobalLpPool": 3.0}
 
 
+#: op types whose rows carry multiply-accumulates (an unsized one leaves MACs out of the totals)
+MAC_OPS = frozenset(("Conv", "ConvInteger", "QLinearConv", "ConvTranspose", "Gemm", "MatMul", "MatMulInteger",
+                     "QLinearMatMul", "Einsum", "LSTM", "GRU", "RNN", "Attention", "FusedConv", "NhwcConv",
+                     "FusedGemm", "QGemm", "FusedMatMul", "MatMulNBits", "MultiHeadAttention"))
+
+
 def domain_key(domain: str) -> str | None:
     """``"std"`` for the default ONNX domain, ``"ms"`` for ``com.microsoft``, ``None`` for any other."""
     return "std" if domain in STD_DOMAINS else "ms" if domain == MS else None
@@ -89,7 +95,7 @@ class Walker:
         self.rows: list[Row] = []
         self.warnings: list[str] = []
         self.unknown: Counter[str] = Counter()
-        self.unsized: list[str] = []
+        self.unsized: list[tuple[str, str, str]] = []  # (op type, node name, what is known)
         self.producer: dict[str, int] = {}  # tensor -> static row it is the (folded) output of
         self.consumers: Counter[str] = Counter()
         self.graph_outputs = {o.name for o in self.g.output}
@@ -154,10 +160,31 @@ class Walker:
                 self.warnings.append("com.microsoft.nchwc ops come from a model saved by ONNX Runtime with all "
                                      "layout optimisations for one machine; profile the original model, or one "
                                      "saved at ORT_ENABLE_EXTENDED")
-        if self.unsized:
-            more = f"; and {len(self.unsized) - 5} more" if len(self.unsized) > 5 else ""
-            shown = "; ".join(self.unsized[:5]) + more
-            self.warnings.append(f"shapes unknown after inference, not costed: {shown}")
+        self.warnings.extend(self._unsized_warnings())
+
+    def _unsized_warnings(self) -> list[str]:
+        """What could not be costed: every node with MACs by name (and its weight's MACs per input vector when
+        the weight is known), then the other nodes by op type."""
+        compute = [(op, name, note) for op, name, note in self.unsized if op in MAC_OPS]
+        other = Counter(op for op, _, _ in self.unsized if op not in MAC_OPS)
+        out = []
+        if compute:
+            listed = "; ".join(f"{op} {name!r}{note}" for op, name, note in compute[:20])
+            more = f"; and {len(compute) - 20} more" if len(compute) > 20 else ""
+            out.append(f"shapes unknown after inference: {len(compute)} node(s) with multiply-accumulates not "
+                       f"costed, their MACs are missing from the totals: {listed}{more}")
+        if other:
+            ops = ", ".join(f"{op} ({n})" for op, n in sorted(other.items()))
+            out.append(f"shapes unknown after inference, not costed: {sum(other.values())} other node(s): {ops}")
+        return out
+
+    def _weight_note(self, node: Any) -> str:
+        """``" (weight K x N: K*N MACs per input vector)"`` when a static operand of a matmul is sized."""
+        for i in node.input:
+            s = self.shapes.get(i) if i in self.const else None
+            if s is not None and len(s) >= 2 and R.numel(s[-2:]) > 0:
+                return f" (weight {'x'.join(map(str, s))}: {R.numel(s[-2:]):,} MACs per input vector)"
+        return ""
 
     def describe(self, node: Any, index: int) -> Op | None:
         """The node as the fusion pass sees it; ``None`` for constant folding and shape computations."""
@@ -169,7 +196,7 @@ class Walker:
             return None
         outs = tuple(o for o in node.output if o)
         label = op if domain in STD_DOMAINS else f"{domain}.{op}"
-        if domain in STD_DOMAINS and op in FREE_OPS:
+        if (domain in STD_DOMAINS and op in FREE_OPS) or (domain_key(domain) and op.lower() in R.QUANTIZE_OPS):
             return Op(label, tuple(ins), outs, [], fold="view", src=ins[0] if ins else None)
         name = _node_label(node, index)
         op_ = Op(label, tuple(ins), outs, functools.partial(self.node_rows, node, name))
@@ -202,7 +229,7 @@ class Walker:
             return [self.digital(node, name, OpKind.OTHER, 1.0)]
         except Unknown as exc:
             if handler is not None:
-                self.unsized.append(f"{op} {name!r} (shape of {exc.args[0]!r})")
+                self.unsized.append((op, name, f" (shape of {exc.args[0]!r} unknown){self._weight_note(node)}"))
         except Exception as exc:  # a malformed node must not stop the profile
             self.warnings.append(f"{op} {name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                  "; counted as an empty digital op")

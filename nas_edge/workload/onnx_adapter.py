@@ -22,7 +22,8 @@ How a graph becomes rows (the counting rules are in :mod:`nas_edge.workload._row
    ``HardSigmoid``) right after a static layer, as its only consumer, is folded into it: inference engines
    and IMC output stages apply them as the layer's outputs are written.
    Element-wise ops, normalisations, softmax, pooling/reductions, resize and data movement are digital rows.
-   Free ops (``Reshape``, ``Flatten``, ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Dropout``) have no row.
+   Free ops (``Reshape``, ``Flatten``, ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Dropout``) and the
+   quantize / dequantize ops of activations have no row.
    An op it does not know becomes an ``OTHER`` row (one op per output element) and a warning; a node whose
    shapes stay unknown becomes an empty ``OTHER`` row and a warning. Neither is ever an error.
 5. **Batch.** The workload is one inference with the symbolic batch set to 1, then ``.batched(batch)``.
@@ -33,7 +34,11 @@ by op type.
 
 ``workload.meta`` holds ``source``, ``producer``, ``opset``, ``ir_version``, ``inputs`` (the shapes used),
 ``op_types`` (one per row), ``warnings``, ``initializer_params`` (all weights in the file, embedding tables
-and norms included) and ``batch``.
+and norms included), ``quantized_bits`` (:func:`quantized_bits`) and ``batch``.
+
+Quantized graphs: ``QuantizeLinear`` / ``DequantizeLinear`` of activations are the representation on a chip
+that computes at that precision, not work: they have no row (as views), so an INT8 QDQ model costs what its
+float model costs, at each hardware profile's own precision.
 """
 
 from __future__ import annotations
@@ -261,6 +266,50 @@ def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | Non
     return out, batch_symbolic
 
 
+def quantized_bits(model: onnx.ModelProto) -> dict[str, int] | None:
+    """Bit widths of a quantized (QDQ / QOperator) graph: ``{"weights": b, "activations": b}`` read from the
+    integer types of quantized weights and of quantize ops' zero points / outputs; ``None`` for a float graph."""
+    from onnx import TensorProto, helper
+
+    g = model.graph
+    types = {t.name: t.data_type for t in g.initializer}
+    for vi in (*g.input, *g.value_info):
+        if vi.type.HasField("tensor_type"):
+            types.setdefault(vi.name, vi.type.tensor_type.elem_type)
+
+    def bits(dtype: int | None) -> int | None:
+        if dtype in (TensorProto.INT4, TensorProto.UINT4):
+            return 4
+        if dtype in (None, TensorProto.UNDEFINED, TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16,
+                     TensorProto.BFLOAT16, TensorProto.STRING, TensorProto.BOOL):
+            return None
+        try:
+            return 8 * helper.tensor_dtype_to_np_dtype(dtype).itemsize
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    weights = {t.name for t in g.initializer}
+    found: dict[str, int] = {}
+    for node in g.node:
+        ins = list(node.input)
+        if node.op_type == "DequantizeLinear" and ins and ins[0] in weights:
+            b = bits(types.get(ins[0]))
+            b = None if b == 32 else b  # int32 biases (ONNX Runtime's convention) are not the weights
+            role = "weights"
+        elif node.op_type == "QuantizeLinear":
+            out_dtype = next((a.i for a in node.attribute if a.name == "output_dtype"), 0)
+            b = bits(out_dtype) if out_dtype else bits(types.get(ins[2])) if len(ins) > 2 and ins[2] else 8
+            role = "activations"
+        elif node.op_type in ("QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"):
+            b = bits(types.get(ins[3] if node.op_type.startswith("QLinear") else ins[1]))
+            role = "weights"
+        else:
+            continue
+        if b is not None:
+            found[role] = max(found.get(role, 0), b)
+    return found or None
+
+
 def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 1) -> Workload:
     """The workload of an ONNX model (a path, serialized bytes or an ``onnx.ModelProto``).
 
@@ -296,6 +345,7 @@ def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 
         "op_types": tuple(r.pop("op") for r in walker.rows),
         "warnings": [*notes, *walker.warnings],
         "initializer_params": float(sum(math.prod(t.dims) for t in proto.graph.initializer)),
+        "quantized_bits": quantized_bits(proto),
     }
     return Workload.from_rows(walker.rows, meta=meta).batched(int(batch))
 

@@ -124,7 +124,7 @@ class _Recorder:
         base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
         first = args[0] if args and hasattr(args[0], "shape") else None
         src = self.token.get(id(first)) if first is not None and not self.is_static(first) else None
-        if base in VIEW_OPS:
+        if base in VIEW_OPS or base in R.QUANTIZE_OPS:
             self.ops.append(Op(base, ins, outs, [], fold="view", src=ins[0] if src is None else src))
             return
         label = self.scope[-1] or base
