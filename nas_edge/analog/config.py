@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.hardware import IMCProfile, Profile
 
 SECOND, HOUR, DAY, MONTH = 1.0, 3600.0, 86400.0, 30 * 86400.0
@@ -28,7 +29,7 @@ CellMapping = Literal["differential", "offset", "signed"]
 ProgNoise = Literal["none", "pcm", "gaussian"]
 
 
-class AnalogConfigError(ValueError):
+class AnalogConfigError(NasEdgeError, ValueError):
     """A profile or option that the analog simulation cannot use, with the reason."""
 
 

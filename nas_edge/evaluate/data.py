@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from nas_edge.errors import NasEdgeError
+
 ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 _FUNC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
-class DataError(ValueError):
+class DataError(NasEdgeError, ValueError):
     """A dataset that cannot be used, with the reason."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from nas_edge.export._files import ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
+from nas_edge.search.constraints import trial_feasible as feasible
 
 Progress = Callable[[str], None]
 
@@ -33,6 +34,7 @@ def load_study(storage: str, study_name: str) -> Any:
     import optuna
 
     from nas_edge.search import SearchError, open_storage
+    from nas_edge.search.study import is_journal_url
 
     url = str(storage)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -40,7 +42,7 @@ def load_study(storage: str, study_name: str) -> Any:
         if not db.is_file():
             raise TrialSelectionError(f"no study {study_name!r}: database file {db} does not exist")
     journal = Path(url.removeprefix("journal:"))
-    if (url.startswith("journal:") or url.endswith((".log", ".jsonl"))) and not journal.is_file():
+    if is_journal_url(url) and not journal.is_file():
         raise TrialSelectionError(f"no study {study_name!r}: journal file {journal} does not exist")
     try:
         store = open_storage(url)
@@ -59,11 +61,6 @@ def objective_names(study: Any) -> list[str]:
     names = study.metric_names or (study.user_attrs.get("nas_edge") or {}).get("objectives")
     return list(names) if names and len(names) == len(study.directions) else [
         f"objective {i}" for i in range(len(study.directions))]
-
-
-def feasible(trial: Any) -> bool:
-    constraints = trial.system_attrs.get("constraints")
-    return constraints is None or all(c <= 0 for c in constraints)
 
 
 def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.hardware import technology
 from nas_edge.hardware.schema import DigitalProfile, HardwareProfile, IMCProfile
 
@@ -24,7 +25,7 @@ _REPR = reprlib.Repr()
 _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 60, 60, 4, 4, 2
 
 
-class ProfileError(ValueError):
+class ProfileError(NasEdgeError, ValueError):
     """An invalid hardware profile. ``str()`` names the file, the field path and what was expected."""
 
     def __init__(self, source: str, message: str, field: str = "") -> None:

@@ -38,6 +38,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from nas_edge.errors import NasEdgeError
+
 RANGE_NM = (1.0, 45.0)
 
 # ---- Stillmaker & Baas 2017 --------------------------------------------------------------------------------
@@ -69,7 +71,7 @@ SAR_FIT = {130: (8.4483, 65.243, 0.169380), 90: (5.9869, 37.462, 0.144323), 65: 
 SAR_RANGE_NM = (1.0, 130.0)
 
 
-class TechnologyError(ValueError):
+class TechnologyError(NasEdgeError, ValueError):
     """A node outside the range a rule covers."""
 
 

@@ -48,6 +48,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload._onnx_common import STD_DOMAINS, conv_output_shape, value_dims
 from nas_edge.workload._onnx_shapes import infer_shapes
 from nas_edge.workload._onnx_walk import Walker
@@ -61,7 +62,7 @@ InputShapes = Mapping[str, Sequence[int] | int]
 _MAX_FILE_BYTES = 1 << 31  # protobuf refuses messages over 2 GiB; bigger models keep weights external
 
 
-class OnnxError(ValueError):
+class OnnxError(NasEdgeError, ValueError):
     """A model that cannot be read or sized. ``str()`` is one line for the user."""
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from nas_edge.errors import NasEdgeError
+
 
 class OpKind(IntEnum):
     """Op kinds. ``CONV`` and ``LINEAR`` hold static weights (crossbars); the rest run digitally."""
@@ -52,7 +54,7 @@ COLUMNS = ("kind", "k", "n", "m", "groups", "kernel", "macs", "params", "in_elem
 _INT_COLUMNS = ("kind", "k", "n", "m", "groups", "kernel")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(NasEdgeError, ValueError):
     """A workload row with impossible values."""
 
 

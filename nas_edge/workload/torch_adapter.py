@@ -30,6 +30,7 @@ import weakref
 from collections import Counter
 from typing import Any
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload import _rows as R
 from nas_edge.workload._fuse import Op, fold_kind, fuse
 from nas_edge.workload.table import OpKind, Workload
@@ -59,7 +60,7 @@ FUSED_FASTPATH = frozenset(("_transformer_encoder_layer_fwd", "_native_multi_hea
 
 
 
-class TorchTraceError(RuntimeError):
+class TorchTraceError(NasEdgeError, RuntimeError):
     """The module did not run on the example input."""
 
 
