@@ -21,10 +21,6 @@ RANDOM_OPS = frozenset(("RandomNormal", "RandomUniform", "RandomNormalLike", "Ra
 CONTROL_OPS = frozenset(("If", "Loop", "Scan"))
 
 
-class Unknown(Exception):
-    """A shape the inference could not determine (internal)."""
-
-
 def attr(node: Any, name: str, default: Any = None) -> Any:
     """An attribute's value (bytes decoded to str), or ``default``."""
     from onnx import helper

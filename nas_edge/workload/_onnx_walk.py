@@ -26,7 +26,6 @@ from nas_edge.workload._onnx_common import (
     RANDOM_OPS,
     SHAPE_OPS,
     STD_DOMAINS,
-    Unknown,
     attr,
     conv_attrs,
     conv_output_shape,
@@ -49,6 +48,10 @@ REDUCE_OPS = {"ReduceMean": 1.0, "ReduceSum": 1.0, "ReduceMax": 1.0, "ReduceMin"
 MAC_OPS = frozenset(("Conv", "ConvInteger", "QLinearConv", "ConvTranspose", "Gemm", "MatMul", "MatMulInteger",
                      "QLinearMatMul", "Einsum", "LSTM", "GRU", "RNN", "Attention", "FusedConv", "NhwcConv",
                      "FusedGemm", "QGemm", "FusedMatMul", "MatMulNBits", "MultiHeadAttention"))
+
+
+class _Unknown(Exception):
+    """A shape the inference could not determine (internal: the walk turns it into a warning)."""
 
 
 def domain_key(domain: str) -> str | None:
@@ -104,7 +107,7 @@ class Walker:
     def shape(self, name: str) -> tuple[int, ...]:
         s = self.shapes.get(name)
         if s is None:
-            raise Unknown(name)
+            raise _Unknown(name)
         return s
 
     def numel(self, name: str) -> int:
@@ -227,7 +230,7 @@ class Walker:
                 return handler(self, node, name)
             self.unknown[op if domain in STD_DOMAINS else f"{domain}.{op}"] += 1
             return [self.digital(node, name, OpKind.OTHER, 1.0)]
-        except Unknown as exc:
+        except _Unknown as exc:
             if handler is not None:
                 self.unsized.append((op, name, f" (shape of {exc.args[0]!r} unknown){self._weight_note(node)}"))
         except Exception as exc:  # a malformed node must not stop the profile
