@@ -65,7 +65,7 @@ def cnn_fp32_and_qdq(tmp_path_factory: pytest.TempPathFactory, torch_one_thread:
 
 def test_qdq_model_costs_what_the_float_model_costs(cnn_fp32_and_qdq: tuple[Path, Path]) -> None:
     fp32, qdq = (Workload.from_onnx(p) for p in cnn_fp32_and_qdq)
-    assert "QuantizeLinear" not in qdq.meta["op_types"] and "DequantizeLinear" not in qdq.meta["op_types"]
+    assert "QuantizeLinear" not in qdq.op_types and "DequantizeLinear" not in qdq.op_types
     assert len(qdq) == len(fp32) and all(np.array_equal(getattr(qdq, c), getattr(fp32, c)) for c in COLUMNS)
     assert qdq.meta["quantized_bits"] == {"weights": 8, "activations": 8} and fp32.meta["quantized_bits"] is None
     for profile in ("neurosim-rram-22nm", "npu-int8-4tops", "mobile-cpu-a78"):
@@ -96,7 +96,7 @@ def test_legacy_export_of_transformer_encoder_counts_attention(torch_one_thread:
     wt = Workload.from_torch(enc, x)
     attention = 2 * layers * seq * seq * d  # QK^T and A V, every head
     assert wo.total_macs == wt.total_macs == layers * seq * (4 * d * d + 2 * d * 128) + attention
-    assert sum(wo.kind == int(OpKind.DYNAMIC_MATMUL)) == 2 * layers and wo.meta["warnings"] == []
+    assert sum(wo.kind == int(OpKind.DYNAMIC_MATMUL)) == 2 * layers and wo.warnings == ()
 
 
 def test_unsized_matmuls_are_named_with_what_is_known() -> None:
@@ -108,7 +108,7 @@ def test_unsized_matmuls_are_named_with_what_is_known() -> None:
     model = make(nodes, [vi("x", [1, 16, 32])], [vi("y", None)], [init("w", [16, 32])],
                  extra_domains=[("com.example", 1)])
     w = Workload.from_onnx(model)
-    text = " ".join(w.meta["warnings"])
+    text = " ".join(w.warnings)
     assert "2 node(s) with multiply-accumulates not costed" in text and "MACs are missing" in text
     assert "MatMul 'qk'" in text and "MatMul 'proj'" in text and "16x32: 512 MACs per input vector" in text
     assert "Transpose (1)" in text

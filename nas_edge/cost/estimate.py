@@ -63,7 +63,7 @@ def estimate(workload: Workload, profile: Profile | str) -> Cost:
     prof = load_profile(profile)
     layers = np.zeros((len(workload), N_LAYER))
     tot = np.zeros(N_TOTAL)
-    kernels.network_cost(*_columns(workload), _params(prof), float(workload.meta.get("batch", 1)), layers, tot)
+    kernels.network_cost(*_columns(workload), _params(prof), float(workload.batch), layers, tot)
     totals = dict(zip(TOTAL_FIELDS, tot.tolist(), strict=True))
     return Cost(workload=workload, profile=prof, layers=layers, totals=totals)
 
@@ -107,7 +107,7 @@ class PackedWorkloads:
                              for c in zip(*(_columns(w) for w in workloads), strict=True))
         self.offsets = np.zeros(len(workloads) + 1, dtype=np.int64)
         np.cumsum([len(w) for w in workloads], out=self.offsets[1:])
-        self.batch = np.array([float(w.meta.get("batch", 1)) for w in workloads])
+        self.batch = np.array([float(w.batch) for w in workloads])
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

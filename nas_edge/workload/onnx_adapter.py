@@ -32,9 +32,10 @@ Modules: this one loads the file and sizes the inputs; :mod:`nas_edge.workload._
 inference and its fallbacks; :mod:`nas_edge.workload._onnx_walk` walks the graph, with a table of handlers
 by op type.
 
-``workload.meta`` holds ``source``, ``producer``, ``opset``, ``ir_version``, ``inputs`` (the shapes used),
-``op_types`` (one per row), ``warnings``, ``initializer_params`` (all weights in the file, embedding tables
-and norms included), ``quantized_bits`` (:func:`quantized_bits`) and ``batch``.
+The workload's ``op_types`` (one per row), ``warnings`` and ``batch`` are typed fields; ``workload.meta``
+describes the source: ``source``, ``producer``, ``opset``, ``ir_version``, ``inputs`` (the shapes used),
+``batch_symbolic``, ``initializer_params`` (all weights in the file, embedding tables and norms included)
+and ``quantized_bits`` (:func:`quantized_bits`).
 
 Quantized graphs: ``QuantizeLinear`` / ``DequantizeLinear`` of activations are the representation on a chip
 that computes at that precision, not work: they have no row (as views), so an INT8 QDQ model costs what its
@@ -343,12 +344,10 @@ def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 
         "ir_version": int(proto.ir_version),
         "inputs": {k: list(v) for k, v in inputs.items()},
         "batch_symbolic": batch_symbolic,
-        "op_types": tuple(r.pop("op") for r in walker.rows),
-        "warnings": [*notes, *walker.warnings],
         "initializer_params": float(sum(math.prod(t.dims) for t in proto.graph.initializer)),
         "quantized_bits": quantized_bits(proto),
     }
-    return Workload.from_rows(walker.rows, meta=meta).batched(int(batch))
+    return Workload.from_rows(walker.rows, meta=meta, warnings=[*notes, *walker.warnings]).batched(int(batch))
 
 
 __all__ = ["OnnxError", "OnnxShapeError", "conv_output_shape", "from_onnx", "load_model", "parse_shape"]

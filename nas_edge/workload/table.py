@@ -73,7 +73,14 @@ class Workload:
     in_elems: np.ndarray
     out_elems: np.ndarray
     names: tuple[str, ...] = ()
+    batch: int = 1
+    """inferences the table covers (:meth:`batched`): frames per second and per-frame figures divide by it"""
+    op_types: tuple[str, ...] = ()
+    """the source op of each row (ONNX op type, ATen op), or empty"""
+    warnings: tuple[str, ...] = ()
+    """what the source could not cost exactly (unknown ops, unsized nodes, ...)"""
     meta: dict[str, Any] = field(default_factory=dict)
+    """descriptive only (source, producer, opset, inputs, network, ...): nothing that changes a cost"""
 
     def __post_init__(self) -> None:
         n_rows = len(self.kind)
@@ -87,6 +94,13 @@ class Workload:
         if len(names) != n_rows:
             raise WorkloadError(f"{len(names)} names for {n_rows} rows")
         object.__setattr__(self, "names", names)
+        if isinstance(self.batch, bool) or not isinstance(self.batch, (int, np.integer)) or self.batch < 1:
+            raise WorkloadError(f"batch must be an integer >= 1, got {self.batch!r}")
+        object.__setattr__(self, "batch", int(self.batch))
+        object.__setattr__(self, "op_types", tuple(str(t) for t in self.op_types))
+        if self.op_types and len(self.op_types) != n_rows:
+            raise WorkloadError(f"{len(self.op_types)} op types for {n_rows} rows")
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         self.validate()
 
     # -- construction -------------------------------------------------------------------------------
@@ -112,16 +126,25 @@ class Workload:
         return cls.from_rows(rows, meta=meta)
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Mapping[str, Any]], *, meta: dict[str, Any] | None = None) -> Workload:
-        """Build from rows that already hold every column (see :func:`layer_row`)."""
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]], *, meta: dict[str, Any] | None = None,
+                  warnings: Sequence[str] = ()) -> Workload:
+        """Build from rows that already hold every column (see :func:`layer_row`); a row's ``"op"`` key, when
+        every row has one, gives :attr:`op_types`."""
         cols = {c: np.array([r[c] for r in rows]) if rows else np.zeros(0) for c in COLUMNS}
-        return cls(**cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)),
-                   meta=dict(meta or {}))
+        ops = tuple(str(r["op"]) for r in rows) if rows and all("op" in r for r in rows) else ()
+        return cls(**cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)), op_types=ops,
+                   warnings=tuple(warnings), meta=dict(meta or {}))
 
     @classmethod
     def concat(cls, parts: Sequence[Workload]) -> Workload:
+        """The parts one after the other (one inference each: their batches must agree)."""
         cols = {c: np.concatenate([getattr(p, c) for p in parts]) if parts else np.zeros(0) for c in COLUMNS}
-        return cls(**cols, names=tuple(n for p in parts for n in p.names))
+        batches = {p.batch for p in parts}
+        if len(batches) > 1:
+            raise WorkloadError(f"cannot concatenate workloads of different batches {sorted(batches)}")
+        ops = tuple(t for p in parts for t in p.op_types) if all(p.op_types for p in parts) else ()
+        return cls(**cols, names=tuple(n for p in parts for n in p.names), batch=batches.pop() if batches else 1,
+                   op_types=ops, warnings=tuple(w for p in parts for w in p.warnings))
 
     # -- checks and views ---------------------------------------------------------------------------
 
@@ -164,7 +187,7 @@ class Workload:
             kind=self.kind, k=self.k, n=self.n, m=np.where(elementwise, self.m, self.m * batch),
             groups=self.groups, kernel=self.kernel, macs=self.macs * batch, params=self.params,
             in_elems=self.in_elems * batch, out_elems=self.out_elems * batch, names=self.names,
-            meta={**self.meta, "batch": batch * int(self.meta.get("batch", 1))},
+            batch=batch * self.batch, op_types=self.op_types, warnings=self.warnings, meta=dict(self.meta),
         )
 
     def rows(self) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ fused transformer fast paths are disabled while tracing so that their ops are se
 
 ``example_input`` is one inference (batch 1 recommended): a tensor, a tuple of positional arguments, or a
 dict of keyword arguments. The result covers ``batch`` inferences (``Workload.batched``). Row names are the
-module paths (``layer1.0.conv1``); ``meta["op_types"]`` holds the ATen op of each row.
+module paths (``layer1.0.conv1``); ``op_types`` holds the ATen op of each row.
 """
 
 from __future__ import annotations
@@ -343,10 +343,9 @@ def from_torch(module: Any, example_input: Any, *, batch: int = 1, device: str =
         ops = ", ".join(f"{op} ({n})" for op, n in sorted(recorder.unknown.items()))
         warnings.append(f"unknown ATen ops counted as digital ops (1 op per output element): {ops}")
     rows = fuse(recorder.ops, recorder.readers)
-    meta = {"source": type(module).__name__, "device": used, "op_types": tuple(r.pop("op") for r in rows),
-            "warnings": warnings,
+    meta = {"source": type(module).__name__, "device": used,
             "initializer_params": float(sum(p.numel() for p in module.parameters()))}
-    return Workload.from_rows(rows, meta=meta).batched(int(batch))
+    return Workload.from_rows(rows, meta=meta, warnings=warnings).batched(int(batch))
 
 
 __all__ = ["TorchTraceError", "from_torch"]
