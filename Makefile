@@ -31,6 +31,7 @@ test-quick: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check nas_edge tests benchmarks examples plugins
+	$(BIN)/mypy nas_edge/cost nas_edge/hardware nas_edge/workload
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cost_model.py

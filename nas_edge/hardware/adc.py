@@ -62,4 +62,4 @@ def lossless_adc_bits(rows_parallel: int, cell_bits: int, dac_bits: int) -> int:
     """
     if min(rows_parallel, cell_bits, dac_bits) < 1:
         raise ValueError("rows_parallel, cell_bits and dac_bits must be >= 1")
-    return max(1, (rows_parallel * (2**cell_bits - 1) * (2**dac_bits - 1)).bit_length())
+    return max(1, int(rows_parallel * (2**cell_bits - 1) * (2**dac_bits - 1)).bit_length())

@@ -202,7 +202,9 @@ def _scale_own(own: dict[str, Any], source: str, base: Mapping[str, Any] | None 
     """Figures written in this file at ``figures_nm`` scaled to the chip's ``technology_nm``."""
     at = _node(own, "figures_nm", source)
     own.pop("figures_nm", None)
-    to = _node(own, "technology_nm", source) or (base and _node(base, "technology_nm", source))
+    to = _node(own, "technology_nm", source)
+    if to is None and base is not None:
+        to = _node(base, "technology_nm", source)
     if at is None or to is None or at == to:
         return own
     _check_nodes(source, ("figures_nm", at), ("technology_nm", to))
@@ -305,7 +307,8 @@ def _load_builtin(name: str) -> Profile:
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
     """JSON-safe dict of a profile (``base`` already applied)."""
-    return json.loads(profile.model_dump_json())
+    data: dict[str, Any] = json.loads(profile.model_dump_json())
+    return data
 
 
 def json_schema() -> dict[str, Any]:

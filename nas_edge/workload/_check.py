@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
 from numba import njit
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 #: (column, what was expected) for each check code returned by :func:`first_bad`
 CHECKS = (
@@ -24,12 +29,13 @@ CHECKS = (
 
 
 @njit(cache=True)
-def _bad_count(x):
+def _bad_count(x: float) -> bool:
     return not (math.isfinite(x) and x >= 0)
 
 
 @njit(cache=True)
-def first_bad(kind, k, n, m, groups, kernel, macs, params, in_elems, out_elems, max_kind):
+def first_bad(kind: I64, k: I64, n: I64, m: I64, groups: I64, kernel: I64, macs: F64, params: F64, in_elems: F64,
+              out_elems: F64, max_kind: int) -> tuple[int, int]:
     """(row, check code) of the first impossible value, or (-1, -1)."""
     for i in range(kind.shape[0]):
         if kind[i] < 0 or kind[i] > max_kind:

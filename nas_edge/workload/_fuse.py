@@ -90,7 +90,7 @@ class Op:
     pooled: float = 0.0
 
 
-def fuse(ops: Iterable[Op], readers: Mapping[Hashable, int]) -> list[Row]:
+def fuse(ops: Iterable[Op], readers: Mapping[Any, int]) -> list[Row]:
     """The rows of ``ops`` (in order) after the folds of the module docstring; each row gets ``"op"``.
 
     ``readers`` counts, per tensor, the ops that read it plus one if it is a graph output.

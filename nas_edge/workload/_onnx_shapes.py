@@ -142,7 +142,9 @@ def _standardize_contrib(m: onnx.ModelProto, shapes: Mapping[str, tuple[int, ...
         if node.domain != MS and op != "LayerNormalization":  # ORT also writes it below opset 17
             nodes.append(node)
             continue
-        keep = lambda names, nd=node: [a for a in nd.attribute if a.name in names]  # noqa: E731
+        def keep(names: tuple[str, ...], nd: Any = node) -> list[Any]:
+            return [a for a in nd.attribute if a.name in names]
+
         if op == "FusedConv" and len(ins) >= 2:
             n = helper.make_node("Conv", ins[:2], outs[:1], name=node.name)
             n.attribute.extend(keep(conv_attrs))
@@ -185,7 +187,10 @@ _SAME_SHAPE_CONTRIB = frozenset((
 def _contrib_shapes(g: Any, shapes: Mapping[str, tuple[int, ...] | None]) -> dict[str, tuple[int, ...]]:
     """Output shapes of ONNX Runtime ``com.microsoft`` ops whose inputs are sized and outputs are not."""
     found: dict[str, tuple[int, ...]] = {}
-    known = lambda n: found.get(n) or shapes.get(n)  # noqa: E731
+
+    def known(name: str) -> tuple[int, ...] | None:
+        return found.get(name) or shapes.get(name)
+
     for node in g.node:
         if node.domain != MS or not node.output or known(node.output[0]) is not None:
             continue
@@ -195,9 +200,9 @@ def _contrib_shapes(g: Any, shapes: Mapping[str, tuple[int, ...] | None]) -> dic
             if op in ("FusedConv", "NhwcConv") and ins[0] and ins[1] and op == "FusedConv":
                 out = conv_output_shape(ins[0], ins[1], int(attr(node, "group", 1)), **conv_attrs(node))
             elif op == "FusedGemm" and ins[0] and ins[1]:
-                a = ins[0][::-1] if attr(node, "transA", 0) else ins[0]
-                b = ins[1][::-1] if attr(node, "transB", 0) else ins[1]
-                out = (a[0], b[1])
+                ga = ins[0][::-1] if attr(node, "transA", 0) else ins[0]
+                gb = ins[1][::-1] if attr(node, "transB", 0) else ins[1]
+                out = (ga[0], gb[1])
             elif op == "FusedMatMul" and ins[0] and ins[1]:
                 a, b = list(ins[0]), list(ins[1])
                 if attr(node, "transA", 0):

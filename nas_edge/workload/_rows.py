@@ -22,7 +22,7 @@ Conventions (beyond the column meanings in :mod:`nas_edge.workload.table`):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nas_edge.workload.table import OpKind
@@ -166,7 +166,10 @@ def einsum_rows(name: str, equation: str, shapes: Sequence[Sequence[int]], stati
         for letter, d in zip(term, shape, strict=True):
             if size.get(letter, 1) == 1:
                 size[letter] = int(d)
-    prod = lambda letters: math.prod(size[c] for c in letters)  # noqa: E731
+
+    def prod(letters: Iterable[str]) -> int:
+        return math.prod(size[c] for c in letters)
+
     if len(terms) == 1:
         return [digital_row(name, OpKind.POOL if set(terms[0]) - set(out) else OpKind.ELEMENTWISE,
                             0.0 if set(terms[0]) == set(out) else prod(terms[0]), prod(terms[0]), prod(out))]
@@ -224,7 +227,7 @@ def _einsum_parse(equation: str, ranks: Sequence[int]) -> tuple[list[str], str]:
     return expanded, out
 
 
-def pool_ops(out_elems: int, window: int) -> float:
+def pool_ops(out_elems: float, window: int) -> float:
     """Pooling: one op per window element per output."""
     return float(out_elems * window)
 
@@ -234,5 +237,5 @@ def resize_ops(mode: str, resized_axes: int) -> float:
     if mode == "nearest":
         return 1.0
     if mode == "cubic":
-        return 2.0 * 4 ** resized_axes
+        return 2.0 * 4.0 ** resized_axes
     return 2.0 ** (resized_axes + 1) - 1.0

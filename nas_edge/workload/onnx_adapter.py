@@ -215,13 +215,13 @@ def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | Non
     symbols: dict[str, int] = {}
     explicit: dict[str, tuple[int, ...]] = {}
     for key, value in given.items():
-        dims = (int(value),) if isinstance(value, int) else tuple(int(v) for v in value)
-        if not dims or min(dims) < 1:
-            raise OnnxError(f"input shape for {key!r} must have positive dims, got {dims}")
+        given_dims = (int(value),) if isinstance(value, int) else tuple(int(v) for v in value)
+        if not given_dims or min(given_dims) < 1:
+            raise OnnxError(f"input shape for {key!r} must have positive dims, got {given_dims}")
         if key in names:
-            explicit[key] = dims
-        elif len(dims) == 1:
-            symbols[key] = dims[0]
+            explicit[key] = given_dims
+        elif len(given_dims) == 1:
+            symbols[key] = given_dims[0]
         else:
             raise OnnxError(f"{label}: --input-shape names {key!r}, which is neither an input "
                             f"({', '.join(sorted(names)) or 'none'}) nor a symbolic dimension")

@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from nas_edge.errors import NasEdgeError
 
@@ -49,6 +50,11 @@ class OpKind(IntEnum):
         return self in (OpKind.CONV, OpKind.LINEAR)
 
 
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+#: the ten columns in :data:`COLUMNS` order, as the kernels take them
+ColumnArrays = tuple[I64, I64, I64, I64, I64, I64, F64, F64, F64, F64]
+
 STATIC_KINDS = (int(OpKind.CONV), int(OpKind.LINEAR))
 COLUMNS = ("kind", "k", "n", "m", "groups", "kernel", "macs", "params", "in_elems", "out_elems")
 _INT_COLUMNS = ("kind", "k", "n", "m", "groups", "kernel")
@@ -62,16 +68,16 @@ class WorkloadError(NasEdgeError, ValueError):
 class Workload:
     """A network as a table of compute ops. Build it with :meth:`from_layers` or the adapters."""
 
-    kind: np.ndarray
-    k: np.ndarray
-    n: np.ndarray
-    m: np.ndarray
-    groups: np.ndarray
-    kernel: np.ndarray
-    macs: np.ndarray
-    params: np.ndarray
-    in_elems: np.ndarray
-    out_elems: np.ndarray
+    kind: I64
+    k: I64
+    n: I64
+    m: I64
+    groups: I64
+    kernel: I64
+    macs: F64
+    params: F64
+    in_elems: F64
+    out_elems: F64
     names: tuple[str, ...] = ()
     batch: int = 1
     """inferences the table covers (:meth:`batched`): frames per second and per-frame figures divide by it"""
@@ -130,20 +136,21 @@ class Workload:
                   warnings: Sequence[str] = ()) -> Workload:
         """Build from rows that already hold every column (see :func:`layer_row`); a row's ``"op"`` key, when
         every row has one, gives :attr:`op_types`."""
-        cols = {c: np.array([r[c] for r in rows]) if rows else np.zeros(0) for c in COLUMNS}
+        cols = _column_arrays([[r[c] for r in rows] for c in COLUMNS])
         ops = tuple(str(r["op"]) for r in rows) if rows and all("op" in r for r in rows) else ()
-        return cls(**cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)), op_types=ops,
+        return cls(*cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)), op_types=ops,
                    warnings=tuple(warnings), meta=dict(meta or {}))
 
     @classmethod
     def concat(cls, parts: Sequence[Workload]) -> Workload:
         """The parts one after the other (one inference each: their batches must agree)."""
-        cols = {c: np.concatenate([getattr(p, c) for p in parts]) if parts else np.zeros(0) for c in COLUMNS}
+        cols = _column_arrays([np.concatenate([p.columns()[i] for p in parts]) if parts else []
+                               for i in range(len(COLUMNS))])
         batches = {p.batch for p in parts}
         if len(batches) > 1:
             raise WorkloadError(f"cannot concatenate workloads of different batches {sorted(batches)}")
         ops = tuple(t for p in parts for t in p.op_types) if all(p.op_types for p in parts) else ()
-        return cls(**cols, names=tuple(n for p in parts for n in p.names), batch=batches.pop() if batches else 1,
+        return cls(*cols, names=tuple(n for p in parts for n in p.names), batch=batches.pop() if batches else 1,
                    op_types=ops, warnings=tuple(w for p in parts for w in p.warnings))
 
     # -- checks and views ---------------------------------------------------------------------------
@@ -154,7 +161,7 @@ class Workload:
             return
         from nas_edge.workload._check import CHECKS, first_bad
 
-        i, code = first_bad(*(getattr(self, c) for c in COLUMNS), int(OpKind.OTHER))
+        i, code = first_bad(*self.columns(), int(OpKind.OTHER))
         if i >= 0:
             col, expected = CHECKS[code]
             raise WorkloadError(
@@ -164,6 +171,11 @@ class Workload:
 
     def __len__(self) -> int:
         return len(self.kind)
+
+    def columns(self) -> ColumnArrays:
+        """The ten columns in :data:`COLUMNS` order."""
+        return (self.kind, self.k, self.n, self.m, self.groups, self.kernel, self.macs, self.params, self.in_elems,
+                self.out_elems)
 
     @property
     def total_macs(self) -> float:
@@ -220,6 +232,12 @@ class Workload:
         return from_torch(module, example_input, batch=batch, device=device)
 
 
+def _column_arrays(values: Sequence[Any]) -> ColumnArrays:
+    """Ten sequences (in :data:`COLUMNS` order) as the columns' arrays and dtypes."""
+    return cast(ColumnArrays, tuple(np.asarray(v, dtype=np.int64 if c in _INT_COLUMNS else np.float64)
+                                    for c, v in zip(COLUMNS, values, strict=True)))
+
+
 def _pair(v: Any) -> tuple[int, int]:
     if isinstance(v, (list, tuple)):
         if len(v) != 2:
@@ -268,8 +286,9 @@ def layer_row(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
                 raise WorkloadError(f"layer {index} ({name}): pooled_size {qh}x{qw} must lie within the "
                                     f"conv output {ho}x{wo}")
             k, m = cin // groups * kh * kw, ho * wo
-            row = dict(kind=OpKind.CONV, k=k, n=cout, m=m, groups=groups, kernel=kh * kw, macs=m * k * cout,
-                       params=k * cout, in_elems=cin * h * w, out_elems=cout * qh * qw)
+            row: dict[str, Any] = dict(kind=OpKind.CONV, k=k, n=cout, m=m, groups=groups, kernel=kh * kw,
+                                       macs=m * k * cout, params=k * cout, in_elems=cin * h * w,
+                                       out_elems=cout * qh * qw)
         elif kind == "linear":
             fin, fout = int(need("in_features")), int(need("out_features"))
             tokens = int(layer.pop("tokens", 1))

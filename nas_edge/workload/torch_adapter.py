@@ -115,7 +115,7 @@ class _Recorder:
         """The module's outputs are read by the caller."""
         self.readers.update(self._tokens(out))
 
-    def __call__(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+    def __call__(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
         ins = self._tokens((args, kwargs))
         if not ins:
             return  # constant folding: only parameters, buffers and constants
@@ -138,7 +138,7 @@ class _Recorder:
         self._propose_fold(op, base, args, out)
         self.ops.append(op)
 
-    def _propose_fold(self, op: Op, base: str, args: tuple, out: Any) -> None:
+    def _propose_fold(self, op: Op, base: str, args: tuple[Any, ...], out: Any) -> None:
         """Mark an op that may join the static layer before it (see :mod:`nas_edge.workload._fuse`)."""
         kind = fold_kind(base)
         dynamic = [a for a in _tensors(args) if not self.is_static(a)]
@@ -161,7 +161,8 @@ class _Recorder:
         if kind == "pool":
             op.pooled = float(_first_tensor(out).numel())
 
-    def _rows(self, base: str, label: str, args: tuple, kwargs: dict, out: Any) -> list[dict[str, Any]]:
+    def _rows(self, base: str, label: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
+              ) -> list[dict[str, Any]]:
         out_t = _first_tensor(out)
         out_elems = float(sum(t.numel() for t in _tensors(out))) if base in ("split", "topk", "sort") else float(
             out_t.numel() if out_t is not None else 0)
@@ -223,14 +224,14 @@ class _Recorder:
         self.unknown[base] += 1
         return [R.digital_row(label, OpKind.OTHER, out_elems, in_elems, out_elems)]
 
-    def _in_elems(self, args: tuple, kwargs: dict, out_elems: float) -> float:
+    def _in_elems(self, args: tuple[Any, ...], kwargs: dict[str, Any], out_elems: float) -> float:
         total = 0.0
         for t in _tensors((args, kwargs)):
             n = float(t.numel())
             total += min(n, out_elems) if self.is_static(t) else n
         return total
 
-    def _sdpa(self, label: str, args: tuple) -> list[dict[str, Any]]:
+    def _sdpa(self, label: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         """PyTorch's fused attention: q [..., L, E], k [..., S, E], v [..., S, Ev]."""
         q, k, v = args[0], args[1], args[2]
         kt = (*k.shape[:-2], k.shape[-1], k.shape[-2])
@@ -246,8 +247,9 @@ def _make_modes(recorder: _Recorder) -> tuple[Any, Any]:
     from torch.overrides import TorchFunctionMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    class _Dispatch(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    class _Dispatch(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch's __init_subclass__
+        def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                               kwargs: dict[str, Any] | None = None) -> Any:
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
             recorder(func, args, kwargs, out)
@@ -256,13 +258,14 @@ def _make_modes(recorder: _Recorder) -> tuple[Any, Any]:
     class _NoFastPath(TorchFunctionMode):
         """An active function mode makes PyTorch skip its fused transformer fast paths."""
 
-        def __torch_function__(self, func, types, args=(), kwargs=None):
+        def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                               kwargs: dict[str, Any] | None = None) -> Any:
             return func(*args, **(kwargs or {}))
 
-    return _Dispatch(), _NoFastPath()
+    return _Dispatch(), _NoFastPath()  # type: ignore[no-untyped-call]
 
 
-def _split_input(example_input: Any) -> tuple[tuple, dict]:
+def _split_input(example_input: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if isinstance(example_input, dict):
         return (), dict(example_input)
     if isinstance(example_input, (tuple, list)):
@@ -270,7 +273,7 @@ def _split_input(example_input: Any) -> tuple[tuple, dict]:
     return (example_input,), {}
 
 
-def _trace(module: Any, args: tuple, kwargs: dict, device: str) -> _Recorder:
+def _trace(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], device: str) -> _Recorder:
     import torch
     from torch.utils._pytree import tree_map
 
@@ -286,7 +289,9 @@ def _trace(module: Any, args: tuple, kwargs: dict, device: str) -> _Recorder:
     dispatch, no_fast_path = _make_modes(recorder)
     try:
         if device == "meta":
-            to_meta = lambda t: t.to("meta") if isinstance(t, torch.Tensor) else t  # noqa: E731
+            def to_meta(t: Any) -> Any:
+                return t.to("meta") if isinstance(t, torch.Tensor) else t
+
             state = {k: to_meta(v) for k, v in (*module.named_parameters(remove_duplicate=False),
                                                  *module.named_buffers(remove_duplicate=False))}
             margs, mkwargs = tree_map(to_meta, args), tree_map(to_meta, kwargs)
