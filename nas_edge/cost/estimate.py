@@ -115,9 +115,9 @@ class PackedWorkloads:
         if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(workload) or np.any(np.diff(off) < 0):
             raise ValueError("offsets must rise from 0 to the number of rows")
         packed = cls([])
-        packed.columns = _columns(workload)
+        packed.columns = workload.columns()
         packed.offsets = off
-        packed.batch = np.full(len(off) - 1, float(workload.meta.get("batch", 1)))
+        packed.batch = np.full(len(off) - 1, float(workload.batch))
         return packed
 
     def __len__(self) -> int:

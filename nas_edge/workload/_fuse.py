@@ -90,13 +90,14 @@ class Op:
     pooled: float = 0.0
 
 
-def fuse(ops: Iterable[Op], readers: Mapping[Any, int]) -> list[Row]:
+def fuse(ops: Iterable[Op], readers: Mapping[Any, int], producer: dict[Any, int] | None = None) -> list[Row]:
     """The rows of ``ops`` (in order) after the folds of the module docstring; each row gets ``"op"``.
 
-    ``readers`` counts, per tensor, the ops that read it plus one if it is a graph output.
+    ``readers`` counts, per tensor, the ops that read it plus one if it is a graph output. ``producer``, when
+    given, is filled with the tensors that are a static row's (folded) output: tensor -> row index.
     """
     rows: list[Row] = []
-    producer: dict[Hashable, int] = {}  # tensor -> the static row it is the (folded) output of
+    producer = {} if producer is None else producer  # tensor -> the static row it is the (folded) output of
     for op in ops:
         r = producer.get(op.src) if op.fold is not None and op.src is not None else None
         if r is not None and readers.get(op.src, 0) == 1 and (op.bias is None or op.bias == rows[r]["n"]):
