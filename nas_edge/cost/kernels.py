@@ -1,4 +1,4 @@
-"""Numba kernels of the cost model (DESIGN.md §4). Arrays in, arrays out; units pJ, ns, um^2 inside.
+"""Numba kernels of the cost model (docs/design.md §4). Arrays in, arrays out; units pJ, ns, um^2 inside.
 
 Mapping of one static-weight layer (reduction K per group, N outputs, G groups) on ``rows x cols`` arrays:
 
@@ -15,11 +15,22 @@ Mapping of one static-weight layer (reduction K per group, N outputs, G groups) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
 from nas_edge.cost.layout import N_LAYER, N_TOTAL, L, P, T
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit`` keeping the function's signature for the type checker (numba's own types do not)."""
+    return cast(Callable[[F], F], njit(**options))
+
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -136,12 +147,12 @@ _T_WRITE_LATENCY_MS = T["write_latency_ms"]
 _CONV, _LINEAR, _DMM = 0, 1, 2
 
 
-@njit(cache=True, inline="always")
+@_jit(cache=True, inline="always")
 def _cdiv(a: int, b: int) -> int:
     return (a + b - 1) // b
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _columns(p: F64) -> tuple[int, int]:
     """(columns per output, reference columns per array)."""
     wb, cb, mapping = int(p[_WB]), int(p[_CB]), int(p[_MAP])
@@ -152,7 +163,7 @@ def _columns(p: F64) -> tuple[int, int]:
     return max(1, _cdiv(wb - 1, cb)), 0  # signed: the device pair carries the sign, slices hold the magnitude
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _geometry(k: int, n: int, g: int, kern: int, p: F64) -> tuple[int, int, int, int, int, int]:
     """(rows per row tile, usable columns, columns per group, reference columns, groups per array or 0,
     columns per output).
@@ -172,7 +183,7 @@ def _geometry(k: int, n: int, g: int, kern: int, p: F64) -> tuple[int, int, int,
     return tile_rows, usable, need_cols, ref, gpa, cpo
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _arrays_only(k: int, n: int, g: int, kern: int, p: F64) -> int:
     tile_rows, usable, need_cols, _, gpa, _ = _geometry(k, n, g, kern, p)
     if gpa > 0:
@@ -180,7 +191,7 @@ def _arrays_only(k: int, n: int, g: int, kern: int, p: F64) -> int:
     return g * _cdiv(k, tile_rows) * _cdiv(need_cols, usable)
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _map_static(k: int, n: int, g: int, kern: int, p: F64, out: F64) -> None:
     """Map one static layer; writes arrays, row/col tiles, row groups and the per-vector sums.
 
@@ -231,12 +242,12 @@ def _map_static(k: int, n: int, g: int, kern: int, p: F64, out: F64) -> None:
     out[7] = float(k) * n * cpo
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _wanted_copies(m: int, p: F64) -> int:
     return max(1, min(int(p[_MAXDUP]), int(m) // int(p[_MINVEC])))
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, in_el: F64, out_el: F64, s: int,
                  e: int, p: F64, layers: F64, write_layers: bool, tot: F64) -> None:
     """Cost of rows s..e of a workload on one IMC profile. Fills ``tot`` (and ``layers`` if asked)."""
@@ -370,7 +381,7 @@ def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64
     tot[_T_LEAKAGE_POWER_MW] = leak_uw * 1e-3
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _accumulate(row: F64, kind: int, tot: F64) -> None:
     """Add one layer's row into the totals (pJ -> uJ, ns -> ms)."""
     tot[_T_ENERGY_UJ] += row[_L_ENERGY_PJ] * 1e-6
@@ -382,7 +393,7 @@ def _accumulate(row: F64, kind: int, tot: F64) -> None:
         tot[_T_ENERGY_ARRAY_UJ + c] += row[_L_ENERGY_ARRAY_PJ + c] * 1e-6
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _digital_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, in_el: F64, out_el: F64,
                      params_: F64, s: int, e: int, p: F64, layers: F64, write_layers: bool, tot: F64) -> None:
     """Roofline cost of rows s..e on a digital (edge) profile."""
@@ -434,7 +445,7 @@ def _digital_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs:
     tot[_T_LEAKAGE_POWER_MW] = p[_STATIC] * 1e-3
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def _derive(tot: F64, batch: float) -> None:
     """Figures derived from the totals: frames/s (both ways), TOPS, TOPS/W, TOPS/mm^2, EDP."""
     ops = 2.0 * tot[_T_MACS]
@@ -450,7 +461,7 @@ def _derive(tot: F64, batch: float) -> None:
     tot[_T_EDP_UJ_MS] = tot[_T_ENERGY_UJ] * tot[_T_LATENCY_MS]
 
 
-@njit(cache=True)
+@_jit(cache=True)
 def network_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, params_: F64, in_el: F64,
                  out_el: F64, p: F64, batch: float, layers: F64, tot: F64) -> None:
     """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``."""
@@ -462,7 +473,7 @@ def network_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64
     _derive(tot, batch)
 
 
-@njit(cache=True, parallel=True)
+@_jit(cache=True, parallel=True)
 def batch_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, params_: F64, in_el: F64,
                out_el: F64, offsets: I64, batch: F64, pmat: F64, wi: I64, pi: I64, tot: F64) -> None:
     """Many (network, profile) pairs at once: pair j costs rows offsets[wi[j]]:offsets[wi[j]+1] on pmat[pi[j]]."""

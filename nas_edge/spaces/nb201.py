@@ -239,10 +239,10 @@ class _Net:
         self.readers: Counter[int] = Counter()
         self.serial = 0
 
-    def _emit(self, op: Op, reads: tuple[int, ...]) -> int:
+    def _emit(self, op: Op, reads: tuple[int, ...], out: int) -> int:
         self.readers.update(reads)
         self.ops.append(op)
-        return op.outs[0]
+        return out
 
     def new(self) -> int:
         self.serial += 1
@@ -250,18 +250,21 @@ class _Net:
 
     def conv(self, name: str, x: int, cin: int, cout: int, k: int, h: int, w: int, stride: int = 1) -> int:
         ho, wo = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
-        row = R.conv_row(name, (1, cin, h, w), (cout, cin, k, k), (1, cout, ho, wo), 1)
-        return self._emit(Op("convolution", (x,), (self.new(),), [row]), (x,))
+        row, out = R.conv_row(name, (1, cin, h, w), (cout, cin, k, k), (1, cout, ho, wo), 1), self.new()
+        return self._emit(Op("convolution", (x,), (out,), [row]), (x,), out)
 
     def epilogue(self, name: str, x: int, row: dict[str, Any]) -> int:
         """Batch norm or ReLU: joins a static layer whose output only it reads."""
-        return self._emit(Op(name, (x,), (self.new(),), [row], fold="epilogue", src=x), (x,))
+        out = self.new()
+        return self._emit(Op(name, (x,), (out,), [row], fold="epilogue", src=x), (x,), out)
 
     def pool(self, name: str, x: int, row: dict[str, Any]) -> int:
-        return self._emit(Op(name, (x,), (self.new(),), [row], fold="pool", src=x, pooled=row["out_elems"]), (x,))
+        out = self.new()
+        return self._emit(Op(name, (x,), (out,), [row], fold="pool", src=x, pooled=row["out_elems"]), (x,), out)
 
     def op(self, name: str, reads: tuple[int, ...], row: dict[str, Any]) -> int:
-        return self._emit(Op(name, reads, (self.new(),), [row]), reads)
+        out = self.new()
+        return self._emit(Op(name, reads, (out,), [row]), reads, out)
 
 
 def _relu(name: str, e: int) -> dict[str, Any]:
