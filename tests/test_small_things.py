@@ -141,3 +141,22 @@ def test_the_optunahub_package_points_at_nothing_unreachable() -> None:
     reqs = [line.split("#")[0].strip() for line in (pkg / "requirements.txt").read_text().splitlines()]
     names = {re.split(r"[<>=!~\[ ]", r)[0].lower() for r in reqs if r}
     assert names == {"optuna", "numpy", "scipy"}, names
+
+
+def test_estimate_by_name_reads_the_package_once(monkeypatch) -> None:
+    """``estimate(w, "name")`` used to list the built-in profiles' folder on every call (43 µs against 10.5 µs
+    with the profile object); the names are read once, and the profile itself is cached."""
+    import nas_edge.hardware.loader as loader
+    from nas_edge.cost import estimate
+    from nas_edge.hardware import load_profile
+    from nas_edge.workload import Workload
+
+    w = Workload.from_layers([{"type": "conv", "in_channels": 3, "out_channels": 8, "kernel": 3, "in_size": 8}])
+    first = estimate(w, "neurosim-rram-22nm")
+
+    def no_disk() -> None:
+        raise AssertionError("the built-in profiles' folder was read again")
+
+    monkeypatch.setattr(loader, "_builtin_dir", no_disk)
+    again = estimate(w, "neurosim-rram-22nm")
+    assert again.totals == first.totals and again.profile is load_profile("neurosim-rram-22nm")
