@@ -55,8 +55,9 @@ def test_selection_leaves_chance_level_trials_out(study_db: tuple[str, int, int]
     assert {t.number for t in select_trials(study, min_accuracy=0.0)} == {real, fake}
     assert [t.number for t in select_trials(study, best="energy_uj", min_accuracy="chance")] == [real]
     assert [t.number for t in select_trials(study, best="energy_uj")] == [fake]  # no limit: the copy wins
-    with pytest.raises(TrialSelectionError, match="--min-accuracy 0"):
+    with pytest.raises(TrialSelectionError, match="pass min_accuracy=0 to export it anyway") as info:
         select_trials(study, trial=fake, min_accuracy="chance")
+    assert "--" not in str(info.value) and "pass --min-accuracy 0" in info.value.cli_message
     with pytest.raises(TrialSelectionError, match=r"no feasible trial .* reaches accuracy 0\.9999"):
         select_trials(study, min_accuracy=0.9999)
 

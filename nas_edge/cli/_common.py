@@ -44,7 +44,7 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, NasEdgeError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}"
-    text = str(exc).strip()
+    text = (getattr(exc, "cli_message", None) or str(exc)).strip()  # the library's message in the CLI's words
     return text.splitlines()[0] if text else type(exc).__name__
 
 

@@ -71,7 +71,8 @@ def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
     from optuna.trial import TrialState
 
     if sum(x is not None and x is not False for x in (trial, best, pareto or None)) > 1:
-        raise TrialSelectionError("choose one of --trial, --pareto, --best")
+        raise TrialSelectionError("choose one of trial=, pareto=, best=").for_cli(
+            "choose one of --trial, --pareto, --best")
     floor = accuracy_floor(study, min_accuracy)
     trials = study.get_trials(deepcopy=False)
     if trial is not None:
@@ -89,7 +90,8 @@ def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
                                       f"({found.state.name.lower()})")
         low = below_floor(study, [found], floor)
         if low:
-            raise TrialSelectionError(f"trial {trial}: {low[trial]}; pass --min-accuracy 0 to export it anyway")
+            raise TrialSelectionError(f"trial {trial}: {low[trial]}; pass min_accuracy=0 to export it anyway").for_cli(
+                f"trial {trial}: {low[trial]}; pass --min-accuracy 0 to export it anyway")
         return [found]
     done = [t for t in trials if t.state == TrialState.COMPLETE and feasible(t)]
     if not done:
@@ -141,13 +143,13 @@ def accuracy_floor(study: Any, min_accuracy: float | str | None = CHANCE) -> tup
             return None
         chance = 1.0 / classes
         limit = chance + CHANCE_MARGIN * (1.0 - chance)
-        return acc, limit, f"chance level for {classes} classes; --min-accuracy sets another limit"
+        return acc, limit, f"chance level for {classes} classes"
     if isinstance(min_accuracy, str) or not 0.0 <= float(min_accuracy) <= 1.0:
-        raise TrialSelectionError(f"--min-accuracy must be a number between 0 and 1, got {min_accuracy!r}")
+        raise TrialSelectionError(f"min_accuracy must be a number between 0 and 1, got {min_accuracy!r}")
     if acc is None:
-        raise TrialSelectionError(f"--min-accuracy: study {study.study_name!r} has no accuracy objective (its "
-                                  f"objectives: {', '.join(names)})")
-    return acc, float(min_accuracy), "--min-accuracy"
+        what = f"study {study.study_name!r} has no accuracy objective (its objectives: {', '.join(names)})"
+        raise TrialSelectionError(f"min_accuracy: {what}").for_cli(f"--min-accuracy: {what}")
+    return acc, float(min_accuracy), "the minimum asked for"
 
 
 def below_floor(study: Any, trials: Sequence[Any], floor: tuple[str, float, str] | None) -> dict[int, str]:
@@ -374,7 +376,8 @@ def export_study(
         say(f"warning: not exporting trial {n} of the Pareto front: {reason}")
     rebuilt = [rebuild(study, t, data=data) for t in chosen]
     if epochs is not None and epochs < 1:
-        raise ExportError(f"--epochs must be at least 1, got {epochs}")
+        raise ExportError(f"epochs must be at least 1, got {epochs}").for_cli(
+            f"--epochs must be at least 1, got {epochs}")
     out = ensure_writable(Path(out))
     results: list[ExportResult] = []
     with staging(out) as tmp:

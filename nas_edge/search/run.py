@@ -155,9 +155,11 @@ def run_search(
     the study; ``study.best_trials`` is the feasible Pareto front.
     """
     if n_trials is not None and n_trials < 1:
-        raise SearchError(f"--trials must be at least 1, got {n_trials}")
+        raise SearchError(f"n_trials must be at least 1, got {n_trials}").for_cli(
+            f"--trials must be at least 1, got {n_trials}")
     if timeout is not None and timeout <= 0:
-        raise SearchError(f"--timeout must be positive, got {timeout:g}")
+        raise SearchError(f"timeout must be positive, got {timeout:g}").for_cli(
+            f"--timeout must be positive, got {timeout:g}")
     get_method(method)
     obj = objective or Objective(space, hardware, data, objectives=objectives, constraints=constraints,
                                  hardware_search=hardware_search, training=training, seed=seed or 0,
