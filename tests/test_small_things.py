@@ -160,3 +160,42 @@ def test_estimate_by_name_reads_the_package_once(monkeypatch) -> None:
     monkeypatch.setattr(loader, "_builtin_dir", no_disk)
     again = estimate(w, "neurosim-rram-22nm")
     assert again.totals == first.totals and again.profile is load_profile("neurosim-rram-22nm")
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "a/Relu", "a/Relu_2", "b", "c/MatMul"]),
+                          st.sampled_from(["Relu", "MatMul", "Softmax"])), max_size=12))
+def test_unique_names_are_unique_and_keep_single_names(rows: list[tuple[str, str]]) -> None:
+    from collections import Counter
+
+    from nas_edge.workload.table import unique_names
+
+    names, ops = [r[0] for r in rows], [r[1] for r in rows]
+    out = unique_names(names, ops)
+    assert len(set(out)) == len(out)
+    counts = Counter(names)
+    for given_name, op, made in zip(names, ops, out, strict=True):
+        assert made == given_name if counts[given_name] == 1 else made.startswith(f"{given_name}/{op}")
+
+
+def test_transformer_rows_have_unique_names_from_both_adapters(tmp_path) -> None:
+    """One attention module gives several rows (QK^T, scale, softmax, AV ...): each gets its own name."""
+    import optuna
+    import torch
+
+    from nas_edge.spaces import create_space
+    from nas_edge.workload import Workload
+
+    space = create_space("transformer", input_shape=(1, 8, 8), num_classes=10)
+    arch = space.suggest(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).ask())
+    model = space.build(arch).eval()
+    traced = Workload.from_torch(model, space.example_input())
+    torch.onnx.export(model, (space.example_input(),), tmp_path / "t.onnx", dynamo=True)
+    read = Workload.from_onnx(tmp_path / "t.onnx")
+    for w in (traced, read):
+        assert len(set(w.names)) == len(w.names), [n for n in w.names if w.names.count(n) > 1]
+        attention = [n for n in w.names if n.split("/")[0].endswith("blocks.0.attn")]
+        assert len(attention) >= 4 and any("oftmax" in n for n in attention), attention
