@@ -4,7 +4,8 @@ with smaller budgets (trial, epoch, seed and repeat counts; see :data:`BUDGETS`)
 Blocks share state the way a user's session does: files (``my_chip.yaml``, ``model.onnx``, ``nas_edge.db``)
 and, for Python blocks, one interpreter (the screening-sampler block reuses the ``objective`` of the block
 before it). A ``yaml`` block whose first line is ``# NAME.yaml`` is written to that file. Left out, with the
-reason: the ``make`` blocks (they are the test suite itself and the demo, which CI runs anyway). The
+reason: the ``make`` blocks — they build the environment this test runs in and run this very suite
+(``make test``, ``make fuzz``, ``make lint``) or the demo at its full budget (``make demo``, minutes). The
 PostgreSQL example runs against the test server (the URL's host is a placeholder); without the server's
 binaries that one line is left out.
 """
@@ -22,14 +23,14 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BUDGETS: list[tuple[str, str]] = [
-    (r"--trials \d+", "--trials 2"),
-    (r"n_trials=\d+", "n_trials=2"),
-    (r'"epochs": \d+', '"epochs": 3'),
+    (r"--trials \d+", "--trials 1"),
+    (r"n_trials=\d+", "n_trials=1"),
+    (r'"epochs": \d+', '"epochs": 2'),
     (r"epochs=\d+", "epochs=2"),
     (r"--seeds \d+", "--seeds 1"),
     (r"repeats=\d+", "repeats=2"),
     (r"--analog-repeats \d+", "--analog-repeats 1"),
-    (r"nas-edge search ", "nas-edge search --epochs 3 "),  # the command's default is 12
+    (r"nas-edge search ", "nas-edge search --epochs 2 "),  # the command's default is 12
 ]
 PLACEHOLDER_URL = "postgresql://user:pass@db-host/nas"
 
