@@ -579,9 +579,9 @@ def _write_all(folder: Path, js: str, md: str, page: str) -> list[Path]:
 # ---- study report -------------------------------------------------------------------------------------------
 
 def _pareto_plots(s: Mapping[str, Any]) -> list[str]:
-    """Objective 0 against each other objective. Points: feasible completed trials; large markers: the
-    feasible Pareto front over all objectives; the dashed staircase: the front of that 2-D projection only
-    (with three or more objectives a front point can be dominated in a projection: no line runs through it)."""
+    """Objective 0 against each other objective. Points: completed trials; large markers: the feasible Pareto
+    front over all objectives; the dashed staircase: the feasible front of that 2-D projection only (with three
+    or more objectives a front point can be dominated in a projection: no line runs through it)."""
     names, dirs = s["study"]["objectives"], s["study"]["directions"]
     trials = [t for t in s["trials"] if t["state"] == "COMPLETE" and t["values"]]
     chosen = [f"#{n}" for n in s["chosen"]]
@@ -595,10 +595,10 @@ def _pareto_plots(s: Mapping[str, Any]) -> list[str]:
                             title=f"{metric_label(names[0])} of each trial")]
     plots = []
     for j in range(1, len(names)):
+        shown = [t for t in trials if t["values"][0] is not None and t["values"][j] is not None]
         pts = [(plot_value(names[j], t["values"][j]), plot_value(names[0], t["values"][0]), f"#{t['number']}")
-               for t in trials if t["values"][0] is not None and t["values"][j] is not None]
-        feasible = [p for p, t in zip(pts, (t for t in trials if t["values"][0] is not None
-                                            and t["values"][j] is not None), strict=True) if t.get("feasible", True)]
+               for t in shown]
+        feasible = [p for p, t in zip(pts, shown, strict=True) if t.get("feasible", True)]
         line = front if len(names) == 2 else front_2d(feasible, x_min=dirs[j] == "minimize",
                                                       y_min=dirs[0] == "minimize")
         plots.append(scatter_svg(pts, x_label=metric_label(names[j]), y_label=metric_label(names[0]),
