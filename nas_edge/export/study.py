@@ -34,7 +34,7 @@ def load_study(storage: str, study_name: str) -> Any:
     import optuna
 
     from nas_edge.search import SearchError, open_storage
-    from nas_edge.search.study import is_journal_url
+    from nas_edge.search.storage import is_journal_url
 
     url = str(storage)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":

@@ -28,6 +28,7 @@ from nas_edge.search.constraints import ConstraintSpec
 from nas_edge.search.errors import SearchError
 from nas_edge.search.evaluators import Evaluator
 from nas_edge.search.objective import Objective
+from nas_edge.search.storage import storage_errors
 from nas_edge.search.study import DEFAULT_STORAGE, DEFAULT_STUDY, make_pruner, make_sampler, open_study
 from nas_edge.spaces import Architecture, HardwareChoice, NetworkSpace
 
@@ -164,4 +165,5 @@ def run_search(
                     method_options=dict(method_options or {}))
     if on_ready is not None:
         on_ready(run)
-    return run.run(callbacks)
+    with storage_errors(storage):
+        return run.run(callbacks)
