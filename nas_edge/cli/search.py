@@ -54,8 +54,7 @@ def search(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas_edge.search import run_search
-    from nas_edge.search.run import FINISHED, SearchRun
-    from nas_edge.workers import TrialLost
+    from nas_edge.search.run import FINISHED, QUIET_FAILURES, SearchRun
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -82,7 +81,7 @@ def search(
                    + (f", Pareto front {n}" if n is not None else ""))
 
     try:  # one worker among any number on this study: the budget holds over all of them
-        with quiet_optuna_failures(KeyboardInterrupt, TrialLost):
+        with quiet_optuna_failures(*QUIET_FAILURES):
             study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
                                timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,

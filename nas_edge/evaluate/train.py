@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_edge.evaluate.config import TrainConfig
+from nas_edge.evaluate.config import TrainConfig, TrainingError
 from nas_edge.evaluate.data import Data
 
 
@@ -26,7 +26,8 @@ class TrainResult:
 def _tensors(data: Data, limit: int | None) -> tuple[torch.Tensor, ...]:
     xt, yt = data.x_train[:limit], data.y_train[:limit]
     if data.vocab_size is None:
-        mean, std = float(xt.mean()), float(xt.std()) or 1.0
+        # in float64: float32 sums overflow for large inputs (digits x 3e38 gave NaN tensors, 10 % accuracy)
+        mean, std = float(xt.mean(dtype=np.float64)), float(xt.std(dtype=np.float64)) or 1.0
         conv = lambda x: torch.from_numpy((x - mean) / std).float()  # noqa: E731
     else:
         conv = lambda x: torch.from_numpy(x).long()  # noqa: E731
@@ -72,6 +73,15 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def one_cycle(opt: torch.optim.Optimizer, lr: float, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """A one-cycle schedule (a quarter warm-up, at least one step of it) over ``total_steps``; a constant rate
+    for fewer than 4 steps. Torch's own divides by zero when the warm-up rounds to no step (4 steps in all)."""
+    if total_steps < 4:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps,
+                                               pct_start=max(0.25, 2.0 / total_steps))
+
+
 def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None
            ) -> TrainResult:
     t0 = time.perf_counter()
@@ -79,8 +89,7 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
     gen = torch.Generator().manual_seed(cfg.seed)
     steps = int(np.ceil(len(xt) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
-                                                pct_start=0.25)
+    sched = one_cycle(opt, cfg.lr, cfg.epochs * steps)
     history: list[float] = []
     for epoch in range(cfg.epochs):
         model.train()
@@ -88,6 +97,9 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
         for i in range(steps):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            if not torch.isfinite(loss):
+                raise TrainingError(f"training diverged: the loss became {float(loss)} in epoch {epoch + 1} "
+                                    f"(learning rate {cfg.lr:g}); check the data's scale and labels")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -115,16 +115,22 @@ class Rebuilt:
     training: dict[str, Any] | None = None  # the search's training options (TrainConfig.describe())
 
 
-def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | None) -> tuple[Any, Any]:
+def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | None, *,
+                    with_data: bool = True) -> tuple[Any, Any]:
+    """The study's space and (``with_data``) its dataset. The dataset recorded in the study is loaded only when it
+    is built in or a file: a ``module:function`` there would run code a study file names (``--data`` runs it).
+    Without data the space comes from the shapes the study recorded."""
     from nas_edge.evaluate import DataError, load_data
     from nas_edge.spaces import SpaceError, create_space
 
     meta = study.user_attrs.get("nas_edge") or {}
-    spec = data_spec if data_spec is not None else (meta.get("data") or {}).get("name", "digits")
-    try:
-        data = load_data(spec)
-    except DataError as exc:
-        raise ExportError(f"dataset for the export: {exc}") from None
+    data = None
+    if with_data or not meta.get("space_config"):
+        spec = data_spec if data_spec is not None else (meta.get("data") or {}).get("name", "digits")
+        try:
+            data = load_data(spec, run_code=data_spec is not None)
+        except DataError as exc:
+            raise ExportError(f"dataset for the export: {exc}") from None
     name = meta.get("space") or arch_dict.get("space")
     try:
         options = dict(meta.get("space_config") or data.space_kwargs())
@@ -134,7 +140,7 @@ def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | N
     except SpaceError as exc:
         raise ExportError(f"cannot recreate the search space: {exc}") from None
     want = tuple(int(v) for v in getattr(space, "input_shape", ()))
-    if want and tuple(data.input_shape) != want:
+    if data is not None and want and tuple(data.input_shape) != want:
         raise ExportError(f"the dataset {data.name!r} has inputs {tuple(data.input_shape)}, the study's space "
                           f"expects {want}; pass the study's dataset with --data")
     return space, data
@@ -156,8 +162,9 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
                       "its cost table is missing"]
 
 
-def rebuild(study: Any, trial: Any, *, data: Any | None = None) -> Rebuilt:
-    """Architecture, space, dataset and hardware of ``trial``; checks the architecture against the stored cost."""
+def rebuild(study: Any, trial: Any, *, data: Any | None = None, with_data: bool = True) -> Rebuilt:
+    """Architecture, space, dataset (unless ``with_data`` is false: a report needs none) and hardware of
+    ``trial``; checks the architecture against the stored cost."""
     from nas_edge.spaces import Architecture, SpaceError
 
     arch_dict = trial.user_attrs.get("arch")
@@ -168,7 +175,7 @@ def rebuild(study: Any, trial: Any, *, data: Any | None = None) -> Rebuilt:
         arch = Architecture.from_dict(arch_dict)
     except SpaceError as exc:
         raise TrialSelectionError(f"trial {trial.number}: stored architecture cannot be read: {exc}") from None
-    space, dataset = _space_and_data(study, arch_dict, data)
+    space, dataset = _space_and_data(study, arch_dict, data, with_data=with_data)
     try:
         workload = space.layers(arch)
     except SpaceError as exc:
@@ -390,7 +397,7 @@ def _analytic_cost(study: Any, trial: Any, hardware: Sequence[Any]) -> dict[str,
     from nas_edge.export.pipeline import cost_entry
 
     try:
-        rb = rebuild(study, trial)
+        rb = rebuild(study, trial, with_data=False)
     except ExportError:
         return None
     profile = rb.profile if rb.profile is not None else (hardware[0] if hardware else None)

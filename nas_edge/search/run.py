@@ -31,9 +31,13 @@ from nas_edge.search.objective import Objective
 from nas_edge.search.storage import storage_errors
 from nas_edge.search.study import DEFAULT_STORAGE, DEFAULT_STUDY, make_pruner, make_sampler, open_study
 from nas_edge.spaces import Architecture, HardwareChoice, NetworkSpace
+from nas_edge.workers import TrialLost
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+QUIET_FAILURES: tuple[type[BaseException], ...] = (KeyboardInterrupt, TrialLost)
+"""A trial failed by one of these is explained by the front end (Ctrl-C, a trial taken over by another worker):
+Optuna's log of it, with its traceback, is left out."""
 
 
 @dataclass
