@@ -27,7 +27,9 @@ ALLOWED: dict[str, set[str]] = {
     "testing": LOW | {"cost", "spaces"},
     "search": LOW | {"cost", "spaces", "evaluate", "analog", "samplers", "workers", "models"},
     "export": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "models"},
-    "cli": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "export", "models", "samplers"},
+    "bench": LOW | {"cost", "spaces", "samplers", "search", "export"},
+    "cli": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "export", "models", "samplers",
+                  "bench"},
     "demo": LOW | {"cost", "spaces", "evaluate", "search", "export", "cli"},
 }
 # the deprecated alias of the screening glue's old home: imports search/ only when imported itself

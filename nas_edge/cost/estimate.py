@@ -109,6 +109,19 @@ class PackedWorkloads:
         np.cumsum([len(w) for w in workloads], out=self.offsets[1:])
         self.batch = np.array([float(w.meta.get("batch", 1)) for w in workloads])
 
+    @classmethod
+    def from_concatenated(cls, workload: Workload, offsets: Sequence[int]) -> PackedWorkloads:
+        """Many workloads given as one table (each one's rows in turn) and the row offsets where each starts,
+        with the end last: skips building and validating one ``Workload`` per network."""
+        off = np.asarray(offsets, dtype=np.int64)
+        if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(workload) or np.any(np.diff(off) < 0):
+            raise ValueError("offsets must rise from 0 to the number of rows")
+        packed = cls([])
+        packed.columns = _columns(workload)
+        packed.offsets = off
+        packed.batch = np.full(len(off) - 1, float(workload.meta.get("batch", 1)))
+        return packed
+
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
