@@ -48,11 +48,13 @@ def fail(message: str, exit_code: int = 1) -> NoReturn:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
-def printable(value: Any) -> str:
-    """``str(value)`` with control characters (ANSI escapes, newlines, tabs) shown as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+def printable(value: Any, *, keep_newlines: bool = False) -> str:
+    """``str(value)`` with control characters (ANSI escapes, newlines unless kept, tabs) shown as ``\\xNN``."""
+    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 def shown(value: Any) -> str:

@@ -88,7 +88,7 @@ def run(
     write_atomic(outdir / "runs.jsonl", "\n".join(lines) + "\n")
     write_atomic(outdir / "summary.md", md)
     write_atomic(outdir / "hv.svg", bench_run.plot_svg(results, title))
-    console.print(printable(md).replace("\\x0a", "\n"), highlight=False, soft_wrap=True, markup=False)
+    console.print(printable(md, keep_newlines=True), highlight=False, soft_wrap=True, markup=False)
     err_console.print(f"{len(results)} runs in {wall:.1f} s; wrote {shown(outdir)}/runs.jsonl, summary.md, hv.svg",
                       highlight=False)
 
