@@ -156,7 +156,13 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
         if meta.get("search") and hw.get("space") == "hardware":
             choice = HardwareChoice.from_dict({k: v for k, v in hw.items() if k != "profile"})
             return HardwareSpace(**meta["search"]).profile(choice), []
-        return load_profile(meta.get("hardware") or hw.get("profile")), []
+        profile = load_profile(meta.get("hardware") or hw.get("profile"))
+        from nas_edge.search.hardware_cost import profile_sha256
+
+        if meta.get("hardware_sha256") not in (None, profile_sha256(profile)):
+            return profile, [f"the hardware profile {meta.get('hardware')!r} changed since the search: its cost "
+                             "table is of the profile as it is now"]
+        return profile, []
     except Exception as exc:  # a moved profile file should not stop the export: the other profiles still run
         return None, [f"the trial's hardware profile could not be loaded ({str(exc).splitlines()[0]}); "
                       "its cost table is missing"]

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 DEFAULT_STUDY = "nas-edge"
 SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "cmaes", "qmc", "hw")
 PRUNERS = ("none", "median", "sha", "hyperband")
-RESUME_KEYS = ("space", "space_config", "objectives", "hardware", "search", "constraints", "data", "analog",
-               "training", "evaluator")  # what must match for a run to extend an existing study
-_LATER_KEYS = ("analog", "training", "evaluator")  # studies made by earlier versions lack these: not compared
+RESUME_KEYS = ("space", "space_config", "objectives", "hardware", "hardware_sha256", "search", "constraints", "data",
+               "analog", "training", "evaluator")  # what must match for a run to extend an existing study
+_LATER_KEYS = ("analog", "training", "evaluator", "hardware_sha256")  # earlier versions lack these: not compared
 
 
 def make_sampler(name: str, *, seed: int | None = None, n_objectives: int = 1,
@@ -107,6 +107,11 @@ def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any
     for key in RESUME_KEYS:
         if key not in old and key in _LATER_KEYS:
             continue
+        if key == "hardware_sha256" and old.get(key) != meta.get(key):
+            raise SearchError(f"study {study.study_name!r} was run on hardware profile {old.get('hardware')!r} "
+                              f"with other contents (sha256 {str(old.get(key))[:12]}… then, "
+                              f"{str(meta.get(key))[:12]}… now): the profile changed since; a resumed study "
+                              "would mix two chips. Restore the profile or choose another --study-name")
         if old.get(key) != meta.get(key):
             raise SearchError(f"study {study.study_name!r} exists with a different {key.replace('_', ' ')} "
                               f"({old.get(key)!r} vs {meta.get(key)!r}); resume it with the same options or "
