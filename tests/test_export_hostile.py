@@ -120,3 +120,50 @@ def test_md_escape():
     assert md_escape("see https://evil.example and www.evil.example") == \
         "see https:\\/\\/evil.example and www\\.evil.example"
     assert md_escape("neurosim-rram-22nm 1.5e-03 #3 (imc)") == "neurosim-rram-22nm 1.5e-03 #3 (imc)"
+
+
+# -- a re-export and the user's files (issue 12.18) --------------------------------------------------------------
+
+
+def _earlier_export(folder: Path) -> None:
+    from test_report import export_record
+
+    from nas_edge.export.report import write_export_report
+
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(b"old model")
+    write_export_report(folder, export_record())  # lists model.onnx among its files
+
+
+def test_a_re_export_keeps_the_users_files(tmp_path: Path):
+    """Re-exporting replaced trial-N/ whole: notes and results the user kept there were deleted."""
+    from nas_edge.export._files import publish, staging
+
+    out, dst = tmp_path / "out", tmp_path / "out" / "trial-3"
+    _earlier_export(dst)
+    (dst / "notes.md").write_text("my measurements on the board")
+    (dst / "board-runs").mkdir()
+    (dst / "board-runs" / "run1.csv").write_text("1,2\n")
+    with staging(out) as tmp:
+        (tmp / "trial-3").mkdir()
+        (tmp / "trial-3" / "model.onnx").write_bytes(b"new model")
+        (tmp / "trial-3" / "report.json").write_text("{}")
+        publish(tmp / "trial-3", dst)
+    assert (dst / "model.onnx").read_bytes() == b"new model"  # what nas-edge wrote is replaced
+    assert not (dst / "report.html").exists()  # the earlier export's other files are gone
+    assert (dst / "notes.md").read_text() == "my measurements on the board"
+    assert (dst / "board-runs" / "run1.csv").read_text() == "1,2\n"
+    assert sorted(p.name for p in out.iterdir()) == ["trial-3"]
+
+
+def test_a_users_file_in_the_way_is_refused_before_training(tampered_study: str, tmp_path: Path):
+    study = optuna.load_study(study_name=EVIL_NAME, storage=tampered_study)
+    n = study.best_trials[0].number
+    folder = tmp_path / "x" / f"trial-{n}"
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(b"the user's own model, no report beside it")
+    r = CliRunner().invoke(app, ["export", "--storage", tampered_study, "--study-name", EVIL_NAME, "--trial", str(n),
+                                 "--data", "digits", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 1 and "holds model.onnx, not written by nas-edge" in r.stderr, r.output
+    assert (folder / "model.onnx").read_bytes() == b"the user's own model, no report beside it"
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [f"trial-{n}"]

@@ -355,7 +355,7 @@ def test_resume_refuses_an_edited_hardware_profile(tmp_path: Path) -> None:
     profile.write_text("# the same chip, reformatted\nbase: neurosim-rram-22nm\nname: my-chip\n")
     assert len(run_search(n_trials=3, **kw).trials) == 3
     profile.write_text("name: my-chip\nbase: neurosim-rram-22nm\nadc: {bits: 6}\n")
-    with pytest.raises(SearchError, match="with other contents .* the profile changed since"):
+    with pytest.raises(SearchError, match=r"with other contents .* the profile changed since"):
         run_search(n_trials=4, **kw)
     assert len(optuna.load_study(study_name="s", storage=sqlite(tmp_path)).trials) == 3
     # a study recorded before the hash existed resumes as before

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nas_edge.export._files import ensure_writable, publish, sha256, staging
+from nas_edge.export._files import check_replaceable, ensure_writable, publish, sha256, staging
 from nas_edge.export.errors import ExportError
 
 HOST_CALIBRATE = "calibrate"
@@ -404,6 +404,7 @@ def export_model(
 
     options = options or ExportOptions()
     out = ensure_writable(Path(out))
+    check_replaceable(out / name)
     with staging(out) as tmp:
         folder = tmp / name
         folder.mkdir()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas_edge.export._files import ensure_writable, publish, staging
+from nas_edge.export._files import check_replaceable, ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
 from nas_edge.search.constraints import trial_feasible as feasible
@@ -304,6 +304,8 @@ def export_study(
     if epochs is not None and epochs < 1:
         raise ExportError(f"--epochs must be at least 1, got {epochs}")
     out = ensure_writable(Path(out))
+    for rb in rebuilt:  # a file of the user's in the way is refused before any training
+        check_replaceable(out / f"trial-{rb.trial.number}")
     results: list[ExportResult] = []
     with staging(out) as tmp:
         staged = []
