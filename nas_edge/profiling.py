@@ -37,24 +37,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from nas_edge._json import finite_or_none
 from nas_edge._text import md_escape
 
 SCHEMA = "nas-edge.profile"
 SCHEMA_VERSION = 1
 LAYER_COLUMNS = ("index", "name", "op_type", "kind", "k", "n", "m", "groups", "kernel", "macs", "params",
                  "in_elems", "out_elems")
-
-
-def _num(v: Any) -> float | None:
-    f = float(v)
-    return f if math.isfinite(f) else None
 
 
 @dataclass(frozen=True)
@@ -134,8 +129,8 @@ class ProfileResult:
             "layers": self.layer_rows(),
             "hardware": [
                 {"name": h.name, "kind": h.kind, "source": h.source,
-                 "totals": {k: _num(v) for k, v in h.totals.items()},
-                 "layers": [{f: _num(h.layers[i, j]) for j, f in enumerate(LAYER_FIELDS)}
+                 "totals": {k: finite_or_none(v) for k, v in h.totals.items()},
+                 "layers": [{f: finite_or_none(h.layers[i, j]) for j, f in enumerate(LAYER_FIELDS)}
                             for i in range(h.layers.shape[0])],
                  "top_latency": h.top("latency_ns"), "top_energy": h.top("energy_pj")}
                 for h in self.hardware

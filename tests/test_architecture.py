@@ -89,3 +89,14 @@ def test_generic_rooms_never_import_the_orchestration() -> None:
     top = {"search", "cli", "export", "demo"}
     for room in ("samplers", "cost", "hardware", "workload"):
         assert not ALLOWED[room] & top
+
+
+def test_the_design_is_in_the_repository() -> None:
+    """Code and README cite docs/design.md, which a clone has, never a file outside the project."""
+    root = PACKAGE.parent
+    assert (root / "docs" / "design.md").is_file()
+    outside = "shared/" + "DESIGN"
+    files = [root / "README.md", *root.glob("docs/*.md"), *PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"),
+             *(root / "benchmarks").glob("*.*"), *(root / "examples").glob("*.py")]
+    citing = [str(f.relative_to(root)) for f in files if f.is_file() and outside in f.read_text(errors="ignore")]
+    assert not citing, f"cite docs/design.md instead: {citing}"

@@ -81,10 +81,10 @@ class Problem:
 
     def hv_ratio(self, cells: Sequence[int]) -> float:
         """Hypervolume of the feasible ones among ``cells`` over the exact optimum."""
-        cells = np.asarray([c for c in cells if self.feasible[c]], dtype=int)
-        if not len(cells) or self.optimum <= 0:
+        kept = np.asarray([c for c in cells if self.feasible[c]], dtype=int)
+        if not len(kept) or self.optimum <= 0:
             return 0.0
-        return hypervolume(self.normalised(cells), np.full(len(self.objectives), REFERENCE)) / self.optimum
+        return hypervolume(self.normalised(kept), np.full(len(self.objectives), REFERENCE)) / self.optimum
 
     def pareto_cells(self) -> np.ndarray:
         cells = np.flatnonzero(self.feasible)
@@ -98,7 +98,7 @@ class Problem:
 
 def cell_indices(params: Sequence[Mapping[str, object]]) -> np.ndarray:
     """Cell index of each parameter set of the ``nb201`` space (vectorised)."""
-    op_id = {op: i for i, op in enumerate(OPS)}
+    op_id: dict[object, int] = {op: i for i, op in enumerate(OPS)}
     ids = np.array([[op_id[p[n]] for n in PARAM_NAMES] for p in params], dtype=np.int64).reshape(-1, len(PARAM_NAMES))
     return ids @ (len(OPS) ** np.arange(len(PARAM_NAMES) - 1, -1, -1))
 

@@ -26,7 +26,7 @@ import optuna
 from nas_edge.bench.fields import is_field
 from nas_edge.bench.problem import Problem, cell_indices
 from nas_edge.samplers import HWScreeningSampler
-from nas_edge.spaces.nb201 import NB201Space
+from nas_edge.spaces.nb201 import NB201Architecture, NB201Space
 
 SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "gp", "qmc", "hw")
 DEFAULT_SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "qmc", "hw")
@@ -41,7 +41,7 @@ class HardwareScreen:
 
     def cheap_objectives(self, params: Sequence[Mapping[str, Any]]) -> np.ndarray:
         cells = cell_indices(params)
-        return self.problem.values[np.ix_(cells, self.cheap_objective_indices)]
+        return self.problem.values[np.ix_(cells, np.asarray(self.cheap_objective_indices, dtype=np.int64))]
 
     def cheap_constraints(self, params: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
         cells = cell_indices(params)
@@ -82,7 +82,9 @@ def run_one(problem: Problem, sampler: str, seed: int, trials: int) -> dict[str,
     cells: list[int] = []
 
     def objective(trial: optuna.Trial) -> tuple[float, ...]:
-        cell = space.suggest(trial).index
+        arch = space.suggest(trial)
+        assert isinstance(arch, NB201Architecture)
+        cell = arch.index
         cells.append(cell)
         for key, v in problem.violations.items():
             trial.set_constraint(key, float(v[cell]))
@@ -90,12 +92,15 @@ def run_one(problem: Problem, sampler: str, seed: int, trials: int) -> dict[str,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study = optuna.create_study(directions=list(problem.directions), sampler=smp)
+        study = optuna.create_study(directions=[optuna.study.StudyDirection[d.upper()] for d in problem.directions],
+                                    sampler=smp)
         t0 = time.perf_counter()
         study.optimize(objective, n_trials=trials)
         wall = time.perf_counter() - t0
     feas = problem.feasible
-    hv, front, infeasible = [], [], []
+    hv: list[float] = []
+    front: list[int] = []
+    infeasible: list[int] = []
     current = 0.0
     for k, c in enumerate(cells):
         if feas[c] and c not in front:
@@ -183,9 +188,9 @@ def plot_svg(results: Sequence[dict[str, Any]], title: str = "") -> str:
     """Median HV ratio (IQR band) vs trials, one line per sampler."""
     from nas_edge.export._svg import lines_svg
 
-    series = {}
+    series: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {}
     for name in dict.fromkeys(r["sampler"] for r in results):
         curves = np.array([r["hv_ratio"] for r in results if r["sampler"] == name], dtype=float)
         q = np.percentile(curves, [50, 25, 75], axis=0)
-        series[name] = (list(range(1, curves.shape[1] + 1)), q[0].tolist(), q[1].tolist(), q[2].tolist())
+        series[name] = ([float(k) for k in range(1, curves.shape[1] + 1)], q[0].tolist(), q[1].tolist(), q[2].tolist())
     return lines_svg(series, x_label="trials", y_label="hypervolume / exact optimum", title=title)

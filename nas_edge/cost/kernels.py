@@ -1,4 +1,4 @@
-"""Numba kernels of the cost model (DESIGN.md §4). Arrays in, arrays out; units pJ, ns, um^2 inside.
+"""Numba kernels of the cost model (docs/design.md §4). Arrays in, arrays out; units pJ, ns, um^2 inside.
 
 Mapping of one static-weight layer (reduction K per group, N outputs, G groups) on ``rows x cols`` arrays:
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -129,7 +129,7 @@ def scatter_svg(
 
 def bars_svg(
     labels: Sequence[str],
-    series: dict[str, Sequence[float]],
+    series: Mapping[str, Sequence[float]],
     *,
     title: str = "",
     unit: str = "",
@@ -177,7 +177,7 @@ def bars_svg(
 
 
 def lines_svg(
-    series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
     *,
     x_label: str,
     y_label: str,

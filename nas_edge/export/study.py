@@ -19,6 +19,7 @@ from typing import Any
 from nas_edge.export._files import check_replaceable, ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
+from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION, STUDY_SCHEMA_ID
 from nas_edge.search.constraints import trial_feasible as feasible
 
 Progress = Callable[[str], None]
@@ -48,6 +49,7 @@ def load_study(storage: str, study_name: str) -> Any:
         store = open_storage(url)
     except SearchError as exc:
         raise TrialSelectionError(str(exc)) from None
+    assert store is not None  # a URL always gives a storage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return optuna.load_study(study_name=study_name, storage=store)
@@ -133,7 +135,7 @@ def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | N
             raise ExportError(f"dataset for the export: {exc}") from None
     name = meta.get("space") or arch_dict.get("space")
     try:
-        options = dict(meta.get("space_config") or data.space_kwargs())
+        options = dict(meta.get("space_config") or (data.space_kwargs() if data is not None else {}))
         if options.get("vocab_size") is None:
             options.pop("vocab_size", None)
         space = create_space(str(name), **options)
@@ -156,12 +158,15 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
         if meta.get("search") and hw.get("space") == "hardware":
             choice = HardwareChoice.from_dict({k: v for k, v in hw.items() if k != "profile"})
             return HardwareSpace(**meta["search"]).profile(choice), []
-        profile = load_profile(meta.get("hardware") or hw.get("profile"))
+        ref = meta.get("hardware") or hw.get("profile")
+        if not ref:
+            return None, ["the trial records no hardware profile; its cost table is missing"]
+        profile = load_profile(ref)
         from nas_edge.search.hardware_cost import profile_sha256
 
         if meta.get("hardware_sha256") not in (None, profile_sha256(profile)):
-            return profile, [f"the hardware profile {meta.get('hardware')!r} changed since the search: its cost "
-                             "table is of the profile as it is now"]
+            return profile, [f"the hardware profile {ref!r} changed since the search: its cost table is of the "
+                             "profile as it is now"]
         return profile, []
     except Exception as exc:  # a moved profile file should not stop the export: the other profiles still run
         return None, [f"the trial's hardware profile could not be loaded ({str(exc).splitlines()[0]}); "
@@ -342,14 +347,14 @@ def _existing_exports(out: Path, study_name: str) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
         src = rec.get("source") or {}
-        if rec.get("schema") == "nas-edge.export" and src.get("study") == study_name:
+        if rec.get("schema") == EXPORT_SCHEMA_ID and src.get("study") == study_name:
             found.append(rec)
     return sorted(found, key=lambda r: r["source"]["trial"])
 
 
 def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path, storage: str,
                  chosen: Sequence[int] | None = None, hardware: Sequence[Any] = ()) -> dict[str, Any]:
-    """The study report's record (schema ``nas-edge.study-report`` v1)."""
+    """The study report's record (schema :data:`~nas_edge.export.report.STUDY_SCHEMA_ID`)."""
     from collections import Counter
 
     from nas_edge.export.report import export_summary, summary_rows
@@ -390,7 +395,7 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
         if entry is not None:
             analytic.append({"trial": n, "cost": entry})
     return {
-        "schema": "nas-edge.study-report", "version": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "schema": STUDY_SCHEMA_ID, "version": SCHEMA_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "study": {"name": study.study_name, "storage": redact(storage), "objectives": names,
                   "directions": [d.name.lower() for d in study.directions], "n_trials": len(trials),
                   "states": dict(Counter(t.state.name for t in trials)),

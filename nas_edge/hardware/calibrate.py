@@ -144,16 +144,11 @@ def chain_model(length: int) -> tuple[bytes, dict[str, np.ndarray]]:
 # ---- timing -----------------------------------------------------------------------------------------------
 
 def session(model: bytes | str, threads: int) -> Any:
-    """An ONNX Runtime CPU session (model bytes or a file path) with a fixed thread count, inference defaults
-    otherwise."""
-    import onnxruntime as ort
+    """An ONNX Runtime CPU session (model bytes or a file path): :func:`nas_edge._ort.cpu_session`, the export's
+    latency set-up."""
+    from nas_edge._ort import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    return cpu_session(model, threads)
 
 
 def time_session(sess: Any, feeds: dict[str, np.ndarray], *, min_time: float = 0.2, min_runs: int = 10,

@@ -9,9 +9,16 @@ Two kinds of profile share one file format, told apart by ``kind``:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CellMapping = Literal["differential", "offset", "signed"]
+"""How a signed weight sits on cells; the cost model and the analog simulation read the same names."""
+ProgrammingNoise = Literal["none", "pcm", "gaussian"]
+"""Programming-noise models of the analog simulation."""
+MAPPINGS: tuple[str, ...] = get_args(CellMapping)
+PROGRAMMING_NOISE_MODELS: tuple[str, ...] = get_args(ProgrammingNoise)
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -38,7 +45,7 @@ class ArraySpec(_Strict):
     rows_parallel: PositiveInt = Field(description="rows activated in one read (row groups = rows / this)")
     cols_per_adc: PositiveInt = Field(8, description="columns multiplexed onto one ADC")
     dac_bits: Annotated[int, Field(ge=1, le=16)] = 1
-    mapping: Literal["differential", "offset", "signed"] = Field(
+    mapping: CellMapping = Field(
         "differential",
         description="differential: 2 columns per slice; offset: 1 column per slice + 1 reference column per "
         "array; signed: 1 column per slice of the magnitude (weight_bits - 1), each cross-point holds a signed "
@@ -147,7 +154,7 @@ class NoiseSpec(_Strict):
     """Analog non-idealities (used by the accuracy simulation, not by the cost model)."""
 
     g_max_us: PositiveFloat = 25.0
-    programming_noise: Literal["none", "pcm", "gaussian"] = "none"
+    programming_noise: ProgrammingNoise = "none"
     programming_sigma: NonNegFloat = Field(0.0, description="relative to g_max, for 'gaussian'")
     read_noise_sigma: NonNegFloat = Field(0.0, description="relative to g_max, per read")
     drift_nu: NonNegFloat = Field(0.0, description="drift exponent in g(t) = g0 (t/t0)^-nu")

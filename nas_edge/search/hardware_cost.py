@@ -15,7 +15,7 @@ from nas_edge.cost import Cost, estimate
 from nas_edge.hardware import Profile, ProfileError, load_profile, profile_to_dict
 from nas_edge.search.constraints import CAPACITY_KEY, ConstraintSpec, is_feasible, parse_constraints
 from nas_edge.search.errors import SearchError
-from nas_edge.search.metrics import CONSTRAINABLE, OBJECTIVES, check_objectives
+from nas_edge.search.metrics import CONSTRAINABLE, OBJECTIVES, Direction, check_objectives
 from nas_edge.spaces import HardwareSpace, SpaceError
 from nas_edge.workload.table import Workload
 
@@ -91,7 +91,7 @@ class HardwareCost:
         self.hardware_name = str(hardware) if isinstance(hardware, (str, Path)) else self.base.name
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [OBJECTIVES[n] for n in self.objectives]
 
     def describe(self) -> dict[str, Any]:

@@ -18,32 +18,34 @@ every module that imported them sees the addition.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from nas_edge.analog.config import ANALOG_OBJECTIVES
 from nas_edge.cost import TOTAL_NAMES
 from nas_edge.search.errors import SearchError
 
-DIRECTIONS = ("minimize", "maximize")
+Direction = Literal["minimize", "maximize"]
+DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
 
-MODEL_METRICS: dict[str, str] = {"accuracy": "maximize", "naswot": "maximize", "synflow": "maximize",
+MODEL_METRICS: dict[str, Direction] = {"accuracy": "maximize", "naswot": "maximize", "synflow": "maximize",
                                  **dict.fromkeys(ANALOG_OBJECTIVES, "maximize")}
 """Metrics that need the network itself: trained accuracy, a zero-cost proxy, or the accuracy on the simulated
 analog chip after programming (``analog_accuracy``) and after 1 h / 1 day / 1 month of drift."""
 TRAINED_METRICS = frozenset({"accuracy", *ANALOG_OBJECTIVES})
 """The built-in model metrics that cost a training run with the ``train`` evaluator (skipped, as 0, for
 candidates that break a constraint)."""
-NETWORK_METRICS: dict[str, str] = {"params": "minimize", "macs": "minimize"}
+NETWORK_METRICS: dict[str, Direction] = {"params": "minimize", "macs": "minimize"}
 _MAXIMIZE_COST = {"tops", "tops_per_w", "tops_per_mm2", "frames_per_s", "frames_per_s_pipelined", "utilisation"}
 _NOT_METRICS = {"fits", "feasible"}  # 0/1 flags: the capacity constraint, not something to optimise
-COST_METRICS: dict[str, str] = {n: ("maximize" if n in _MAXIMIZE_COST else "minimize")
+COST_METRICS: dict[str, Direction] = {n: ("maximize" if n in _MAXIMIZE_COST else "minimize")
                                 for n in TOTAL_NAMES if n not in _NOT_METRICS}
-OBJECTIVES: dict[str, str] = {**MODEL_METRICS, **NETWORK_METRICS, **COST_METRICS}
+OBJECTIVES: dict[str, Direction] = {**MODEL_METRICS, **NETWORK_METRICS, **COST_METRICS}
 """Every objective name and its direction."""
-CONSTRAINABLE: dict[str, str] = {**NETWORK_METRICS, **COST_METRICS}
+CONSTRAINABLE: dict[str, Direction] = {**NETWORK_METRICS, **COST_METRICS}
 """Names a constraint may bound: everything known before training."""
 
 
-def register_metric(name: str, direction: str) -> None:
+def register_metric(name: str, direction: Direction) -> None:
     """Make ``name`` a model metric (an objective some evaluator computes) with ``direction``.
 
     Registering the same name twice with the same direction is a no-op; anything else is an error.

@@ -20,7 +20,7 @@ from nas_edge.search.constraints import ConstraintSpec
 from nas_edge.search.errors import SearchError
 from nas_edge.search.evaluators import Evaluator, TrialContext, check_metrics, create_evaluator
 from nas_edge.search.hardware_cost import HardwareCost
-from nas_edge.search.metrics import MODEL_METRICS, OBJECTIVES, check_objectives
+from nas_edge.search.metrics import MODEL_METRICS, OBJECTIVES, Direction, check_objectives
 from nas_edge.search.screening import ObjectiveScreen
 from nas_edge.spaces import HardwareSpace, NetworkSpace, SpaceError, create_space, get_space_class
 
@@ -117,7 +117,7 @@ class Objective:
         return made
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [OBJECTIVES[o] for o in self.objectives]
 
     @property

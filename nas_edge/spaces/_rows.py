@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from nas_edge.workload.table import OpKind, Workload
+from nas_edge.workload.table import OpKind, Workload, conv_out_size
 
 CONV, LINEAR, MATMUL = int(OpKind.CONV), int(OpKind.LINEAR), int(OpKind.DYNAMIC_MATMUL)
 ELEMENTWISE, NORM, SOFTMAX, POOL, OTHER = (int(OpKind.ELEMENTWISE), int(OpKind.NORM), int(OpKind.SOFTMAX),
@@ -33,7 +33,7 @@ class Rows:
              groups: int = 1, padding: int | None = None) -> tuple[int, int]:
         """Square-kernel conv (padding ``kernel // 2`` unless given); returns the output size."""
         pad = kernel // 2 if padding is None else padding
-        ho, wo = (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1
+        ho, wo = conv_out_size(h, kernel, stride, pad), conv_out_size(w, kernel, stride, pad)
         k, m = cin // groups * kernel * kernel, ho * wo
         self.data.extend((CONV, k, cout, m, groups, kernel * kernel, m * k * cout, k * cout, cin * h * w,
                           cout * m))

@@ -42,11 +42,6 @@ def se_channels(channels: int) -> int:
     return max(4, channels // 4)
 
 
-def conv_out(size: int, kernel: int, stride: int) -> int:
-    """Output length of a convolution with padding ``kernel // 2``."""
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
-
-
 @dataclasses.dataclass(frozen=True)
 class Stage:
     block: str

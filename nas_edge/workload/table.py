@@ -203,9 +203,13 @@ def _pair(v: Any) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length of a convolution along one axis (PyTorch's formula)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def conv_out_size(size: int, kernel: int, stride: int = 1, padding: int | tuple[int, int] = 0,
+                  dilation: int = 1) -> int:
+    """Output length of a convolution along one axis (PyTorch's and ONNX's formula); ``padding`` is one
+    amount for both ends or ``(begin, end)``. The one definition: spaces, adapters and the analog layers
+    use it."""
+    pad = 2 * padding if isinstance(padding, int) else padding[0] + padding[1]
+    return (size + pad - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def layer_row(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
