@@ -80,13 +80,25 @@ def print_interrupted() -> None:
 
 
 class _DropFailures(logging.Filter):
+    """Drops Optuna's two records of a trial failed by one of ``types``: the error with its traceback, and the
+    ``Trial N failed with value None.`` that follows it."""
+
     def __init__(self, types: tuple[type[BaseException], ...]) -> None:
         super().__init__()
         self.types = types
+        self.dropped: set[str] = set()  # "Trial N " prefixes whose traceback was dropped
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, self.types)
+        message = record.getMessage()
+        prefix = message.split("failed", 1)[0]
+        if isinstance(exc, self.types):
+            self.dropped.add(prefix)
+            return False
+        if prefix in self.dropped and "failed with value" in message:
+            self.dropped.discard(prefix)
+            return False
+        return True
 
 
 @contextlib.contextmanager

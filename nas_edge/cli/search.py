@@ -54,7 +54,7 @@ def search(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas_edge.search import run_search
-    from nas_edge.search.run import FINISHED, QUIET_FAILURES, SearchRun
+    from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -73,6 +73,9 @@ def search(
             bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.user_attrs.get(TIMEOUT_ATTR):
+            err_console.print(f"--timeout reached while trial {trial.number} waited for trials still running in "
+                              "other workers; stopping (rerun to go on)", highlight=False)
         if trial.state not in FINISHED:  # a surplus trial of a finished budget, or a failure
             return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
