@@ -102,7 +102,7 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             loss = F.cross_entropy(model(xt[idx]), yt[idx])
             if not torch.isfinite(loss):
-                raise TrainingError(f"training diverged: the loss became {float(loss)} in epoch {epoch + 1} "
+                raise TrainingError(f"training diverged: the loss became {loss.item()} in epoch {epoch + 1} "
                                     f"(learning rate {cfg.lr:g}); check the data's scale and labels")
             opt.zero_grad(set_to_none=True)
             loss.backward()
