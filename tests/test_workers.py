@@ -26,7 +26,7 @@ WORKER = textwrap.dedent("""
     grace = float(sys.argv[5]) if len(sys.argv) > 5 else 3.0
     timeout = float(sys.argv[6]) if len(sys.argv) > 6 else None
     if url.startswith("postgresql"):
-        storage = heartbeat_storage(url, heartbeat_interval=1, grace_period=3)
+        storage = heartbeat_storage(url, heartbeat_interval=1, grace_period=6)
     else:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -84,8 +84,11 @@ def _check(study, budget, killed=()):
     assert len(numbers) == len(set(numbers))
     for t in done:
         assert t.user_attrs["x2"] == pytest.approx(t.value) and "worker" in t.user_attrs
-    for t in study.get_trials(states=(TrialState.FAIL,)):  # surplus trials or killed ones, nothing else
-        assert t.user_attrs.get(BUDGET_ATTR) or t.number in killed, t
+    retried = {t.system_attrs.get("failed_trial") for t in study.trials}
+    for t in study.get_trials(states=(TrialState.FAIL,)):
+        # surplus trials or killed ones; on a loaded machine a live worker's heartbeat can also be late past the
+        # grace period: its trial is then failed and re-queued like a dead one's (and the worker goes on)
+        assert t.user_attrs.get(BUDGET_ATTR) or t.number in killed or t.number in retried, t
 
 
 def test_budget_is_exact_in_one_process(tmp_path):
