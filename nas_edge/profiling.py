@@ -86,7 +86,7 @@ class ProfileResult:
 
     # -- views ------------------------------------------------------------------------------------------
     def op_types(self) -> tuple[str, ...]:
-        ops = tuple(self.workload.meta.get("op_types", ()))
+        ops = self.workload.op_types
         return ops if len(ops) == len(self.workload) else ("",) * len(self.workload)
 
     def layer_rows(self) -> list[dict[str, Any]]:
@@ -274,7 +274,7 @@ def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] |
     if not specs:
         raise ValueError("give at least one hardware profile")
     profiles = [load_profile(h) for h in specs]  # ProfileError before any costing
-    results, warnings = [], list(workload.meta.get("warnings", ()))
+    results, warnings = [], list(workload.warnings)
     for spec, prof in zip(specs, profiles, strict=True):
         cost = estimate(workload, prof)
         totals = {k: float(v) for k, v in cost.totals.items()}
@@ -288,7 +288,7 @@ def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] |
     meta = workload.meta
     info = {"source": meta.get("source", "<workload>"), "producer": meta.get("producer", ""),
             "opset": meta.get("opset"), "ir_version": meta.get("ir_version"),
-            "inputs": dict(meta.get("inputs", {})), "batch": int(meta.get("batch", 1)), **dict(model or {})}
+            "inputs": dict(meta.get("inputs", {})), "batch": workload.batch, **dict(model or {})}
     return ProfileResult(model=info, workload=workload, hardware=results, warnings=warnings)
 
 

@@ -72,6 +72,11 @@ def validate(files: Annotated[list[str], typer.Argument(help="profile files (or 
             err_console.print(f"[red]invalid[/] {shown(exc)}", soft_wrap=True, highlight=False)
         else:
             console.print(f"[green]ok[/] {shown(f)} ({shown(p.name)}, {p.kind})", highlight=False)
+            if p.scaling is not None:
+                console.print(f"  scaled from {p.scaling.from_nm:g} nm to {p.scaling.to_nm:g} nm: "
+                              f"{len(p.scaling.scaled)} figures", highlight=False)
+                for note in p.scaling.explicit:
+                    console.print(f"  note: {shown(note)}", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 

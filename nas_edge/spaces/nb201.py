@@ -21,18 +21,22 @@ others add exactly nothing to the output, and a deployed network would neither r
 weights, so they cost nothing. A cell without any path from input to output outputs zeros (``x * 0``, as
 NAS-Bench-201's ``none`` op computes it); those 341 cells train to chance accuracy in both tables.
 
-The workload follows the conventions of the torch and ONNX adapters (:mod:`nas_edge.workload._rows`), so that
-``layers(arch)`` equals ``Workload.from_torch(build(arch))`` row for row: batch norm after a convolution is
-folded into it; a ReLU whose input is a convolution's output (through batch norm, and through ``skip_connect``
-edges, which are the same tensor) is folded too, other ReLUs cost 1 op per element; node sums and the
-residual add 1 op per element; 3x3 average pooling 9 ops per output element, the 2x2 shortcut pooling 4;
-a batch norm not after a convolution 2 ops per element; global pooling 1 op per input element.
+The workload is built the way the adapters build it: the module's ops, with the tensors each reads and
+writes, go through the adapters' fusion pass (:mod:`nas_edge.workload._fuse`), so ``layers(arch)`` equals
+``Workload.from_torch(build(arch))`` row for row by construction. So batch norm after a convolution joins it;
+a ReLU (or pooling) joins the convolution whose output it reads when it is that tensor's only reader —
+``skip_connect`` passes the same tensor on, so a cell that forwards its input leaves that tensor more readers,
+and the residual block's input is read twice (its ReLU and its shortcut pooling); node sums and the residual
+add cost 1 op per element; 3x3 average pooling 9 ops per output element, the 2x2 shortcut pooling 4; a batch
+norm not after a convolution 2 ops per element; global pooling 1 op per input element, or nothing when it
+joins the last convolution.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -40,7 +44,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from nas_edge.spaces._rows import ELEMENTWISE, NORM, POOL, Chunk, Rows
 from nas_edge.spaces.base import Architecture, NetworkSpace, SpaceError, register_space
-from nas_edge.workload.table import Workload
+from nas_edge.workload import _rows as R
+from nas_edge.workload._fuse import Op, fuse
+from nas_edge.workload.table import COLUMNS, OpKind, Workload
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operation names; an op's id is its position here."""
@@ -213,25 +219,9 @@ class NB201Space(NetworkSpace):
 
     def append_rows(self, r: Rows, arch: NB201Architecture, input_shape: Sequence[int] | None = None) -> None:
         """Append the rows of :meth:`layers` to ``r`` (to pack many networks into one table at once)."""
-        a = arch
         cin, h, w = input_shape or self.input_shape
-        c = self.channels
-        h, w = r.conv("stem.0", cin, c, 3, h, w)
-        layer = True  # the node tensor is a convolution's output (through batch norm): a ReLU on it folds
-        for s, c_s in enumerate(self.stage_channels()):
-            if s:
-                chunk, h, w = _reduction_rows(f"cells.{s * (self.cells + 1) - 1}", c, c_s, h, w, layer)
-                r.extend(chunk)
-                layer, c = False, c_s
-            for k in range(self.cells):
-                chunk, layer = _cell_rows(a.ops, c, h, w, layer)
-                _extend(r, f"cells.{s * (self.cells + 1) + k}", chunk)
-        e = c * h * w
-        if not layer:  # the final batch norm and ReLU fold into a convolution, else they are rows
-            r.op(NORM, "lastact.0", e, 2, e + 4 * c)
-            r.op(ELEMENTWISE, "lastact.1", e)
-        r.op(POOL, "pool", c, h * w, e)
-        r.linear("classifier", c, self.num_classes)
+        _network_rows(r, arch.ops, (int(cin), int(h), int(w)), self.stage_channels(), self.cells,
+                      self.num_classes)
 
     def build(self, arch: Architecture) -> Any:
         from nas_edge.spaces._nn_nb201 import build_nb201
@@ -239,52 +229,169 @@ class NB201Space(NetworkSpace):
         return build_nb201(self, self._own(arch, NB201Architecture))
 
 
-@functools.lru_cache(maxsize=4 * N_CELLS)
-def _cell_rows(ops: tuple[str, ...], c: int, h: int, w: int, layer_in: bool) -> tuple[Chunk, bool]:
-    """The rows of one cell (names relative to the cell) and whether its output is a convolution's output.
-    Memoised: a network repeats its cell five times per stage, and a search revisits cells."""
-    r = Rows()
+class _Net:
+    """The module's ops as the fusion pass of the adapters sees them (:mod:`nas_edge.workload._fuse`): each op
+    with the tensors it reads and writes, its rows if it stays on its own, and the fold it may make. Tensors
+    are numbers; ``nn.Identity`` (``skip_connect``) passes the same tensor, as in PyTorch."""
+
+    def __init__(self) -> None:
+        self.ops: list[Op] = []
+        self.readers: Counter[int] = Counter()
+        self.serial = 0
+
+    def _emit(self, op: Op, reads: tuple[int, ...], out: int) -> int:
+        self.readers.update(reads)
+        self.ops.append(op)
+        return out
+
+    def new(self) -> int:
+        self.serial += 1
+        return self.serial
+
+    def conv(self, name: str, x: int, cin: int, cout: int, k: int, h: int, w: int, stride: int = 1) -> int:
+        ho, wo = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+        row, out = R.conv_row(name, (1, cin, h, w), (cout, cin, k, k), (1, cout, ho, wo), 1), self.new()
+        return self._emit(Op("convolution", (x,), (out,), [row]), (x,), out)
+
+    def epilogue(self, name: str, x: int, row: dict[str, Any]) -> int:
+        """Batch norm or ReLU: joins a static layer whose output only it reads."""
+        out = self.new()
+        return self._emit(Op(name, (x,), (out,), [row], fold="epilogue", src=x), (x,), out)
+
+    def pool(self, name: str, x: int, row: dict[str, Any]) -> int:
+        out = self.new()
+        return self._emit(Op(name, (x,), (out,), [row], fold="pool", src=x, pooled=row["out_elems"]), (x,), out)
+
+    def op(self, name: str, reads: tuple[int, ...], row: dict[str, Any]) -> int:
+        out = self.new()
+        return self._emit(Op(name, reads, (out,), [row]), reads, out)
+
+
+def _relu(name: str, e: int) -> dict[str, Any]:
+    return R.digital_row(name, OpKind.ELEMENTWISE, e, e, e)
+
+
+def _bn(name: str, c: int, e: int) -> dict[str, Any]:
+    return R.digital_row(name, OpKind.NORM, R.NORM_OPS["batchnormalization"] * e, e + 4 * c, e)
+
+
+def _relu_conv_bn(net: _Net, name: str, x: int, cin: int, cout: int, k: int, h: int, w: int, stride: int = 1
+                  ) -> tuple[int, int, int]:
+    t = net.epilogue(f"{name}.0", x, _relu(f"{name}.0", cin * h * w))
+    t = net.conv(f"{name}.1", t, cin, cout, k, h, w, stride)
+    ho, wo = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+    return net.epilogue(f"{name}.2", t, _bn(f"{name}.2", cout, cout * ho * wo)), ho, wo
+
+
+def _cell(net: _Net, name: str, ops: tuple[str, ...], x: int, c: int, h: int, w: int) -> int:
     e = c * h * w
-    layer = {0: layer_in}
+    nodes: dict[int, int] = {0: x}
     op_of = dict(zip(EDGES, ops, strict=True))
-    plan = live_inputs(ops)
-    for j, ins in plan:
-        term_layer = False
+    for j, ins in live_inputs(ops):
+        terms = []
         for i in ins:
-            op, edge = op_of[(j, i)], f"layers.e{j}{i}"
+            op, edge = op_of[(j, i)], f"{name}.layers.e{j}{i}"
             if op in _CONV_KERNEL:
-                if not layer[i]:
-                    r.op(ELEMENTWISE, f"{edge}.0", e)
-                r.conv(f"{edge}.1", c, c, _CONV_KERNEL[op], h, w)
-                term_layer = True
+                terms.append(_relu_conv_bn(net, edge, nodes[i], c, c, _CONV_KERNEL[op], h, w)[0])
             elif op == "avg_pool_3x3":
-                r.op(POOL, edge, e, 9, e)
-                term_layer = False
+                terms.append(net.pool(edge, nodes[i], R.digital_row(edge, OpKind.POOL, R.pool_ops(e, 9), e, e)))
             else:  # skip_connect: the same tensor
-                term_layer = layer[i]
-        for k in range(1, len(ins)):
-            r.op(ELEMENTWISE, f"add{j}.{k}", e, 1, 2 * e)
-        layer[j] = len(ins) == 1 and term_layer
-    if not plan or plan[-1][0] != 3:  # no path from input to output: the cell outputs zeros
-        r.op(ELEMENTWISE, "zero", e)
-        return r.chunk(), False
-    return r.chunk(), layer[3]
+                terms.append(nodes[i])
+        out = terms[0]
+        for t in terms[1:]:
+            out = net.op(name, (out, t), R.digital_row(name, OpKind.ELEMENTWISE, e, 2 * e, e))
+        nodes[j] = out
+    if 3 in nodes:
+        return nodes[3]
+    return net.op(name, (x,), R.digital_row(name, OpKind.ELEMENTWISE, e, e, e))  # x * 0: no path in the cell
+
+
+def _reduction(net: _Net, name: str, x: int, cin: int, cout: int, h: int, w: int) -> tuple[int, int, int]:
+    """ResNet basic block with stride 2 between stages; its output is a residual add."""
+    a, ho, wo = _relu_conv_bn(net, f"{name}.conv_a", x, cin, cout, 3, h, w, 2)
+    b, _, _ = _relu_conv_bn(net, f"{name}.conv_b", a, cout, cout, 3, ho, wo)
+    pooled = cin * ho * wo
+    d = net.pool(f"{name}.downsample.0", x,
+                 R.digital_row(f"{name}.downsample.0", OpKind.POOL, R.pool_ops(pooled, 4), cin * h * w, pooled))
+    d = net.conv(f"{name}.downsample.1", d, cin, cout, 1, ho, wo)
+    e = cout * ho * wo
+    return net.op(name, (d, b), R.digital_row(name, OpKind.ELEMENTWISE, e, 2 * e, e)), ho, wo
+
+
+@functools.lru_cache(maxsize=4 * N_CELLS)
+def _cell_chunk(ops: tuple[str, ...], c: int, h: int, w: int, x_layer: bool, x_single: bool
+                ) -> tuple[Chunk, bool, bool, int]:
+    """One cell's rows (names relative to it) after the fusion pass, given whether its input is a static
+    layer's output (``x_layer``) read by this cell alone (``x_single``); and ``(out_is_layer, passthrough,
+    x_reads)``: whether its output is a layer's output, whether it is the input itself (``skip_connect``
+    chains), how many reads of the input the cell makes. Memoised: a network repeats its cell five times per
+    stage, and the table of all cells revisits them."""
+    net = _Net()
+    x = net.new()
+    if x_layer:  # a stand-in for the layer that wrote the input: its row is dropped below
+        x = net.conv("input", x, c, c, 1, h, w)
+    out = _cell(net, "", ops, x, c, h, w)
+    x_reads = net.readers[x]
+    net.readers[x] += 0 if x_single else 2
+    net.readers[out] += 1  # the next block reads the output
+    producer: dict[Any, int] = {}
+    rows = fuse(net.ops, net.readers, producer)[1 if x_layer else 0:]
+    data = tuple(float(row[col]) for row in rows for col in COLUMNS)
+    names = tuple(str(row["name"]).lstrip(".") for row in rows)
+    return (data, names), out in producer, out == x, x_reads
+
+
+@functools.lru_cache(maxsize=64)
+def _reduction_chunk(cin: int, cout: int, h: int, w: int) -> tuple[Chunk, int, int]:
+    """The residual block's rows (names relative to it): its input is read twice, so nothing folds into the
+    layer before it."""
+    net = _Net()
+    out, ho, wo = _reduction(net, "", net.new(), cin, cout, h, w)
+    net.readers[out] += 1
+    rows = fuse(net.ops, net.readers)
+    data = tuple(float(row[col]) for row in rows for col in COLUMNS)
+    return (data, tuple(str(row["name"]).lstrip(".") for row in rows)), ho, wo
 
 
 def _extend(r: Rows, prefix: str, chunk: Chunk) -> None:
     r.data.extend(chunk[0])
-    r.names.extend([f"{prefix}.{n}" for n in chunk[1]])
+    r.names.extend([f"{prefix}.{n}" if n else prefix for n in chunk[1]])
 
 
-@functools.lru_cache(maxsize=64)
-def _reduction_rows(name: str, cin: int, cout: int, h: int, w: int, layer_in: bool) -> tuple[Chunk, int, int]:
-    """ResNet basic block with stride 2 between stages; its output is a residual add."""
-    r = Rows()
-    if not layer_in:
-        r.op(ELEMENTWISE, f"{name}.conv_a.0", cin * h * w)
-    ho, wo = r.conv(f"{name}.conv_a.1", cin, cout, 3, h, w, 2)
-    r.conv(f"{name}.conv_b.1", cout, cout, 3, ho, wo)
-    r.op(POOL, f"{name}.downsample.0", cin * ho * wo, 4, cin * h * w)
-    r.conv(f"{name}.downsample.1", cin, cout, 1, ho, wo)
-    r.op(ELEMENTWISE, f"{name}.add", cout * ho * wo, 1, 2 * cout * ho * wo)
-    return r.chunk(), ho, wo
+def _network_rows(r: Rows, ops: tuple[str, ...], shape: tuple[int, int, int], stages: tuple[int, int, int],
+                  cells: int, num_classes: int) -> None:
+    """Append one network's rows. The fusion pass runs per cell (:func:`_cell_chunk`); across cells it needs
+    each tensor's readers, which ``skip_connect`` chains carry from cell to cell: counted first."""
+    cin, h, w = shape
+    _, passthrough, x_reads = _cell_chunk(ops, stages[0], h, w, True, False)[1:]  # also the common first cell
+    # readers of each block's input tensor: a cell forwarding its input passes its readers to the next block
+    plan: list[int] = [0]  # block i reads the tensor made by block plan[i] (0: the stem)
+    reads: Counter[int] = Counter()
+    for s in range(len(stages)):
+        blocks = ([-1] if s else []) + [1] * cells  # -1: the residual block, 1: a cell
+        for b in blocks:
+            made_by = plan[-1]
+            reads[made_by] += x_reads if b == 1 else 2
+            plan.append(made_by if b == 1 and passthrough else len(plan))
+    reads[plan[-1]] += 1  # the final batch norm
+    c = stages[0]
+    r.conv("stem.0", cin, c, 3, h, w)
+    layer, k = True, 0
+    for s, c_s in enumerate(stages):
+        if s:
+            chunk, h, w = _reduction_chunk(c, c_s, h, w)
+            _extend(r, f"cells.{k}", chunk)
+            layer, c, k = False, c_s, k + 1
+        for _ in range(cells):
+            chunk, out_layer, _, _ = _cell_chunk(ops, c, h, w, layer, layer and reads[plan[k]] == 1)
+            _extend(r, f"cells.{k}", chunk)
+            layer = out_layer if not passthrough else layer
+            k += 1
+    e = c * h * w
+    if layer and reads[plan[-1]] == 1:  # batch norm, ReLU and the global pooling join the last convolution
+        r.data[-1] = c
+    else:
+        r.op(NORM, "lastact.0", e, R.NORM_OPS["batchnormalization"], e + 4 * c)
+        r.op(ELEMENTWISE, "lastact.1", e)
+        r.op(POOL, "pool", c, h * w, e)
+    r.linear("classifier", c, num_classes)
