@@ -22,7 +22,8 @@ from nas_edge.cli import app
 from nas_edge.cli._common import printable, shown
 
 EXE = str(Path(sys.executable).parent / "nas-edge")
-EVIL = "evil[/][link=https://example.com]x[/link]\x1b[31mred\x1b]8;;https://e.x\x07\nok"
+MARKUP = "evil[/][link=https://example.com]x[/link]"
+EVIL = MARKUP + "\x1b[31mred\x1b]8;;https://e.x\x07\nok"
 WIDE = {"COLUMNS": "250"}
 
 
@@ -40,28 +41,42 @@ def test_shown_and_printable():
     assert console.export_text().rstrip("\n") == printable(EVIL)
 
 
-@pytest.fixture(scope="module")
-def evil_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("evil")
-    path = d / "evil.yaml"
-    path.write_text(f"name: {json.dumps(EVIL)}\nbase: neurosim-rram-22nm\n")  # a JSON string is YAML too
+def _profile(d: Path, name: str) -> Path:
+    path = d / "profile.yaml"
+    path.write_text(f"name: {json.dumps(name)}\nbase: neurosim-rram-22nm\n")  # a JSON string is YAML too
     return path
 
 
+@pytest.fixture(scope="module")
+def evil_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A profile whose name is rich markup (a closing tag, a hyperlink)."""
+    return _profile(tmp_path_factory.mktemp("evil"), MARKUP)
+
+
 def _clean(output: str) -> None:
-    """No control character but newlines reached the terminal; the markup stayed text."""
+    """No control character but newlines reached the terminal."""
     assert not [c for c in output if ord(c) < 32 and c != "\n"], repr(output)
-    assert "\\x1b[31mred" in output
 
 
 @pytest.mark.parametrize("command", [["hardware", "validate"], ["hardware", "show"]])
-def test_profile_names_with_markup_and_escapes_stay_text(evil_profile: Path, command: list[str]):
-    """Issue 12.7 / 12.16: a profile named ``evil[/]`` gave a traceback; ``[link=...]`` became a hyperlink; ANSI
-    escapes and newlines reached the terminal raw."""
+def test_profile_names_with_markup_stay_text(evil_profile: Path, command: list[str]):
+    """Issue 12.7: a profile named ``evil[/]`` gave a traceback; ``[link=...]`` became a hyperlink."""
     r = _invoke(*command, str(evil_profile))
     assert r.exit_code == 0, r.output
     _clean(r.stdout + r.stderr)
-    assert "evil[/][link=https://example.com]x[/link]" in r.stdout
+    assert MARKUP in r.stdout
+
+
+@pytest.mark.parametrize("command", [["hardware", "validate"], ["hardware", "show"], ["search", "--hardware"]])
+def test_control_characters_in_a_profile_name_are_refused(tmp_path: Path, command: list[str]):
+    """Issue 12.16: ANSI escapes and newlines in a profile's name reached the terminal raw. Such a name is
+    invalid now, and the error shows it escaped."""
+    r = _invoke(*command, str(_profile(tmp_path, EVIL)), *(["--storage", str(tmp_path / "s.log")]
+                                                            if command[0] == "search" else []))
+    assert r.exit_code == 1, r.output
+    _clean(r.stdout + r.stderr)
+    assert "name: must be printable text without control characters" in r.stderr
+    assert "\\x1b" in r.stderr and not (tmp_path / "s.log").exists()
 
 
 def test_profile_command_with_an_evil_profile_and_out_path(evil_profile: Path, tmp_path: Path):
@@ -70,6 +85,7 @@ def test_profile_command_with_an_evil_profile_and_out_path(evil_profile: Path, t
     r = _invoke("profile", str(model), "-H", str(evil_profile), "-H", "mobile-cpu-a78")
     assert r.exit_code == 0, r.output
     _clean(r.stdout + r.stderr)
+    assert "[link=https://example.com]" in r.stdout
     out = tmp_path / "o[/]x.json"
     r = _invoke("profile", str(model), "-H", str(evil_profile), "--out", str(out))
     assert r.exit_code == 0 and out.is_file(), r.output
