@@ -189,3 +189,15 @@ def test_ctrl_c_in_any_command_is_exit_130(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(nas_edge.hardware, "load_profile", interrupted)
     r = _invoke("hardware", "show", "neurosim-rram-22nm")
     assert r.exit_code == 130 and "interrupted" in r.stderr
+
+
+@pytest.mark.slow
+def test_a_journal_on_a_read_only_disk_can_still_be_reported(tmp_path: Path):
+    """The journal's tail check takes its lock: on a read-only disk it is skipped, and reading works as before."""
+    out = tmp_path / "report"
+    script = (f'"$NE" search --storage $D/j.log --trials 2 --objectives params,energy_uj --sampler random '
+              f'--no-progress >/dev/null 2>&1; mount -o remount,ro $D; "$NE" report --storage $D/j.log --out {out}; '
+              'echo "rc=$?"')
+    r = _in_small_tmpfs(tmp_path, script, size="1m")
+    assert r.stdout.strip().splitlines()[-1] == "rc=0", (r.stdout, r.stderr)
+    assert (out / "report.html").is_file()

@@ -52,8 +52,11 @@ class JournalFile(JournalFileBackend):
 
     def __init__(self, file_path: str, lock_obj: Any = None) -> None:
         super().__init__(file_path, lock_obj)
-        with self._locked():
-            self.repair()
+        try:
+            with self._locked():
+                self.repair()
+        except OSError:  # a read-only journal (report, export): reading skips a torn tail as Optuna does
+            pass
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
