@@ -9,13 +9,13 @@ one that was searched.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas_edge.errors import mask_credentials
 from nas_edge.export._files import check_replaceable, ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
@@ -26,8 +26,8 @@ Progress = Callable[[str], None]
 
 
 def redact(url: str) -> str:
-    """A storage URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(url))
+    """A storage URL without its password (:func:`nas_edge.errors.mask_credentials`)."""
+    return mask_credentials(str(url))
 
 
 def load_study(storage: str, study_name: str) -> Any:
