@@ -7,8 +7,10 @@ processes on one machine); this module adds what a fixed-budget, crash-tolerant 
   out atomically by the storage, so trial *k* runs iff fewer than ``total`` trials numbered below *k* are
   still alive (complete, pruned, running or waiting). While trials below *k* are still running, *k* waits
   (one of them may die and free its place); a surplus trial is closed as FAILED with the user attribute
-  ``budget_exhausted``; a retried trial takes the place of the one that died. The wait ends at the worker's
-  ``timeout`` (the trial is closed as FAILED with ``wait_timed_out`` and the worker stops).
+  ``budget_exhausted``. Queued trials (a dead trial's retry, with its parameters) go first: a new trial
+  whose place a queued one needs steps aside (closed the same way, the attribute naming the queued trials) and
+  its worker goes on with the queued trial. The wait ends at the worker's ``timeout`` (the trial is closed as
+  FAILED with ``wait_timed_out`` and the worker stops).
 - heartbeats on RDB servers (``heartbeat_interval``/``grace_period`` with Optuna's retry callback): a trial
   whose worker stopped beating — killed, suspended, or cut off, on any machine — is marked FAILED by the
   next worker and re-queued with the same parameters;
@@ -47,6 +49,10 @@ _log = optuna.logging.get_logger("nas_edge.workers")
 
 class BudgetExhausted(NasEdgeError):
     """Raised inside a surplus trial; ``study.optimize(catch=...)`` closes it as FAILED."""
+
+
+class YieldToQueued(BudgetExhausted):
+    """Raised inside a new trial whose place in the budget belongs to queued trials (retries of dead ones)."""
 
 
 class WaitTimedOut(BudgetExhausted):
@@ -154,10 +160,15 @@ class TrialBudget:
             # cheap count first: when all alive trials (this one included) fit the budget, it is admitted
             if storage.get_n_trials(study_id, _ALIVE) <= self.total:
                 return True
-            before = [t for t in study.get_trials(deepcopy=False, states=_ALIVE) if t.number < number]
-            if len(before) < self.total:
+            alive = study.get_trials(deepcopy=False, states=_ALIVE)
+            before = [t for t in alive if t.number < number]
+            queued = [t.number for t in alive if t.number > number and t.state == TrialState.WAITING]
+            if len(before) + len(queued) < self.total:
                 return True
             if not any(t.state == TrialState.RUNNING for t in before):
+                if len(before) < self.total:  # the places left belong to queued trials (retries) first
+                    raise YieldToQueued(f"trial {number}: the budget's last places go to queued trials "
+                                        f"{', '.join(map(str, queued))}")
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimedOut(f"trial {number}: the worker's timeout passed while it waited for trials "
@@ -187,6 +198,9 @@ class TrialBudget:
             except WaitTimedOut:
                 trial.set_user_attr(TIMEOUT_ATTR, True)
                 raise
+            except YieldToQueued as exc:  # not run for the budget, but this worker goes on (with the queued)
+                trial.set_user_attr(BUDGET_ATTR, str(exc))
+                raise
             if not admitted:
                 trial.set_user_attr(BUDGET_ATTR, True)
                 raise BudgetExhausted(f"trial {trial.number}: the study's budget of {self.total} trials is spent")
@@ -210,7 +224,7 @@ class TrialBudget:
 
     def callback(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """``study.optimize`` callback: stop this worker once the budget is spent (or its wait timed out)."""
-        if (trial.user_attrs.get(BUDGET_ATTR) or trial.user_attrs.get(TIMEOUT_ATTR)
+        if (trial.user_attrs.get(BUDGET_ATTR) is True or trial.user_attrs.get(TIMEOUT_ATTR)
                 or self.finished(study) >= self.total):
             study.stop()
 

@@ -214,6 +214,29 @@ def test_the_budget_wait_honours_the_worker_timeout(tmp_path):
     assert waited < 60  # the worker returned (it used to wait forever)
 
 
+def test_a_new_trial_steps_aside_for_a_queued_retry(tmp_path):
+    """When a dead trial's retry is queued while a new trial waits for the budget's last place, the new trial
+    steps aside (closed as surplus) and the retry, with the dead trial's parameters, takes the place."""
+    from nas_edge.workers import YieldToQueued, _retry_callback
+
+    study = optuna.create_study(storage=_journal(tmp_path / "j.log"), study_name="s")
+    dead = study.ask()
+    dead_x = dead.suggest_float("x", 0, 1)
+    for _ in range(2):
+        t = study.ask()
+        study.tell(t, t.suggest_float("x", 0, 1))
+    waiting = study.ask()  # a new trial, waiting for trial 0
+    study._storage.set_trial_state_values(dead._trial_id, state=TrialState.FAIL)  # its worker died
+    _retry_callback(3)(study, study._storage.get_trial(dead._trial_id))
+    budget = TrialBudget(3, poll_s=0.05)
+    with pytest.raises(YieldToQueued, match="the budget's last places go to queued trials 4"):
+        budget.admits(study, waiting.number)
+    study.tell(waiting, state=TrialState.FAIL)
+    run_worker(study, lambda t: t.suggest_float("x", 0, 1), budget)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 3 and done[-1].number == 4 and done[-1].params["x"] == dead_x
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_dead_worker_on_another_host_does_not_block_postgres_workers(tmp_path):
@@ -251,7 +274,7 @@ def test_suspended_worker_does_not_block_the_others(tmp_path):
     budget, url = 5, str(tmp_path / "journal.log")
     storage = _journal(url)
     optuna.create_study(study_name="s", storage=storage)
-    sleeper = subprocess.Popen([sys.executable, "-c", WORKER, url, str(budget), "99", "60", "2"],
+    sleeper = subprocess.Popen([sys.executable, "-c", WORKER, url, str(budget), "99", "15", "2"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     study = optuna.load_study(study_name="s", storage=storage)
     (suspended,) = _wait_for_params(study)
