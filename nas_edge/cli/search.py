@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperCommand, TyperOption
 
-from nas_edge.cli._common import console, err_console, fail, user_text, wide_terminal
+from nas_edge.cli._common import console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
 
 SPACE_HELP = "network search space: {spaces} (the chip's knobs are co-searched with --hardware-search)"
 
@@ -61,7 +61,7 @@ def search(
 
     from nas_edge._progress import Step, listening
     from nas_edge.search import run_search
-    from nas_edge.search.run import FINISHED, SearchRun
+    from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
     from nas_edge.spaces import list_spaces
 
     if space in list_spaces("hardware"):
@@ -79,12 +79,15 @@ def search(
         opened.append(run)
         done = run.finished
         if done:
-            err_console.print(f"resuming study {study_name!r}: {done} finished trial(s)", highlight=False)
+            err_console.print(f"resuming study {shown(repr(study_name))}: {done} finished trial(s)", highlight=False)
         bar.update(task, completed=min(done, trials))
         if done < trials:
             bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.user_attrs.get(TIMEOUT_ATTR):
+            err_console.print(f"--timeout reached while trial {trial.number} waited for trials still running in "
+                              "other workers; stopping (rerun to go on)", highlight=False)
         if trial.state not in FINISHED:  # a surplus trial of a finished budget, or a failure
             return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
@@ -96,19 +99,20 @@ def search(
         bar.update(task, description=f"{last[0]}{' · ' if last[0] else ''}running: {step}")
 
     try:  # one worker among any number on this study: the budget holds over all of them
-        with listening(inside) if progress else contextlib.nullcontext():
+        with listening(inside) if progress else contextlib.nullcontext(), quiet_optuna_failures(*QUIET_FAILURES):
             study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search,
                                n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
                                study_name=study_name, seed=seed, training={"epochs": epochs},
                                analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
                                callbacks=[advance], on_ready=ready)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper
         bar.stop()
-        if not opened:
-            raise
-        err_console.print("interrupted; rerun the same command to resume", highlight=False)
-        study = opened[0].study
+        if opened:
+            print_front(opened[0].study, opened[0].objective.objectives)
+            err_console.print("the running trial is marked failed (interrupted); rerun the same command to resume",
+                              highlight=False)
+        raise
     bar.stop()
     print_front(study, opened[0].objective.objectives)
 
@@ -145,11 +149,11 @@ def front_rows(study: Any, objectives: tuple[str, ...]) -> tuple[list[str], list
 def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
     """The feasible Pareto front (``study.best_trials``) as a rich table."""
     headers, rows = front_rows(study, objectives)
-    table = Table(title=front_title(study))
+    table = Table(title=shown(front_title(study)))
     for col in headers:
-        table.add_column(col, justify="left" if col in ("chip", "architecture") else "right", overflow="fold")
+        table.add_column(shown(col), justify="left" if col in ("chip", "architecture") else "right", overflow="fold")
     for row in rows:
-        table.add_row(*(user_text(c) for c in row))
+        table.add_row(*(shown(c) for c in row))
     return table
 
 

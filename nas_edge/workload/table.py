@@ -65,6 +65,16 @@ class WorkloadError(NasEdgeError, ValueError):
     """A workload row with impossible values."""
 
 
+MAX_COUNT = 2**62
+"""The largest dimension, vector count or reduction size a row may have: int64 arithmetic on the columns (and
+on ``m * batch``) stays exact below it. Beyond it lies no real network, only an overflow."""
+
+
+class DimensionError(WorkloadError):
+    """A tensor dimension or count beyond :data:`MAX_COUNT` (a hostile or corrupted file, a huge ``--batch``):
+    the whole workload is refused rather than a layer counted as empty (0 MACs)."""
+
+
 def unique_names(names: Sequence[str], ops: Sequence[str]) -> list[str]:
     """Every row its own name: a name that several rows share becomes ``name/op`` (``blocks.0.attn/Softmax``),
     numbered from the second of the same op on (``blocks.0.attn/MatMul``, ``blocks.0.attn/MatMul_2``); names
@@ -219,6 +229,10 @@ class Workload:
         if batch < 1:
             raise WorkloadError(f"batch must be >= 1, got {batch}")
         elementwise = self.kind > int(OpKind.DYNAMIC_MATMUL)
+        vectors = int(self.m[~elementwise].max(initial=1))
+        if vectors * batch > MAX_COUNT or self.batch * batch > MAX_COUNT:
+            raise DimensionError(f"batch {batch} is too large: a layer would see {vectors * batch:.3g} input vectors "
+                                 f"(at most {MAX_COUNT:.3g})")
         return Workload(
             kind=self.kind, k=self.k, n=self.n, m=np.where(elementwise, self.m, self.m * batch),
             groups=self.groups, kernel=self.kernel, macs=self.macs * batch, params=self.params,
