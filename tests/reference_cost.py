@@ -86,7 +86,7 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
     t_write = over / on_chip * a.rows * a.write_latency_per_row_ns if on_chip else 0.0
     leak_uw = on_chip * a.leakage_power_uw + (c.leakage_power_mw + p.digital.leakage_power_mw) * 1e3
     cycles = math.ceil(p.precision.input_bits / a.dac_bits)
-    step_ns = a.read_latency_ns + a.cols_per_adc * adc.latency_ns
+    converted_cycles = 1 if a.input_accumulation == "analog" else cycles
     dops_per_ns = p.digital.ops_per_cycle * p.clock_ghz
     layers = []
     for i in range(len(w)):
@@ -104,7 +104,8 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
             cpo, _ = columns_per_output(p)
             d = min(_copies(m, p), cap)
             groups_of_rows = [math.ceil(x.rows / a.rows_parallel) for x in placed]
-            conversions = m * cycles * sum(x.cols * g for x, g in zip(placed, groups_of_rows, strict=True))
+            column_reads = m * cycles * sum(x.cols * g for x, g in zip(placed, groups_of_rows, strict=True))
+            conversions = column_reads // cycles * converted_cycles
             cell_reads = m * cycles * sum(x.cols * x.rows for x in placed)
             row_drives = m * cycles * sum(x.rows for x in placed)
             adds = m * int(w.n[i]) * (row_tiles - 1)
@@ -117,13 +118,15 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
                 input_cycles=cycles, row_groups=max(groups_of_rows), adc_conversions=conversions,
                 read_steps=steps,
                 energy_array_pj=cell_reads * a.read_energy_per_cell_fj * 1e-3
-                + conversions * a.bitline_energy_per_column_fj * 1e-3,
+                + column_reads * a.bitline_energy_per_column_fj * 1e-3,
                 energy_adc_pj=conversions * adc.energy_pj, energy_dac_pj=row_drives * a.dac_energy_per_row_fj * 1e-3,
                 energy_shift_add_pj=conversions * a.shift_add_energy_fj * 1e-3,
                 energy_accumulate_pj=adds * p.digital.accumulate_energy_pj,
                 energy_write_pj=e_write_total * len(placed) / needed if over > 0 else 0.0,
             )
-            latency = steps * step_ns + io_bytes / p.buffer.bandwidth_gb_per_s + adds / dops_per_ns
+            reads_ns = steps * a.read_latency_ns
+            convert_ns = math.ceil(m / d) * max(groups_of_rows) * converted_cycles * a.cols_per_adc * adc.latency_ns
+            latency = reads_ns + convert_ns + io_bytes / p.buffer.bandwidth_gb_per_s + adds / dops_per_ns
         else:
             r["energy_digital_pj"] = float(w.macs[i]) * p.digital.energy_per_op_pj
             latency = float(w.macs[i]) / dops_per_ns + io_bytes / p.buffer.bandwidth_gb_per_s
