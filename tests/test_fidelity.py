@@ -49,10 +49,10 @@ def test_table_vii_22nm_through_nas_edge_profile(vgg8_onnx: Path, tmp_path: Path
     assert totals["tops_per_w"] == pytest.approx(tops_w, rel=0.10)
 
 
-# the bounds benchmarks/README.md states for the hold-out: every 5 nm figure within 25 %; at 1 nm TOPS within
-# 25 %, area within 30 % and TOPS/W, TOPS/mm^2 within 45 % (the misses the write-up explains)
+# the bounds benchmarks/README.md states for the hold-out: every figure within 25 % but TOPS/mm^2 at 1 nm, within
+# 30 % (the miss the write-up explains: area 22 % low)
 HOLDOUT_BOUNDS = {5: {"area_mm2": 0.25, "tops": 0.25, "tops_per_w": 0.25, "tops_per_mm2": 0.25},
-                  1: {"area_mm2": 0.30, "tops": 0.25, "tops_per_w": 0.45, "tops_per_mm2": 0.45}}
+                  1: {"area_mm2": 0.25, "tops": 0.25, "tops_per_w": 0.25, "tops_per_mm2": 0.30}}
 
 
 def test_holdout_rows_within_the_stated_bounds() -> None:
