@@ -251,8 +251,9 @@ def _wanted_copies(m: int, p: F64) -> int:
 
 @_jit(cache=True)
 def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, in_el: F64, out_el: F64, s: int,
-                 e: int, p: F64, layers: F64, write_layers: bool, tot: F64) -> None:
-    """Cost of rows s..e of a workload on one IMC profile. Fills ``tot`` (and ``layers`` if asked)."""
+                 e: int, p: F64, f_dac: F64, f_cell: F64, layers: F64, write_layers: bool, tot: F64) -> None:
+    """Cost of rows s..e of a workload on one IMC profile. Fills ``tot`` (and ``layers`` if asked).
+    ``f_dac`` / ``f_cell`` scale each row's DAC and cell-read energy (value-aware energy; ones when blind)."""
     apt = int(p[_APT])
     fixed_tiles = int(p[_TILES])
     maxdup = int(p[_MAXDUP])
@@ -335,9 +336,9 @@ def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64
             row[_L_ROW_GROUPS] = buf[3]
             row[_L_ADC_CONVERSIONS] = conv
             row[_L_READ_STEPS] = steps
-            row[_L_ENERGY_ARRAY_PJ] = vec_ic * (buf[5] * p[_ECELL] + buf[4] * p[_ECOL])  # read every cycle
+            row[_L_ENERGY_ARRAY_PJ] = vec_ic * (buf[5] * p[_ECELL] * f_cell[i] + buf[4] * p[_ECOL])  # every cycle
             row[_L_ENERGY_ADC_PJ] = conv * p[_EADC]
-            row[_L_ENERGY_DAC_PJ] = vec_ic * buf[6] * p[_EDAC]
+            row[_L_ENERGY_DAC_PJ] = vec_ic * buf[6] * p[_EDAC] * f_dac[i]
             row[_L_ENERGY_SHIFT_ADD_PJ] = conv * p[_ESA]
             row[_L_ENERGY_ACCUMULATE_PJ] = adds * p[_EACC]
             if arrays_over > 0:
@@ -466,11 +467,12 @@ def _derive(tot: F64, batch: float) -> None:
 
 @_jit(cache=True)
 def network_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, params_: F64, in_el: F64,
-                 out_el: F64, p: F64, batch: float, layers: F64, tot: F64) -> None:
-    """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``."""
+                 out_el: F64, p: F64, batch: float, f_dac: F64, f_cell: F64, layers: F64, tot: F64) -> None:
+    """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``;
+    ``f_dac`` / ``f_cell``: per-row value-aware factors of the DAC and cell-read energy (IMC only)."""
     e = kind.shape[0]
     if p[_KIND] < 0.5:
-        _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, 0, e, p, layers, True, tot)
+        _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, 0, e, p, f_dac, f_cell, layers, True, tot)
     else:
         _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, 0, e, p, layers, True, tot)
     _derive(tot, batch)
@@ -481,11 +483,12 @@ def batch_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, 
                out_el: F64, offsets: I64, batch: F64, pmat: F64, wi: I64, pi: I64, tot: F64) -> None:
     """Many (network, profile) pairs at once: pair j costs rows offsets[wi[j]]:offsets[wi[j]+1] on pmat[pi[j]]."""
     dummy = np.zeros((1, N_LAYER))
+    blind = np.ones(kind.shape[0])
     for j in prange(wi.shape[0]):
         s, e = offsets[wi[j]], offsets[wi[j] + 1]
         p = pmat[pi[j]]
         if p[_KIND] < 0.5:
-            _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, dummy, False, tot[j])
+            _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, blind, blind, dummy, False, tot[j])
         else:
             _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e, p, dummy, False, tot[j])
         _derive(tot[j], batch[wi[j]])
