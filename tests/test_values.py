@@ -116,8 +116,12 @@ def test_trace_of_a_relu_network(relu_net: bytes) -> None:
     trace = trace_onnx(relu_net, data)
     assert trace.inputs_used == 6 and not trace.notes
     prof = load_profile("neurosim-rram-22nm")
-    f_dac, _, found = energy_factors(trace, w, prof)
+    f_dac, f_cell, found = energy_factors(trace, w, prof)
     assert found == 3
+    diff = profile_to_dict(prof)
+    diff["array"]["mapping"] = "differential"
+    _, f_cell_diff, _ = energy_factors(trace, w, profile_from_dict(diff))  # factors cached per mapping
+    assert not np.allclose(f_cell_diff, f_cell)
     assert f_dac[0] == pytest.approx(1.0, abs=0.05)  # normal inputs in two's complement: random bits
     assert f_dac[1] < 0.8 and f_dac[2] < 0.8  # after ReLU: half the values are 0, the rest small
     zero = trace_onnx(relu_net, np.zeros_like(data))

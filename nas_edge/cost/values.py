@@ -63,6 +63,9 @@ class ValueTrace:
     layers: Mapping[str, LayerValues]
     inputs_used: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    _factors: dict[tuple[Any, ...], dict[str, tuple[float, float]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    """factors per layer by the profile figures they depend on (precision, DAC and cell bits, mapping)"""
 
 
 # ---- bit densities (vectorised; tests/reference_values.py is the plain-Python reference) ----------------
@@ -144,7 +147,8 @@ def energy_factors(trace: ValueTrace | None, workload: Workload, profile: Profil
     if trace is None or profile.kind != "imc":
         return dac, cell, 0
     found = 0
-    cache: dict[str, tuple[float, float]] = {}
+    a, pr = profile.array, profile.precision
+    cache = trace._factors.setdefault((pr.input_bits, pr.weight_bits, a.dac_bits, a.cell_bits, a.mapping), {})
     for i, name in enumerate(workload.names):
         if int(workload.kind[i]) not in (OpKind.CONV, OpKind.LINEAR):
             continue
