@@ -45,6 +45,8 @@ MACROS: dict[str, tuple[dict[str, Any], float, float | None, str, str]] = {
     "neurram-rram-130nm": ({"type": "linear", "in_features": 256, "out_features": 128, "tokens": 1024},
                            15.95, None, "256x256-cell MVM (256x128 signed 4-b weights), 4-b in, 6-b out",
                            "components"),
+    "wang-sram-22nm": ({"type": "linear", "in_features": 512, "out_features": 16, "tokens": 1024},
+                       16.38, 3.596, "512x16 MVM of 8-b weights (512x128 cells), 8-b inputs, 1.0 V", "components"),
     "imagine-sram-22nm": ({"type": "linear", "in_features": 1152, "out_features": 31, "tokens": 1024},
                           150.0, 2.6, "1152x256-cell MVM, 8-b inputs and weights", "structure"),
     "hermes-pcm-14nm": ({"type": "linear", "in_features": 256, "out_features": 256, "tokens": 1024},
