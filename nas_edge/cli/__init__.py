@@ -24,7 +24,7 @@ app = typer.Typer(
 app.add_typer(hardware.app, name="hardware")
 
 # Command modules of later features register themselves here (each one thin, heavy imports inside).
-for _module in ("profile", "search", "export"):
+for _module in ("profile", "search", "export", "supernet"):
     try:
         __import__(f"nas_edge.cli.{_module}")
         sys.modules[f"nas_edge.cli.{_module}"].register(app)

@@ -23,14 +23,17 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def _tensors(data: Data, limit: int | None) -> tuple[torch.Tensor, ...]:
+def _tensors(data: Data, limit: int | None, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
+    """``x_train, y_train, x_val, y_val`` on ``device`` (moved once), images standardised with the (first
+    ``limit``) training inputs' mean and std."""
     xt, yt = data.x_train[:limit], data.y_train[:limit]
     if data.vocab_size is None:
         mean, std = float(xt.mean()), float(xt.std()) or 1.0
         conv = lambda x: torch.from_numpy((x - mean) / std).float()  # noqa: E731
     else:
         conv = lambda x: torch.from_numpy(x).long()  # noqa: E731
-    return conv(xt), torch.from_numpy(yt), conv(data.x_val), torch.from_numpy(data.y_val)
+    out = conv(xt), torch.from_numpy(yt), conv(data.x_val), torch.from_numpy(data.y_val)
+    return tuple(t.to(device) for t in out) if device is not None else out
 
 
 @torch.no_grad()
@@ -53,11 +56,20 @@ def train_and_evaluate(
 
     After each epoch ``report(val_accuracy, epoch)`` is called; it may raise (``optuna.TrialPruned``) to
     stop early. Shuffling uses its own generator seeded from ``config.seed``: with the same initial weights
-    (seed torch before building the model) the result is reproducible on one machine.
+    (seed torch before building the model) the result is reproducible on one machine. Runs on
+    ``config.device`` (data moved there once, mixed precision on CUDA); the model is back on its own device
+    afterwards.
     """
+    from nas_edge.evaluate.device import resolve_device
+
     cfg = config or TrainConfig()
+    device = resolve_device(cfg.device)
+    home = next((p.device for p in model.parameters()), torch.device("cpu"))
     with torch_threads(cfg.threads):
-        return _train(model, data, cfg, report)
+        try:
+            return _train(model.to(device), data, cfg, report, device)
+        finally:
+            model.to(home)
 
 
 @contextlib.contextmanager
@@ -72,11 +84,14 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None
-           ) -> TrainResult:
+def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None,
+           device: torch.device) -> TrainResult:
+    from nas_edge.evaluate.device import autocast, grad_scaler
+
     t0 = time.perf_counter()
-    xt, yt, xv, yv = _tensors(data, cfg.max_train_samples)
+    xt, yt, xv, yv = _tensors(data, cfg.max_train_samples, device)
     gen = torch.Generator().manual_seed(cfg.seed)
+    scaler = grad_scaler(device)
     steps = int(np.ceil(len(xt) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
@@ -84,13 +99,15 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
     history: list[float] = []
     for epoch in range(cfg.epochs):
         model.train()
-        order = torch.randperm(len(xt), generator=gen)
+        order = torch.randperm(len(xt), generator=gen).to(device)
         for i in range(steps):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            with autocast(device):
+                loss = F.cross_entropy(model(xt[idx]), yt[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
         acc = accuracy(model, xv, yv)
         history.append(acc)

@@ -1,0 +1,252 @@
+"""Supernet training: it learns, a run killed for real resumes to the same weights as an uninterrupted one,
+checkpoints load with ``weights_only`` and refuse what they were not trained for (one clear message each),
+and two gloo processes under ``torchrun`` train what one process trains."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from nas_edge.cli import app  # noqa: E402
+from nas_edge.evaluate import from_arrays, load_data  # noqa: E402
+from nas_edge.spaces import create_space  # noqa: E402
+from nas_edge.supernet import (  # noqa: E402
+    SupernetConfig,
+    SupernetError,
+    SupernetEvaluator,
+    build_supernet,
+    load_checkpoint,
+    train_supernet,
+)
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+runner = CliRunner()
+SMALL_VIT = {"embed_dims": (8, 16), "heads": (1, 2), "mlp_ratios": (1, 2), "max_depth": 2}
+
+
+def _token_arrays(n: int = 192, length: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    """Label: whether token 1 occurs more often than token 2 (learnable from counts)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 5, (n, length))
+    y = ((x == 1).sum(1) > (x == 2).sum(1)).astype(np.int64)
+    k = n * 2 // 3
+    return {"x_train": x[:k], "y_train": y[:k], "x_val": x[k:], "y_val": y[k:]}
+
+
+@pytest.fixture(scope="module")
+def tokens():
+    a = _token_arrays()
+    return from_arrays("tokens", a["x_train"], a["y_train"], a["x_val"], a["y_val"])
+
+
+@pytest.fixture(scope="module")
+def space(tokens):
+    return create_space("transformer", **tokens.space_kwargs(), **SMALL_VIT)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, space, tokens):
+    path = tmp_path_factory.mktemp("sn") / "supernet.pt"
+    result = train_supernet(space, tokens, SupernetConfig(epochs=8, batch_size=16, device="cpu", threads=1),
+                            out=path)
+    return path, result
+
+
+def test_training_learns_and_writes_a_finished_checkpoint(trained, space, tokens):
+    path, result = trained
+    assert result.epochs == 8 and len(result.history) == 8 and not result.already_finished
+    assert result.history[-1] < result.history[0]
+    ckpt = load_checkpoint(path)
+    assert ckpt["progress"]["finished"] and "optimizer" not in ckpt
+    assert ckpt["data"]["fingerprint"] == tokens.fingerprint and ckpt["space"] == "transformer"
+    largest = SupernetEvaluator(path, device="cpu")(space.from_params(
+        {"vit_embed": 16, "vit_depth": 2, "vit_heads": 2, "vit_mlp_ratio": 2}), tokens)
+    majority = max(np.mean(tokens.y_val), 1 - np.mean(tokens.y_val))
+    assert largest["accuracy"] > majority  # learnt more than the class prior
+
+
+def test_a_finished_checkpoint_is_not_trained_again(trained, space, tokens):
+    path, _ = trained
+    before = path.read_bytes()
+    again = train_supernet(space, tokens, SupernetConfig(epochs=8, batch_size=16, device="cpu", threads=1),
+                           out=path)
+    assert again.already_finished and path.read_bytes() == before
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights(tmp_path, space, tokens):
+    cfg = SupernetConfig(epochs=2, batch_size=16, device="cpu", threads=1, checkpoint_seconds=0)
+    train_supernet(space, tokens, cfg, out=tmp_path / "whole.pt")
+
+    def stop(event):
+        if event.kind == "step" and (event.epoch, event.step) == (1, 2):
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train_supernet(space, tokens, cfg, out=tmp_path / "cut.pt", progress=stop)
+    progress = load_checkpoint(tmp_path / "cut.pt")["progress"]
+    assert (progress["epoch"], progress["step"], progress["finished"]) == (1, 1, False)
+    resumed = train_supernet(space, tokens, cfg, out=tmp_path / "cut.pt")
+    assert resumed.resumed_at == (1, 1)
+    whole, cut = load_checkpoint(tmp_path / "whole.pt"), load_checkpoint(tmp_path / "cut.pt")
+    assert whole["progress"]["history"] == cut["progress"]["history"]
+    assert all(torch.equal(whole["model"][k], cut["model"][k]) for k in whole["model"])
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"space": {"embed_dims": (8, 24)}}, "configuration differs: embed_dims: trained [8, 16], here [8, 24]"),
+    ({"data": 1}, "was trained on other data"),
+    ({"config": {"lr": 1e-3}}, "other settings (resume with the same ones, or write to another --out): lr"),
+])
+def test_resuming_with_another_space_data_or_settings_is_refused(tmp_path, space, tokens, change, message):
+    cfg = SupernetConfig(epochs=2, batch_size=16, device="cpu", threads=1)
+    path = tmp_path / "s.pt"
+    train_supernet(space, tokens, SupernetConfig(epochs=2, batch_size=16, device="cpu", threads=1), out=path)
+    before = path.read_bytes()
+    other_space = create_space("transformer", **tokens.space_kwargs(), **{**SMALL_VIT, **change.get("space", {})})
+    other_data = tokens
+    if "data" in change:
+        a = _token_arrays(seed=1)
+        other_data = from_arrays("tokens", a["x_train"], a["y_train"], a["x_val"], a["y_val"])
+    other_cfg = SupernetConfig(**{**cfg.__dict__, **change.get("config", {})})
+    with pytest.raises(SupernetError) as info:
+        train_supernet(other_space, other_data, other_cfg, out=path)
+    assert message in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_unreadable_checkpoints_are_refused_with_one_message(tmp_path, trained):
+    path, _ = trained
+    good = path.read_bytes()
+    cases = {"truncated.pt": good[:len(good) // 2], "garbage.pt": os.urandom(4096), "empty.pt": b""}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(SupernetError, match="not a readable supernet checkpoint"):
+            SupernetEvaluator(tmp_path / name, device="cpu")
+    torch.save({"format": "nas-edge-supernet", "version": 1, "x": _Stop()}, tmp_path / "code.pt")
+    with pytest.raises(SupernetError, match="not a readable supernet checkpoint"):  # weights_only refuses objects
+        SupernetEvaluator(tmp_path / "code.pt", device="cpu")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(SupernetError, match="not a nas-edge supernet checkpoint"):
+        SupernetEvaluator(tmp_path / "other.pt", device="cpu")
+    with pytest.raises(SupernetError, match="no such supernet checkpoint"):
+        SupernetEvaluator(tmp_path / "absent.pt", device="cpu")
+
+
+def test_the_evaluator_refuses_another_space_or_data(trained, tokens):
+    path, _ = trained
+    evaluator = SupernetEvaluator(path, device="cpu")
+    evaluator.check(space=evaluator.space, data=tokens)  # its own: fine
+    with pytest.raises(SupernetError, match="is a supernet of space 'transformer', not 'cnn'"):
+        evaluator.check(space=create_space("cnn", input_shape=(1, 8, 8), num_classes=10))
+    with pytest.raises(SupernetError, match="max_depth: trained 2, here 4"):
+        evaluator.check(space=create_space("transformer", **tokens.space_kwargs(), **{**SMALL_VIT, "max_depth": 4}))
+    a = _token_arrays(seed=3)
+    with pytest.raises(SupernetError, match="was trained on other data"):
+        evaluator(evaluator.space.sample(0), from_arrays("tokens", a["x_train"], a["y_train"], a["x_val"],
+                                                          a["y_val"]))
+
+
+# -- the command line ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tokens_npz(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "tokens.npz"
+    np.savez(path, **_token_arrays())
+    return path
+
+
+CLI = ["supernet", "train", "--space", "transformer", "--batch-size", "16", "--threads", "1", "--device", "cpu",
+       "--no-progress"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--device", "cuda"], "--device cuda: CUDA is not available"),
+    (["--device", "npu"], "unknown device 'npu'"),
+    (["--space", "cnn"], "the cnn space takes images"),
+    (["--space", "hardware"], "'hardware' is not a network space"),
+    (["--epochs", "0"], "invalid supernet training settings"),
+    (["--hwa", "--hardware", "mobile-cpu-a78"], "needs an IMC profile"),
+    (["--out", "{garbage}"], "not a readable supernet checkpoint"),
+    (["--out", "{other_space}"], "configuration differs"),
+])
+def test_cli_bad_input_is_one_clear_line(tmp_path, tokens_npz, trained, args, message):
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    other = tmp_path / "other.pt"
+    other.write_bytes(trained[0].read_bytes())  # trained with a smaller space than the CLI's default one
+    args = [a.format(garbage=tmp_path / "garbage.pt", other_space=other) for a in args]
+    out = tmp_path / "new.pt"
+    res = runner.invoke(app, [*CLI, "--data", str(tokens_npz), "--epochs", "1", "--out", str(out), *args])
+    assert res.exit_code == 1
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    assert message in " ".join(res.stderr.split())
+    assert "Traceback" not in res.stderr + res.stdout
+    assert not out.exists() or "--out" not in args
+
+
+@pytest.mark.slow
+def test_cli_run_killed_for_real_resumes_to_the_uninterrupted_weights(tmp_path, tokens_npz):
+    """SIGKILL after the first epoch's checkpoint, then the same command again (mid-epoch resumption is
+    checked in-process above)."""
+    data = load_data(str(tokens_npz))
+    space = create_space("transformer", **data.space_kwargs())
+    epochs = 3
+    train_supernet(space, data, SupernetConfig(epochs=epochs, batch_size=16, device="cpu", threads=1),
+                   out=tmp_path / "whole.pt")
+    out = tmp_path / "killed.pt"
+    cmd = [sys.executable, "-m", "nas_edge", *CLI, "--data", str(tokens_npz), "--epochs", str(epochs),
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("epoch 1/"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    progress = load_checkpoint(out)["progress"]  # the file is whole, and the run was cut short
+    assert not progress["finished"] and progress["epoch"] >= 1
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "resuming" in res.stderr and "supernet trained, 3 epochs" in res.stdout
+    whole, resumed = load_checkpoint(tmp_path / "whole.pt"), load_checkpoint(out)
+    assert resumed["progress"]["finished"]
+    assert all(torch.equal(whole["model"][k], resumed["model"][k]) for k in whole["model"])
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_what_one_process_trains(tmp_path, tokens_npz):
+    """Each process takes half of every batch and DDP averages the gradients: with no batch norm in the
+    transformer the result equals one process's up to float rounding."""
+    args = [*CLI, "--data", str(tokens_npz), "--epochs", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "nas_edge", *args, "--out", str(tmp_path / "one.pt")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "nas_edge", *args, "--out", str(tmp_path / "two.pt")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert two.returncode == 0, two.stderr
+    one_ckpt, two_ckpt = load_checkpoint(tmp_path / "one.pt"), load_checkpoint(tmp_path / "two.pt")
+    a, b = one_ckpt["model"], two_ckpt["model"]
+    torch.manual_seed(0)  # the initial weights both runs started from
+    init = build_supernet(create_space("transformer", **load_data(str(tokens_npz)).space_kwargs())).state_dict()
+    assert a.keys() == b.keys() == init.keys()
+    moved = sum(float((a[k] - init[k]).square().sum()) for k in a) ** 0.5
+    apart = sum(float((b[k] - a[k]).square().sum()) for k in a) ** 0.5
+    assert moved > 0.1 and apart < 1e-3 * moved  # float rounding, amplified a little by Adam
+    np.testing.assert_allclose(two_ckpt["progress"]["history"], one_ckpt["progress"]["history"], rtol=1e-3)
+    assert two.stdout.count("supernet trained") == 1  # one process reports
