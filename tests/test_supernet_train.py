@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 torch = pytest.importorskip("torch")
 
+from nas_edge.analog import HWAConfig  # noqa: E402
 from nas_edge.cli import app  # noqa: E402
 from nas_edge.evaluate import from_arrays, load_data  # noqa: E402
 from nas_edge.spaces import create_space  # noqa: E402
@@ -80,6 +81,19 @@ def test_a_finished_checkpoint_is_not_trained_again(trained, space, tokens):
     again = train_supernet(space, tokens, SupernetConfig(epochs=8, batch_size=16, device="cpu", threads=1),
                            out=path)
     assert again.already_finished and path.read_bytes() == before
+
+
+def test_hardware_aware_training_records_the_chip_and_differs_from_plain(tmp_path, space, tokens):
+    plain = SupernetConfig(epochs=1, batch_size=16, device="cpu", threads=1, warmup=0.0)
+    hwa = SupernetConfig(**{**plain.__dict__, "hwa": HWAConfig(), "hardware": "pcm-aihwkit-14nm"})
+    train_supernet(space, tokens, plain, out=tmp_path / "plain.pt")
+    train_supernet(space, tokens, hwa, out=tmp_path / "hwa.pt")
+    a, b = load_checkpoint(tmp_path / "plain.pt"), load_checkpoint(tmp_path / "hwa.pt")
+    assert a["analog"] is None and b["analog"]["programming_noise"] == "pcm"
+    assert b["training"]["hwa"]["noise_scale"] == 1.0 and b["training"]["hardware"] == "pcm-aihwkit-14nm"
+    assert any(not torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # the noise changed the steps
+    with pytest.raises(SupernetError, match="needs a hardware profile"):
+        SupernetConfig(hwa=HWAConfig())
 
 
 class _Stop(Exception):

@@ -60,6 +60,9 @@ class Supernet(nn.Module):
         state = self.subnet_state(arch)
         if self.training and self._hwa is not None:
             state = self._with_device_noise(state, skeleton)
+        if x.dim() == 4:  # images: convolutions in the channels-last layout (2x faster on CPUs for mbconv blocks)
+            x = x.contiguous(memory_format=torch.channels_last)
+            state = {k: v.clone(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in state.items()}
         return torch.func.functional_call(skeleton, state, (x,), strict=True)
 
     @torch.no_grad()

@@ -4,9 +4,9 @@ expansion and squeeze-excite.
 Each stage holds ``max_depth`` block positions; each position holds one set of weights per block type
 (``mbconv``, ``dense``, ``residual``: their layers differ, so they share nothing), each at the largest width,
 expansion and kernel. A subnet of depth ``d`` runs the first ``d`` positions of a stage; widths take the first
-channels; an mbconv's expanded channels are the first ``cin x expand`` (``expand = 1`` runs the depthwise
-convolution on the block input itself, as the space does); kernels 5 and 3 come from the 7x7 kernel by OFA's
-kernel transformation. The resolution needs no weights (the space resizes the input).
+channels; an mbconv's expanded channels are the first ``cin x expand`` (``expand = 1``, which runs the
+depthwise convolution on the block input itself, has weights of its own); kernels 5 and 3 come from the 7x7
+kernel by OFA's kernel transformation. The resolution needs no weights (the space resizes the input).
 """
 
 from __future__ import annotations
@@ -26,22 +26,37 @@ def _body(prefix: str, parts: list[State]) -> State:
     return {k: v for i, part in enumerate(parts) for k, v in prefixed(f"{prefix}.body.{i}", part).items()}
 
 
-class MBConv(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
+class _Depthwise(nn.Module):
+    """Depthwise k x k, squeeze-excite and 1x1 projection of an mbconv block over ``mid`` channels."""
+
+    def __init__(self, mid: int, cout: int) -> None:
         super().__init__()
-        mid = cin * max(EXPANSIONS)
-        self.expand = ConvBN(cin, mid)
         self.dw = ConvBN(mid, mid, KERNELS, depthwise=True)
         self.se = SqueezeExcite(mid)
         self.project = ConvBN(mid, cout)
 
-    def state(self, prefix: str, b: Block) -> State:
-        parts = [self.expand.state(b.mid, b.cin)] if b.expand != 1 else []
-        parts.append(self.dw.state(b.mid, 1, b.kernel))
+    def state(self, b: Block) -> list[State]:
+        parts = [self.dw.state(b.mid, 1, b.kernel)]
         if b.se:
             parts.append(self.se.state(b.mid))
-        parts.append(self.project.state(b.cout, b.mid))
-        return _body(prefix, parts)
+        return [*parts, self.project.state(b.cout, b.mid)]
+
+
+class MBConv(nn.Module):
+    """Expansions above 1 share one set of weights (the first ``cin x expand`` expanded channels); expansion 1,
+    whose depthwise convolution runs on the block input itself, has its own."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        mid = cin * max(EXPANSIONS)
+        self.expand = ConvBN(cin, mid)
+        self.expanded = _Depthwise(mid, cout)
+        self.plain = _Depthwise(cin, cout)
+
+    def state(self, prefix: str, b: Block) -> State:
+        if b.expand == 1:
+            return _body(prefix, self.plain.state(b))
+        return _body(prefix, [self.expand.state(b.mid, b.cin), *self.expanded.state(b)])
 
 
 class Dense(nn.Module):

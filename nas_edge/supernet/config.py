@@ -18,7 +18,9 @@ class SupernetError(ValueError):
 class SupernetConfig:
     """How a supernet is trained: AdamW with a one-cycle learning rate, the sandwich rule (each step trains the
     largest subnet, the smallest and ``sandwich`` random ones on the same batch) and in-place distillation
-    (``distill``: the others learn the largest one's soft predictions).
+    (``distill``: the others learn the largest one's soft predictions). The first ``warmup`` fraction of the
+    epochs trains the largest subnet alone (choices between alternatives, such as block types, at random):
+    the first stage of Once-for-All's progressive shrinking, so that the teacher teaches something.
 
     ``hwa``: inject the device noise of the ``hardware`` profile into every training forward (as
     :func:`nas_edge.analog.train_hwa` does for one network). ``device``, ``threads`` and
@@ -34,6 +36,7 @@ class SupernetConfig:
     max_train_samples: int | None = None
     sandwich: int = 2
     distill: bool = True
+    warmup: float = 0.25
     hwa: HWAConfig | None = None
     hardware: str | None = None
     device: str = "auto"
@@ -43,6 +46,7 @@ class SupernetConfig:
     def __post_init__(self) -> None:
         if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0 or self.sandwich < 0
                 or (self.threads is not None and self.threads < 1) or self.checkpoint_seconds < 0
+                or not 0 <= self.warmup < 1
                 or (self.max_train_samples is not None and self.max_train_samples < 1)):
             raise SupernetError(f"invalid supernet training settings {self}")
         if self.hwa is not None:
@@ -56,6 +60,6 @@ class SupernetConfig:
         """What decides the trained weights (recorded in the checkpoint; a resumed run must match it)."""
         return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                 "weight_decay": self.weight_decay, "seed": self.seed, "max_train_samples": self.max_train_samples,
-                "sandwich": self.sandwich, "distill": self.distill,
+                "sandwich": self.sandwich, "distill": self.distill, "warmup": self.warmup,
                 "hwa": dataclasses.asdict(self.hwa) if self.hwa is not None else None,
                 "hardware": self.hardware if self.hwa is not None else None}

@@ -115,6 +115,10 @@ class SupernetEvaluator:
     def subnet(self, arch: Architecture, data: Data) -> nn.Module:
         """The subnet ``arch`` as a standalone module with inherited weights and recalibrated batch norms (on
         the evaluator's device, eval mode)."""
+        return self._subnet(arch, data).to(memory_format=torch.contiguous_format)
+
+    def _subnet(self, arch: Architecture, data: Data) -> nn.Module:
+        """:meth:`subnet`, image networks in the channels-last layout (faster on CPUs)."""
         try:
             self.space.to_params(arch)
         except SpaceError as exc:
@@ -122,6 +126,8 @@ class SupernetEvaluator:
         cal, _, _ = self._tensors(data)
         with torch_threads(self.threads):
             model = self.supernet.extract(arch, self.device)
+            if cal.dim() == 4:
+                model = model.to(memory_format=torch.channels_last)
             recalibrate_bn(model, cal, self.batch_size)
         return model
 
@@ -132,7 +138,7 @@ class SupernetEvaluator:
         (:class:`~nas_edge.analog.objective.AnalogOptions` or a mapping; repeats, overrides, calibration);
         ``record`` is JSON-safe, for a trial's user attributes."""
         t0 = time.perf_counter()
-        model = self.subnet(arch, data)
+        model = self._subnet(arch, data)
         _, xv, yv = self._tensors(data)
         with torch_threads(self.threads):
             values = {"accuracy": accuracy(model, xv, yv, self.batch_size)}

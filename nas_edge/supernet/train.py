@@ -122,10 +122,13 @@ class _Dist:
             torch.distributed.destroy_process_group()
 
 
-def step_archs(supernet: Supernet, seed: int, epoch: int, step: int, sandwich: int) -> list[Architecture]:
-    """The subnets of one step: the largest, the smallest and ``sandwich`` random ones (seeded by the step)."""
-    rng = np.random.default_rng([seed, epoch, step])
-    return [supernet.largest(rng), supernet.smallest(rng), *(supernet.space.sample(rng) for _ in range(sandwich))]
+def step_archs(supernet: Supernet, cfg: SupernetConfig, epoch: int, step: int) -> list[Architecture]:
+    """The subnets of one step (seeded by the step): the largest alone during the warm-up, then the largest,
+    the smallest and ``cfg.sandwich`` random ones."""
+    rng = np.random.default_rng([cfg.seed, epoch, step])
+    if epoch < round(cfg.warmup * cfg.epochs):
+        return [supernet.largest(rng)]
+    return [supernet.largest(rng), supernet.smallest(rng), *(supernet.space.sample(rng) for _ in range(cfg.sandwich))]
 
 
 def train_supernet(
@@ -230,7 +233,7 @@ class _Trainer:
     def _train_step(self, model: nn.Module, order: torch.Tensor) -> float:
         cfg, rank, world = self.cfg, self.dist.rank, self.dist.world
         idx = order[self.step * self.batch:(self.step + 1) * self.batch][rank::world]
-        archs = step_archs(self.supernet, cfg.seed, self.epoch, self.step, cfg.sandwich)
+        archs = step_archs(self.supernet, cfg, self.epoch, self.step)
         if self.analog is not None:
             self.supernet.hwa_generator = generator(self.device, (cfg.seed * 1_000_003 + self.epoch) * 100_003
                                                     + self.step)
