@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import err_console, fail
+from nas_edge.cli._common import App, err_console
 
-app = typer.Typer(help="Weight-sharing supernets: train once, then score any architecture of the space from "
-                       "inherited weights.", no_args_is_help=True)
+app = App(help="Weight-sharing supernets: train once, then score any architecture of the space from inherited "
+               "weights.", no_args_is_help=True)
 
 
 @app.command("train")
@@ -27,6 +28,8 @@ def train(
                                           "smallest")] = 2,
     distill: Annotated[bool, typer.Option(help="in-place distillation: subnets learn the largest one's "
                                           "predictions")] = True,
+    warmup: Annotated[float, typer.Option(help="fraction of the epochs that train the largest subnet alone "
+                                          "first")] = 0.25,
     max_train_samples: Annotated[int | None, typer.Option(help="train on the first N samples only")] = None,
     seed: Annotated[int, typer.Option(help="initialisation, batch order and subnet draws")] = 0,
     hwa: Annotated[bool, typer.Option("--hwa", help="inject the profile's device noise into training forwards "
@@ -40,69 +43,63 @@ def train(
 ) -> None:
     """Train a supernet whose subnets are exactly the space's architectures (sandwich rule, in-place
     distillation); a killed run resumes from its last checkpoint when the same command is run again."""
-    from nas_edge.analog.config import AnalogConfigError, HWAConfig
-    from nas_edge.evaluate.data import DataError, load_data
-    from nas_edge.hardware import ProfileError
+    from nas_edge.analog.config import AnalogConfig, HWAConfig
+    from nas_edge.evaluate.data import load_data
+    from nas_edge.evaluate.device import resolve_device
     from nas_edge.spaces import SpaceError, create_space, get_space_class
-    from nas_edge.supernet import SupernetConfig, SupernetError
+    from nas_edge.supernet import SupernetConfig, train_supernet
 
-    try:
-        from nas_edge.evaluate.device import DeviceError, resolve_device
-
-        resolve_device(device)
-        if get_space_class(space).kind != "network":
-            raise SpaceError(f"{space!r} is not a network space")
-        dataset = load_data(data, seed=seed)
-        net_space = create_space(space, **dataset.space_kwargs())
-        config = SupernetConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, sandwich=sandwich,
-                                distill=distill, max_train_samples=max_train_samples,
-                                hwa=HWAConfig() if hwa else None, hardware=hardware if hwa else None,
-                                device=device, threads=threads, checkpoint_seconds=checkpoint_every)
-        if hwa:
-            from nas_edge.analog.config import AnalogConfig
-
-            AnalogConfig.from_profile(hardware)  # refuse a profile that cannot be simulated before training
-    except (DeviceError, DataError, SpaceError, SupernetError, AnalogConfigError, ProfileError) as exc:
-        fail(str(exc))
-    _train(net_space, dataset, config, out, progress)
-
-
-def _train(space: Any, data: Any, config: Any, out: Path, show: bool) -> None:
-    import os
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from nas_edge.evaluate.device import DeviceError
-    from nas_edge.supernet import SupernetError, train_supernet
-
-    main = int(os.environ.get("RANK", "0")) == 0
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), console=err_console,
-                   disable=not (show and main), transient=True)
-    tasks: dict[str, Any] = {}
-
-    def on_event(e: Any) -> None:
-        if e.kind == "start":
-            if e.epoch or e.step:
-                err_console.print(f"resuming {out} at epoch {e.epoch + 1}, step {e.step}", highlight=False)
-            tasks["epochs"] = bar.add_task("epochs", total=e.epochs, completed=e.epoch, loss="")
-            tasks["steps"] = bar.add_task("steps", total=e.steps, completed=e.step, loss="")
-        elif e.kind == "step":
-            bar.update(tasks["steps"], completed=e.step, loss=f"loss {e.loss:.4f}")
-        else:
-            bar.update(tasks["epochs"], completed=e.epoch + 1)
-            bar.update(tasks["steps"], completed=0)
-            err_console.print(f"epoch {e.epoch + 1}/{e.epochs}: mean loss {e.loss:.4f}; checkpoint {out}",
-                              highlight=False)
-
-    try:
-        with bar:
-            result = train_supernet(space, data, config, out=out, progress=on_event)
-    except (SupernetError, DeviceError) as exc:
-        fail(str(exc))
+    resolve_device(device)
+    if get_space_class(space).kind != "network":
+        raise SpaceError(f"{space!r} is not a network space")
+    dataset = load_data(data, seed=seed)
+    net_space = create_space(space, **dataset.space_kwargs())
+    config = SupernetConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, sandwich=sandwich,
+                            distill=distill, warmup=warmup, max_train_samples=max_train_samples,
+                            hwa=HWAConfig() if hwa else None, hardware=hardware if hwa else None, device=device,
+                            threads=threads, checkpoint_seconds=checkpoint_every)
+    if hwa:
+        AnalogConfig.from_profile(hardware)  # refuse a profile that cannot be simulated before training
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, one process reports
+    with _Bar(out, show=progress and main) as bar:
+        result = train_supernet(net_space, dataset, config, out=out, progress=bar.on_event)
     if main:
         state = "already trained" if result.already_finished else "trained"
-        typer.echo(f"{out}: {space.name} supernet {state}, {result.epochs} epochs, {result.seconds:.1f} s")
+        typer.echo(f"{out}: {net_space.name} supernet {state}, {result.epochs} epochs, {result.seconds:.1f} s")
+
+
+class _Bar:
+    """Epoch and step bars on stderr, and a line per epoch (also without a terminal)."""
+
+    def __init__(self, out: Path, *, show: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.out, self.show = out, show
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), console=err_console,
+                            disable=not show, transient=True)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bar:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def on_event(self, e: Any) -> None:
+        if e.kind == "start":
+            if e.epoch or e.step:
+                err_console.print(f"resuming {self.out} at epoch {e.epoch + 1}, step {e.step}", highlight=False)
+            self.tasks["epochs"] = self.bar.add_task("epochs", total=e.epochs, completed=e.epoch, loss="")
+            self.tasks["steps"] = self.bar.add_task("steps", total=e.steps, completed=e.step, loss="")
+        elif e.kind == "step":
+            self.bar.update(self.tasks["steps"], completed=e.step, loss=f"loss {e.loss:.4f}")
+        else:
+            self.bar.update(self.tasks["epochs"], completed=e.epoch + 1)
+            self.bar.update(self.tasks["steps"], completed=0)
+            err_console.print(f"epoch {e.epoch + 1}/{e.epochs}: mean loss {e.loss:.4f}; checkpoint {self.out}",
+                              highlight=False)
 
 
 def register(root: typer.Typer) -> None:

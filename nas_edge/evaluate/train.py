@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_edge.evaluate.config import TrainConfig
-from nas_edge.evaluate.data import Data
+from nas_edge.evaluate.data import Data, input_stats
 
 
 @dataclass
@@ -23,16 +23,21 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def _tensors(data: Data, limit: int | None, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
-    """``x_train, y_train, x_val, y_val`` on ``device`` (moved once), images standardised with the (first
-    ``limit``) training inputs' mean and std."""
-    xt, yt = data.x_train[:limit], data.y_train[:limit]
+def tensors(data: Data, train_limit: int | None = None, device: torch.device | None = None
+            ) -> tuple[torch.Tensor, ...]:
+    """``x_train, y_train, x_val, y_val`` as tensors (the first ``train_limit`` training samples) on ``device``
+    (moved once; default the CPU); images standardised with :func:`~nas_edge.evaluate.data.input_stats` of
+    those training inputs, tokens as int64."""
+    xt = data.x_train[:train_limit]
     if data.vocab_size is None:
-        mean, std = float(xt.mean()), float(xt.std()) or 1.0
-        conv = lambda x: torch.from_numpy((x - mean) / std).float()  # noqa: E731
+        mean, std = input_stats(data.x_train, train_limit)
+
+        def conv(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy((x - mean) / std).float()
     else:
-        conv = lambda x: torch.from_numpy(x).long()  # noqa: E731
-    out = conv(xt), torch.from_numpy(yt), conv(data.x_val), torch.from_numpy(data.y_val)
+        def conv(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(x).long()
+    out = conv(xt), torch.from_numpy(data.y_train[:train_limit]), conv(data.x_val), torch.from_numpy(data.y_val)
     return tuple(t.to(device) for t in out) if device is not None else out
 
 
@@ -60,18 +65,17 @@ def train_and_evaluate(
     ``config.device`` (data moved there once, mixed precision on CUDA; image networks in the channels-last
     layout, 1.6x faster on CPUs for the cnn space); the model is back on its own device and layout afterwards.
     """
-    from nas_edge.evaluate.device import resolve_device
+    from nas_edge.evaluate.device import resolve_device, set_layout
 
     cfg = config or TrainConfig()
     device = resolve_device(cfg.device)
     home = next((p.device for p in model.parameters()), torch.device("cpu"))
-    layout = torch.channels_last if data.vocab_size is None and len(data.input_shape) == 3 else None
+    images = data.vocab_size is None and len(data.input_shape) == 3
     with torch_threads(cfg.threads):
         try:
-            return _train(model.to(device, memory_format=layout or torch.preserve_format), data, cfg, report,
-                          device)
+            return _train(set_layout(model.to(device), images), data, cfg, report, device)
         finally:
-            model.to(home, memory_format=torch.contiguous_format if layout else torch.preserve_format)
+            set_layout(model.to(home), False)
 
 
 @contextlib.contextmanager
@@ -91,7 +95,7 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
     from nas_edge.evaluate.device import autocast, grad_scaler
 
     t0 = time.perf_counter()
-    xt, yt, xv, yv = _tensors(data, cfg.max_train_samples, device)
+    xt, yt, xv, yv = tensors(data, cfg.max_train_samples, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     scaler = grad_scaler(device)
     steps = int(np.ceil(len(xt) / cfg.batch_size))

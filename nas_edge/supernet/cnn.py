@@ -11,7 +11,7 @@ kernel by OFA's kernel transformation. The resolution needs no weights (the spac
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from torch import nn
 
@@ -114,10 +114,12 @@ class CNNSupernet(Supernet):
         state = prefixed("stem", self.stem.state(a.stem_width, self.space.input_shape[0], 3))
         blocks = iter(self.space.blocks(a))
         n = 0
-        for stage, positions in zip(a.stages, self.stages, strict=True):
+        for i, stage in enumerate(a.stages):
+            positions = cast(nn.ModuleList, self.stages[i])
             for j in range(stage.depth):
                 b = next(blocks)
-                state.update(positions[j][b.block].state(f"blocks.{n}", b))
+                block = cast(MBConv | Dense | Residual, cast(nn.ModuleDict, positions[j])[b.block])
+                state.update(block.state(f"blocks.{n}", b))
                 n += 1
         state.update(prefixed("classifier", self.classifier.state(self.space.num_classes, a.stages[-1].width)))
         return state

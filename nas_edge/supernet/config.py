@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas_edge.analog.config import HWAConfig
+from nas_edge.errors import NasEdgeError
 
 
-class SupernetError(ValueError):
+class SupernetError(NasEdgeError, ValueError):
     """A supernet checkpoint that cannot be used here (other space, configuration or data; unreadable), with
     the reason."""
 

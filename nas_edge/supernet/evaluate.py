@@ -18,8 +18,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from nas_edge.evaluate.data import Data
-from nas_edge.evaluate.device import resolve_device
-from nas_edge.evaluate.train import _tensors, accuracy, torch_threads
+from nas_edge.evaluate.device import resolve_device, set_layout
+from nas_edge.evaluate.train import accuracy, tensors, torch_threads
 from nas_edge.hardware import Profile
 from nas_edge.spaces.base import Architecture, NetworkSpace, SpaceError
 from nas_edge.supernet.base import Supernet, build_supernet
@@ -106,7 +106,7 @@ class SupernetEvaluator:
                 raise SupernetError(f"data {data.name!r} ({data.input_shape}, {data.num_classes} classes) does not "
                                     f"fit the supernet's space ({self.space.input_shape}, "
                                     f"{self.space.num_classes} classes)")
-            xt, _, xv, yv = _tensors(data, self.train_limit, self.device)
+            xt, _, xv, yv = tensors(data, self.train_limit, self.device)
             gen = torch.Generator().manual_seed(self.seed)
             cal = xt[torch.randperm(len(xt), generator=gen)[:self.calibration_samples].to(self.device)]
             self._prepared = (data, (cal, xv, yv))
@@ -115,7 +115,7 @@ class SupernetEvaluator:
     def subnet(self, arch: Architecture, data: Data) -> nn.Module:
         """The subnet ``arch`` as a standalone module with inherited weights and recalibrated batch norms (on
         the evaluator's device, eval mode)."""
-        return self._subnet(arch, data).to(memory_format=torch.contiguous_format)
+        return set_layout(self._subnet(arch, data), False)
 
     def _subnet(self, arch: Architecture, data: Data) -> nn.Module:
         """:meth:`subnet`, image networks in the channels-last layout (faster on CPUs)."""
@@ -126,8 +126,7 @@ class SupernetEvaluator:
         cal, _, _ = self._tensors(data)
         with torch_threads(self.threads):
             model = self.supernet.extract(arch, self.device)
-            if cal.dim() == 4:
-                model = model.to(memory_format=torch.channels_last)
+            set_layout(model, cal.dim() == 4)
             recalibrate_bn(model, cal, self.batch_size)
         return model
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from nas_edge.evaluate.data import Data
 from nas_edge.evaluate.device import autocast, generator, grad_scaler, resolve_device
-from nas_edge.evaluate.train import _tensors, torch_threads
+from nas_edge.evaluate.train import tensors, torch_threads
 from nas_edge.spaces.base import Architecture, NetworkSpace, json_safe
 from nas_edge.supernet.base import Supernet, build_supernet
 from nas_edge.supernet.checkpoint import (
@@ -173,7 +173,7 @@ class _Trainer:
 
             self.analog = AnalogConfig.from_profile(str(cfg.hardware))
             self.supernet.set_hwa(self.analog, cfg.hwa)
-        self.xt, self.yt = _tensors(data, cfg.max_train_samples, self.device)[:2]
+        self.xt, self.yt = tensors(data, cfg.max_train_samples, self.device)[:2]
         n = len(self.xt)
         self.batch = min(cfg.batch_size, n)
         self.steps = n // self.batch
@@ -182,7 +182,8 @@ class _Trainer:
                                                          pct_start=0.25)
         self.scaler = grad_scaler(self.device)
         self.epoch = self.step = 0
-        self.loss_sum, self.history, self.seconds = 0.0, [], 0.0
+        self.loss_sum, self.seconds = 0.0, 0.0
+        self.history: list[float] = []
 
     def run(self) -> SupernetResult:
         resumed = None

@@ -9,6 +9,8 @@ number of tokens), both entangled over the width; token sequences share one embe
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -46,7 +48,7 @@ class TransformerSupernet(Supernet):
     def __init__(self, space: TransformerSpace) -> None:
         super().__init__(space)
         dim = max(space.embed_dims)
-        self.embed: nn.Module
+        self.embed: nn.Embedding | nn.ModuleDict
         if space.vocab_size is not None:
             self.embed = nn.Embedding(space.vocab_size, dim)
             self.pos = nn.ParameterDict({"0": self._pos(space.input_shape[0], dim)})
@@ -76,7 +78,8 @@ class TransformerSupernet(Supernet):
             state = {"embed.weight": conv.weight_for(d, conv.weight.shape[1], a.patch_size),
                      "embed.bias": conv.bias[:d], "pos": self.pos[str(a.patch_size)][..., :d]}
         for i in range(a.depth):
-            state.update(prefixed(f"blocks.{i}", self.blocks[i].state(d, d * a.mlp_ratio)))
+            block = cast(EncoderBlock, self.blocks[i])
+            state.update(prefixed(f"blocks.{i}", block.state(d, d * a.mlp_ratio)))
         state.update(prefixed("norm", self.norm.state(d)))
         state.update(prefixed("head", self.head.state(self.space.num_classes, d)))
         return state
