@@ -6,7 +6,7 @@
 For each space: ``--archs`` architectures drawn uniformly (seeded), each trained alone with the search's own
 training (``train_and_evaluate``, ``TrainConfig(epochs=12)``, torch seeded before ``build``) — cached in
 ``benchmarks/results/bench_supernet_standalone.jsonl`` so that reruns only pay for the supernet; one
-supernet trained with ``train_supernet``; every architecture scored by ``SupernetEvaluator`` (inherited
+supernet trained with ``train_supernet``; every architecture scored by ``SupernetScorer`` (inherited
 weights, batch norms recalibrated). Printed: Kendall tau between the two accuracies, top-5 overlap, the
 stand-alone accuracy of the supernet's best pick against the best stand-alone one, the wall time of the
 supernet training against the stand-alone trainings of the same architectures, and the median time of one
@@ -30,7 +30,7 @@ from scipy.stats import kendalltau
 
 from nas_edge.evaluate import TrainConfig, load_data, train_and_evaluate
 from nas_edge.spaces import Architecture, create_space
-from nas_edge.supernet import SupernetConfig, SupernetEvaluator, train_supernet
+from nas_edge.supernet import SupernetConfig, SupernetScorer, train_supernet
 
 RESULTS = Path(__file__).parent / "results"
 CACHE = RESULTS / "bench_supernet_standalone.jsonl"
@@ -70,13 +70,13 @@ def run_space(name: str, args: argparse.Namespace, cache: dict) -> dict:
     if args.standalone_only:
         seeds = [[standalone(space, a, data, 1, cache)["accuracy"] for a in archs]] if args.ceiling else []
         return {"space": name, "standalone": [round(v, 4) for v in acc_alone], "seed1": seeds}
-    out = Path(args.out) / f"supernet-{name}-e{args.epochs}-s{args.sandwich}.pt"
+    out = Path(args.out) / f"supernet-{name}-e{args.epochs}-s{args.sandwich}-lr{args.lr:g}-w{args.warmup:g}.pt"
     t0 = time.perf_counter()
     cfg = SupernetConfig(epochs=args.epochs, sandwich=args.sandwich, threads=1, device="cpu", lr=args.lr,
-                         checkpoint_seconds=3600)
+                         warmup=args.warmup, checkpoint_seconds=600)
     result = train_supernet(space, data, cfg, out=out)
     train_s = result.seconds if result.already_finished else time.perf_counter() - t0
-    evaluator = SupernetEvaluator(out, device="cpu", calibration_samples=args.calibration)
+    evaluator = SupernetScorer(out, device="cpu", calibration_samples=args.calibration)
     evaluator(archs[0], data)  # warm-up
     times, acc_inh = [], []
     for a in archs:
@@ -86,7 +86,8 @@ def run_space(name: str, args: argparse.Namespace, cache: dict) -> dict:
     acc_inh = np.array(acc_inh)
     tau = kendalltau(acc_inh, acc_alone).statistic
     best_pick = float(acc_alone[int(np.argmax(acc_inh))])
-    row = {"space": name, "archs": len(archs), "epochs": args.epochs, "sandwich": args.sandwich,
+    row = {"space": name, "archs": len(archs), "epochs": args.epochs, "sandwich": args.sandwich, "lr": args.lr,
+           "warmup": args.warmup,
            "kendall_tau": round(float(tau), 3), "top5_overlap": top_k_overlap(acc_inh, acc_alone),
            "best_standalone": round(float(acc_alone.max()), 4), "supernet_pick_standalone": round(best_pick, 4),
            "gap_points": round(100 * (float(acc_alone.max()) - best_pick), 2),
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30, help="supernet training epochs")
     parser.add_argument("--sandwich", type=int, default=2, help="random subnets per step")
     parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--warmup", type=float, default=0.25, help="fraction of epochs on the largest subnet")
     parser.add_argument("--calibration", type=int, default=256, help="batch-norm recalibration samples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the architecture draw")
     parser.add_argument("--ceiling", action="store_true", help="also train alone with a second seed")

@@ -19,7 +19,7 @@ from nas_edge.analog import AnalogConfig, HWAConfig, convert_to_analog, set_hwa 
 from nas_edge.evaluate import from_arrays, load_data  # noqa: E402
 from nas_edge.evaluate.train import accuracy  # noqa: E402
 from nas_edge.spaces import create_space  # noqa: E402
-from nas_edge.supernet import SupernetError, SupernetEvaluator, build_supernet, recalibrate_bn  # noqa: E402
+from nas_edge.supernet import SupernetError, SupernetScorer, build_supernet, recalibrate_bn  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -192,27 +192,27 @@ def tiny_data():
     return from_arrays("tiny", x[:64], y[:64], x[64:], y[64:])
 
 
-def test_the_evaluator_scores_the_recalibrated_extracted_subnet(supernets, tiny_data):
+def test_the_scorer_scores_the_recalibrated_extracted_subnet(supernets, tiny_data):
     sn = supernets["cnn-small"]
-    evaluator = SupernetEvaluator(sn, device="cpu", calibration_samples=32)
+    scorer = SupernetScorer(sn, device="cpu", calibration_samples=32)
     arch = sn.space.sample(7)
-    scores = evaluator(arch, tiny_data)
+    scores = scorer(arch, tiny_data)
     assert set(scores) == {"accuracy"}
-    model = evaluator.subnet(arch, tiny_data)
+    model = scorer.subnet(arch, tiny_data)
     xv = torch.from_numpy((tiny_data.x_val - tiny_data.x_train.mean()) / tiny_data.x_train.std()).float()
     assert scores["accuracy"] == accuracy(model, xv, torch.from_numpy(tiny_data.y_val))
     running = [m.running_var for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert running and all(not torch.all(v == 1) for v in running)  # recalibrated, not fresh
-    values, record = evaluator.score(arch, tiny_data, profile="pcm-aihwkit-14nm",
+    values, record = scorer.score(arch, tiny_data, profile="pcm-aihwkit-14nm",
                                      analog_objectives=("analog_accuracy",), analog={"repeats": 1})
     assert 0 <= values["analog_accuracy"] <= 1 and values["accuracy"] == scores["accuracy"]
     assert record["mode"] == "supernet" and record["analog"]["repeats"] == 1
 
 
-def test_the_evaluator_refuses_foreign_architectures_and_data(supernets, tiny_data):
-    evaluator = SupernetEvaluator(supernets["cnn-small"], device="cpu")
+def test_the_scorer_refuses_foreign_architectures_and_data(supernets, tiny_data):
+    scorer = SupernetScorer(supernets["cnn-small"], device="cpu")
     other = create_space("cnn", input_shape=(1, 8, 8), num_classes=10).sample(0)  # widths outside the small space
     with pytest.raises(SupernetError, match="not a subnet"):
-        evaluator(other, tiny_data)
+        scorer(other, tiny_data)
     with pytest.raises(SupernetError, match="does not fit"):
-        evaluator(supernets["cnn-small"].space.sample(0), load_data("listops"))
+        scorer(supernets["cnn-small"].space.sample(0), load_data("listops"))

@@ -24,6 +24,7 @@ from nas_edge.supernet import (  # noqa: E402
     SupernetConfig,
     SupernetError,
     SupernetEvaluator,
+    SupernetScorer,
     build_supernet,
     load_checkpoint,
     train_supernet,
@@ -69,7 +70,7 @@ def test_training_learns_and_writes_a_finished_checkpoint(trained, space, tokens
     ckpt = load_checkpoint(path)
     assert ckpt["progress"]["finished"] and "optimizer" not in ckpt
     assert ckpt["data"]["fingerprint"] == tokens.fingerprint and ckpt["space"] == "transformer"
-    largest = SupernetEvaluator(path, device="cpu")(space.from_params(
+    largest = SupernetScorer(path, device="cpu")(space.from_params(
         {"vit_embed": 16, "vit_depth": 2, "vit_heads": 2, "vit_mlp_ratio": 2}), tokens)
     majority = max(np.mean(tokens.y_val), 1 - np.mean(tokens.y_val))
     assert largest["accuracy"] > majority  # learnt more than the class prior
@@ -148,29 +149,51 @@ def test_unreadable_checkpoints_are_refused_with_one_message(tmp_path, trained):
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
         with pytest.raises(SupernetError, match="not a readable supernet checkpoint"):
-            SupernetEvaluator(tmp_path / name, device="cpu")
+            SupernetScorer(tmp_path / name, device="cpu")
     torch.save({"format": "nas-edge-supernet", "version": 1, "x": _Stop()}, tmp_path / "code.pt")
     with pytest.raises(SupernetError, match="not a readable supernet checkpoint"):  # weights_only refuses objects
-        SupernetEvaluator(tmp_path / "code.pt", device="cpu")
+        SupernetScorer(tmp_path / "code.pt", device="cpu")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(SupernetError, match="not a nas-edge supernet checkpoint"):
-        SupernetEvaluator(tmp_path / "other.pt", device="cpu")
+        SupernetScorer(tmp_path / "other.pt", device="cpu")
     with pytest.raises(SupernetError, match="no such supernet checkpoint"):
-        SupernetEvaluator(tmp_path / "absent.pt", device="cpu")
+        SupernetScorer(tmp_path / "absent.pt", device="cpu")
 
 
-def test_the_evaluator_refuses_another_space_or_data(trained, tokens):
+def test_the_scorer_refuses_another_space_or_data(trained, tokens):
     path, _ = trained
-    evaluator = SupernetEvaluator(path, device="cpu")
-    evaluator.check(space=evaluator.space, data=tokens)  # its own: fine
+    scorer = SupernetScorer(path, device="cpu")
+    scorer.check(space=scorer.space, data=tokens)  # its own: fine
     with pytest.raises(SupernetError, match="is a supernet of space 'transformer', not 'cnn'"):
-        evaluator.check(space=create_space("cnn", input_shape=(1, 8, 8), num_classes=10))
+        scorer.check(space=create_space("cnn", input_shape=(1, 8, 8), num_classes=10))
     with pytest.raises(SupernetError, match="max_depth: trained 2, here 4"):
-        evaluator.check(space=create_space("transformer", **tokens.space_kwargs(), **{**SMALL_VIT, "max_depth": 4}))
+        scorer.check(space=create_space("transformer", **tokens.space_kwargs(), **{**SMALL_VIT, "max_depth": 4}))
     a = _token_arrays(seed=3)
     with pytest.raises(SupernetError, match="was trained on other data"):
-        evaluator(evaluator.space.sample(0), from_arrays("tokens", a["x_train"], a["y_train"], a["x_val"],
-                                                          a["y_val"]))
+        scorer(scorer.space.sample(0), from_arrays("tokens", a["x_train"], a["y_train"], a["x_val"], a["y_val"]))
+
+
+def test_a_search_scores_its_trials_with_the_supernet(trained, tokens):
+    """``Objective(evaluator=SupernetEvaluator(FILE))``: each trial's accuracy is the inherited one, nothing is
+    trained, and a search on another space is refused before a study exists."""
+    import optuna
+
+    from nas_edge.search import Objective
+
+    path, _ = trained
+    evaluator = SupernetEvaluator(path, device="cpu")
+    objective = Objective("transformer", "neurosim-rram-22nm", tokens, objectives=("accuracy", "energy_uj"),
+                          space_options=SMALL_VIT, evaluator=evaluator)
+    study = objective.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=4)
+    scorer = SupernetScorer(path, device="cpu")
+    for trial in study.trials:
+        arch = objective.space.arch_type.from_dict(trial.user_attrs["arch"])
+        assert trial.values[0] == scorer(arch, tokens)["accuracy"]
+        assert trial.user_attrs["evaluation"]["mode"] == "supernet"
+    assert objective.describe()["evaluator"]["data_fingerprint"] == tokens.fingerprint
+    with pytest.raises(SupernetError, match="configuration differs"):
+        Objective("transformer", "neurosim-rram-22nm", tokens, objectives=("accuracy",), evaluator=evaluator)
 
 
 # -- the command line ---------------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@
 - :mod:`~nas_edge.supernet.base`: running a subnet as the space's own module on those slices;
 - :mod:`~nas_edge.supernet.train`: sandwich rule, in-place distillation, optional device noise, resumable
   checkpoints, ``torchrun`` data parallelism;
-- :mod:`~nas_edge.supernet.evaluate`: :class:`SupernetEvaluator` (``evaluator(arch, data) -> {"accuracy": ...}``
-  after batch-norm recalibration) and :func:`extract_subnet`.
+- :mod:`~nas_edge.supernet.evaluate`: :class:`SupernetScorer` (``scorer(arch, data) -> {"accuracy": ...}``
+  after batch-norm recalibration) and :func:`extract_subnet`;
+- :mod:`~nas_edge.supernet.evaluator`: :class:`SupernetEvaluator`, the ``supernet`` evaluator of a search
+  (``nas_edge.Objective(..., evaluator=SupernetEvaluator("supernet.pt"))``).
 
 ``SupernetConfig`` and ``SupernetError`` need no torch; the rest is loaded, with torch, on first use.
 """
@@ -21,7 +23,8 @@ from nas_edge.supernet.config import SupernetConfig, SupernetError
 _LAZY = {
     "Supernet": "base", "build_supernet": "base",
     "train_supernet": "train", "TrainEvent": "train", "SupernetResult": "train",
-    "SupernetEvaluator": "evaluate", "extract_subnet": "evaluate", "recalibrate_bn": "evaluate",
+    "SupernetScorer": "evaluate", "extract_subnet": "evaluate", "recalibrate_bn": "evaluate",
+    "SupernetEvaluator": "evaluator",
     "load_checkpoint": "checkpoint", "checkpoint_space": "checkpoint",
 }
 

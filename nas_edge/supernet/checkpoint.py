@@ -21,8 +21,9 @@ from typing import Any
 import torch
 
 from nas_edge._io import write_atomic
+from nas_edge._json import json_safe
 from nas_edge.evaluate.data import Data
-from nas_edge.spaces.base import NetworkSpace, SpaceError, create_space, json_safe
+from nas_edge.spaces.base import NetworkSpace, SpaceError, create_space
 from nas_edge.supernet.config import SupernetError
 
 FORMAT = "nas-edge-supernet"

@@ -45,9 +45,9 @@ def recalibrate_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> 
     model.eval()
 
 
-class SupernetEvaluator:
-    """``evaluator(arch, data) -> {"accuracy": ...}``: the validation accuracy of a subnet with inherited
-    weights after batch-norm recalibration on ``calibration_samples`` training inputs.
+class SupernetScorer:
+    """``scorer(arch, data) -> {"accuracy": ...}``: the validation accuracy of a subnet with inherited weights
+    after batch-norm recalibration on ``calibration_samples`` training inputs.
 
     ``supernet`` is a checkpoint written by :func:`~nas_edge.supernet.train.train_supernet` (its space is
     rebuilt from it, and the data is checked against the one it was trained on) or a :class:`Supernet`.
@@ -114,7 +114,7 @@ class SupernetEvaluator:
 
     def subnet(self, arch: Architecture, data: Data) -> nn.Module:
         """The subnet ``arch`` as a standalone module with inherited weights and recalibrated batch norms (on
-        the evaluator's device, eval mode)."""
+        the scorer's device, eval mode)."""
         return set_layout(self._subnet(arch, data), False)
 
     def _subnet(self, arch: Architecture, data: Data) -> nn.Module:
@@ -176,5 +176,5 @@ def extract_subnet(supernet: str | Path | Supernet, arch: Architecture, data: Da
                    calibration_samples: int = 256, device: str | torch.device = "cpu") -> nn.Module:
     """A standalone ``space.build(arch)`` with the supernet's weights and batch norms recalibrated on ``data``
     (checked against the supernet's), on ``device``: the start of an export's fine-tuning."""
-    evaluator = SupernetEvaluator(supernet, device=device, calibration_samples=calibration_samples, threads=None)
-    return evaluator.subnet(arch, data)
+    scorer = SupernetScorer(supernet, device=device, calibration_samples=calibration_samples, threads=None)
+    return scorer.subnet(arch, data)

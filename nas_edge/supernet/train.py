@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_edge._json import json_safe
 from nas_edge.evaluate.data import Data
 from nas_edge.evaluate.device import autocast, generator, grad_scaler, resolve_device
 from nas_edge.evaluate.train import tensors, torch_threads
-from nas_edge.spaces.base import Architecture, NetworkSpace, json_safe
+from nas_edge.spaces.base import Architecture, NetworkSpace
 from nas_edge.supernet.base import Supernet, build_supernet
 from nas_edge.supernet.checkpoint import (
     check_data,
@@ -38,7 +39,7 @@ from nas_edge.supernet.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from nas_edge.supernet.config import SupernetConfig
+from nas_edge.supernet.config import SupernetConfig, SupernetError
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,6 @@ def train_supernet(
     """
     cfg = config or SupernetConfig()
     if (space.input_shape, space.num_classes) != (data.input_shape, data.num_classes):
-        from nas_edge.supernet.config import SupernetError
-
         raise SupernetError(f"space input {space.input_shape} / {space.num_classes} classes does not match the "
                             f"data ({data.input_shape} / {data.num_classes} classes)")
     dist = _Dist.setup(cfg.device)
@@ -176,6 +175,8 @@ class _Trainer:
         self.xt, self.yt = tensors(data, cfg.max_train_samples, self.device)[:2]
         n = len(self.xt)
         self.batch = min(cfg.batch_size, n)
+        if self.batch < dist.world:
+            raise SupernetError(f"a batch of {self.batch} cannot be shared by {dist.world} processes")
         self.steps = n // self.batch
         self.opt = torch.optim.AdamW(self.supernet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=cfg.epochs * self.steps,
