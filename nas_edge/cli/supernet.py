@@ -26,7 +26,7 @@ def train(
     lr: Annotated[float, typer.Option(help="peak learning rate (one-cycle AdamW)")] = 4e-3,
     sandwich: Annotated[int, typer.Option(help="random subnets per step, besides the largest and the "
                                           "smallest")] = 2,
-    distill: Annotated[bool, typer.Option(help="in-place distillation: subnets learn the largest one's "
+    distill: Annotated[bool, typer.Option(help="in-place distillation: subnets also learn the largest one's "
                                           "predictions")] = True,
     warmup: Annotated[float, typer.Option(help="fraction of the epochs that train the largest subnet alone "
                                           "first")] = 0.25,

@@ -19,9 +19,10 @@ class SupernetError(NasEdgeError, ValueError):
 class SupernetConfig:
     """How a supernet is trained: AdamW with a one-cycle learning rate, the sandwich rule (each step trains the
     largest subnet, the smallest and ``sandwich`` random ones on the same batch) and in-place distillation
-    (``distill``: the others learn the largest one's soft predictions). The first ``warmup`` fraction of the
-    epochs trains the largest subnet alone (choices between alternatives, such as block types, at random):
-    the first stage of Once-for-All's progressive shrinking, so that the teacher teaches something.
+    (``distill``: the others learn the largest one's soft predictions as well as the labels). The first
+    ``warmup`` fraction of the epochs trains the largest subnet alone (choices between alternatives, such as
+    block types, at random): the first stage of Once-for-All's progressive shrinking, so that the teacher
+    teaches something.
 
     ``hwa``: inject the device noise of the ``hardware`` profile into every training forward (as
     :func:`nas_edge.analog.train_hwa` does for one network). ``device``, ``threads`` and
