@@ -1,6 +1,6 @@
 """Training and evaluation throughput on each device torch sees, side by side: the CPU always, CUDA and MPS
 when present. The same code paths as the product (``train_and_evaluate``, ``train_supernet``,
-``SupernetEvaluator``) on digits.
+``SupernetScorer``) on digits.
 
     .venv/bin/python benchmarks/bench_devices.py              # --threads 1 --epochs 2
 """
@@ -18,7 +18,7 @@ import torch
 
 from nas_edge.evaluate import TrainConfig, load_data, train_and_evaluate
 from nas_edge.spaces import create_space
-from nas_edge.supernet import SupernetConfig, SupernetEvaluator, train_supernet
+from nas_edge.supernet import SupernetConfig, SupernetScorer, train_supernet
 
 ARCHS = {  # a mid-sized network of each space
     "cnn": {"cnn_resolution": 12, "cnn_stem_width": 16, **{f"cnn_s{i}_{k}": v for i, w in enumerate((16, 32, 64))
@@ -53,7 +53,7 @@ def measure(device: str, epochs: int, tmp: Path) -> dict[str, float]:
         train_supernet(space, data, SupernetConfig(epochs=1, max_train_samples=512, device=device,
                                                    checkpoint_seconds=3600, warmup=0.0), out=path)
         row[f"{name} supernet steps/s"] = (512 // 64) / (time.perf_counter() - t0)
-        evaluator = SupernetEvaluator(path, device=device, threads=None)
+        evaluator = SupernetScorer(path, device=device, threads=None)
         rng = np.random.default_rng(0)
         archs = [space.sample(rng) for _ in range(11)]
         times = []

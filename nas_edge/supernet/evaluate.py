@@ -73,7 +73,7 @@ class SupernetScorer:
                 self.supernet.load_state_dict(ckpt["model"])
             except RuntimeError as exc:
                 raise SupernetError(f"{self.path}: its weights do not fit its space ({exc})") from None
-            self.checkpoint = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler")}
+            self.checkpoint = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler", "scaler")}
         self.supernet.to(self.device).eval()
         self.calibration_samples, self.batch_size, self.seed = calibration_samples, batch_size, seed
         self.threads = threads
