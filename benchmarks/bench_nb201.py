@@ -30,7 +30,8 @@ PROBLEMS = {
 
 
 def load_avg() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def cmd_params() -> None:
@@ -96,7 +97,8 @@ def cmd_findings() -> None:
     print(f"   best HWT 30 d  {arch_string(ops_of_index(bh))}: digital {digital[bh]:.2f}, HWT 30 d {hwt30[bh]:.2f}, "
           f"no-HWT 30 d {nohwt30[bh]:.2f}; gap {hwt30[bh] - hwt30[bd]:.2f} points")
     bn = int(np.argmax(nohwt30))
-    print(f"   best no-HWT 30 d {arch_string(ops_of_index(bn))}: {nohwt30[bn]:.2f} (the digital best: {nohwt30[bd]:.2f})")
+    print(f"   best no-HWT 30 d {arch_string(ops_of_index(bn))}: {nohwt30[bn]:.2f} "
+          f"(the digital best: {nohwt30[bd]:.2f})")
 
     chips = ["neurosim-rram-22nm", "neurosim-sram-22nm", "pcm-aihwkit-14nm", "mobile-cpu-a78"]
     costs = cell_costs(chips, packed=all_workloads())
@@ -108,8 +110,8 @@ def cmd_findings() -> None:
     for a, b in [(chips[0], chips[1]), (chips[0], chips[2]), (chips[0], chips[3]), (chips[2], chips[3])]:
         inter, union = fronts[a] & fronts[b], fronts[a] | fronts[b]
         tau = kendalltau(costs.column("energy_uj", a), costs.column("energy_uj", b)).statistic
-        print(f"   {a} vs {b}: {len(inter)} shared front cells of {len(union)} (Jaccard {len(inter) / len(union):.2f}); "
-              f"Kendall tau of energy over all cells {tau:.3f}")
+        print(f"   {a} vs {b}: {len(inter)} shared front cells of {len(union)} "
+              f"(Jaccard {len(inter) / len(union):.2f}); Kendall tau of energy over all cells {tau:.3f}")
 
     base = "neurosim-rram-22nm"
     variants = [_variant(base, f"rram-adc{b}", adc={"bits": b}) for b in (3, 5, 6, 8)]

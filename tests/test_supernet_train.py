@@ -142,6 +142,29 @@ def test_resuming_with_another_space_data_or_settings_is_refused(tmp_path, space
     assert path.read_bytes() == before
 
 
+def test_a_diverging_supernet_training_is_an_error_and_keeps_the_last_checkpoint(tmp_path, space, tokens,
+                                                                                 monkeypatch):
+    """The loss checked before the step, as in stand-alone training: no NaN weights are ever saved."""
+    from nas_edge.evaluate import TrainingError
+    from nas_edge.supernet import train as train_module
+
+    cfg = SupernetConfig(epochs=2, batch_size=16, device="cpu", threads=1)
+    calls = []
+
+    class NaNAfterOneEpoch(train_module.SandwichLoss):
+        def forward(self, x, y, archs):
+            calls.append(1)
+            loss = super().forward(x, y, archs)
+            return loss * float("nan") if len(calls) > 8 else loss  # 8 steps in an epoch
+
+    monkeypatch.setattr(train_module, "SandwichLoss", NaNAfterOneEpoch)
+    with pytest.raises(TrainingError, match="training diverged: the loss became nan in epoch 2"):
+        train_supernet(space, tokens, cfg, out=tmp_path / "s.pt")
+    ckpt = load_checkpoint(tmp_path / "s.pt")
+    assert ckpt["progress"]["epoch"] == 1 and not ckpt["progress"]["finished"]
+    assert all(bool(torch.isfinite(v).all()) for v in ckpt["model"].values() if v.is_floating_point())
+
+
 def test_unreadable_checkpoints_are_refused_with_one_message(tmp_path, trained):
     path, _ = trained
     good = path.read_bytes()

@@ -28,7 +28,7 @@ from torch import nn
 from nas_edge._json import json_safe
 from nas_edge.evaluate.data import Data
 from nas_edge.evaluate.device import autocast, generator, grad_scaler, resolve_device
-from nas_edge.evaluate.train import tensors, torch_threads
+from nas_edge.evaluate.train import check_loss, one_cycle, tensors, torch_threads
 from nas_edge.spaces.base import Architecture, NetworkSpace
 from nas_edge.supernet.base import Supernet, build_supernet
 from nas_edge.supernet.checkpoint import (
@@ -182,8 +182,7 @@ class _Trainer:
             raise SupernetError(f"a batch of {self.batch} cannot be shared by {dist.world} processes")
         self.steps = n // self.batch
         self.opt = torch.optim.AdamW(self.supernet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=cfg.epochs * self.steps,
-                                                         pct_start=0.25)
+        self.sched = one_cycle(self.opt, cfg.lr, cfg.epochs * self.steps)
         self.scaler = grad_scaler(self.device)
         self.epoch = self.step = 0
         self.loss_sum, self.seconds = 0.0, 0.0
@@ -244,15 +243,16 @@ class _Trainer:
                                                     + self.step)
         with autocast(self.device):
             loss = model(self.xt[idx], self.yt[idx], archs)
+        mean = loss.detach() / len(archs)
+        if world > 1:  # report the loss of the whole batch; every process sees the same and stops alike
+            torch.distributed.all_reduce(mean)
+            mean /= world
+        check_loss(mean, self.epoch, cfg.lr)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
         self.sched.step()
-        mean = loss.detach() / len(archs)
-        if world > 1:  # report the loss of the whole batch
-            torch.distributed.all_reduce(mean)
-            mean /= world
         return float(mean)
 
     def _emit(self, kind: str, loss: float = float("nan"), *, epoch: int | None = None,
