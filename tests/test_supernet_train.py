@@ -310,3 +310,115 @@ def test_two_gloo_processes_train_what_one_process_trains(tmp_path, tokens_npz):
     assert moved > 0.1 and apart < 1e-3 * moved  # float rounding, amplified a little by Adam
     np.testing.assert_allclose(two_ckpt["progress"]["history"], one_ckpt["progress"]["history"], rtol=1e-3)
     assert two.stdout.count("supernet trained") == 1  # one process reports
+
+
+# -- search and export with a supernet ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def supernet_study(tmp_path_factory, tokens_npz):
+    """A default transformer supernet on the token data and a 3-trial ``nas-edge search --evaluator supernet:``."""
+    folder = tmp_path_factory.mktemp("study")
+    ckpt = folder / "supernet.pt"
+    data = load_data(str(tokens_npz))
+    train_supernet(create_space("transformer", **data.space_kwargs()), data,
+                   SupernetConfig(epochs=2, batch_size=16, device="cpu", threads=1), out=ckpt)
+    url = f"sqlite:///{folder / 's.db'}"
+    res = runner.invoke(app, ["search", "--space", "transformer", "--data", str(tokens_npz), "--objectives",
+                              "accuracy,energy_uj", "--sampler", "random", "--trials", "3", "--storage", url,
+                              "--evaluator", f"supernet:{ckpt}", "--device", "cpu", "--no-progress"])
+    assert res.exit_code == 0, res.stderr
+    return ckpt, url, data
+
+
+def test_cli_search_scores_every_trial_with_the_supernet(supernet_study):
+    import optuna
+
+    ckpt, url, data = supernet_study
+    study = optuna.load_study(study_name="nas-edge", storage=url)
+    scorer = SupernetScorer(ckpt, device="cpu")
+    assert len(study.trials) == 3
+    for trial in study.trials:
+        assert trial.user_attrs["evaluation"]["mode"] == "supernet"
+        arch = scorer.space.arch_type.from_dict(trial.user_attrs["arch"])
+        assert trial.values[0] == scorer(arch, data)["accuracy"]
+    assert study.user_attrs["nas_edge"]["evaluator"]["checkpoint"] == str(ckpt)
+
+
+def test_export_of_a_supernet_trial_starts_from_the_inherited_weights(supernet_study, tmp_path, monkeypatch):
+    """The module handed to the export pipeline is the recalibrated subnet, trained for --finetune-epochs."""
+    import optuna
+
+    from nas_edge.export import export_study, pipeline
+
+    ckpt, url, data = supernet_study
+    seen = {}
+
+    def capture(model, data, folder, *, train, **_):
+        seen.update(state={k: v.clone() for k, v in model.state_dict().items()}, epochs=train.epochs)
+        raise _Stop
+
+    monkeypatch.setattr(pipeline, "export_into", capture)
+    with pytest.raises(_Stop):
+        export_study(url, "nas-edge", tmp_path / "out", trial=1, epochs=9, finetune_epochs=2, device="cpu")
+    arch = optuna.load_study(study_name="nas-edge", storage=url).trials[1].user_attrs["arch"]
+    scorer = SupernetScorer(ckpt, device="cpu")
+    inherited = scorer.subnet(scorer.space.arch_type.from_dict(arch), data).state_dict()
+    assert seen["epochs"] == 2  # --finetune-epochs, not --epochs, for a supernet trial
+    assert seen["state"].keys() == inherited.keys()
+    assert all(torch.equal(seen["state"][k], inherited[k]) for k in inherited)
+
+
+def test_cli_export_fine_tunes_a_supernet_trial_and_reports_it(supernet_study, tmp_path):
+    import json
+
+    import optuna
+
+    ckpt, url, _ = supernet_study
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["export", "--storage", url, "--trial", "0", "--finetune-epochs", "1", "--runs", "5",
+                              "--host-profile", "mobile-cpu-a78", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.stderr
+    assert f"fine-tuning 1 epochs from the weights of {ckpt}" in " ".join(res.stderr.split())
+    rec = json.loads((out / "trial-0" / "report.json").read_text())
+    trial = optuna.load_study(study_name="nas-edge", storage=url).trials[0]
+    assert rec["training"]["epochs"] == 1 and rec["training"]["start"]["from"] == "supernet"
+    assert rec["training"]["start"]["inherited_accuracy"] == trial.values[0]
+    assert "Fine-tuned from the weights of the supernet" in (out / "trial-0" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["export", "--supernet", "{other}"], "starts from a supernet's weights: "),
+    (["export", "--supernet", "{absent}"], "no such supernet checkpoint"),
+    (["export", "--device", "cuda"], "--device cuda: CUDA is not available"),
+    (["search", "--evaluator", "supernet:{garbage}"], "not a readable supernet checkpoint"),
+    (["search", "--evaluator", "supernet:{other}"], "configuration differs"),
+    (["search", "--evaluator", "supernet:{ckpt}", "--data", "{other_data}"], "was trained on other data"),
+    (["search", "--device", "cuda"], "--device cuda: CUDA is not available"),
+])
+def test_cli_supernet_search_and_export_refuse_what_does_not_fit(supernet_study, trained, tmp_path, tokens_npz,
+                                                                 command, message):
+    """One line, exit 1, nothing exported, no study created."""
+    import optuna
+
+    ckpt, url, _ = supernet_study
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    np.savez(tmp_path / "other.npz", **_token_arrays(seed=1))  # the same shapes, other samples
+    names = {"other": trained[0], "absent": tmp_path / "absent.pt", "garbage": tmp_path / "garbage.pt", "ckpt": ckpt,
+             "other_data": tmp_path / "other.npz"}
+    args = [a.format(**names) for a in command]
+    new_url = f"sqlite:///{tmp_path / 'new.db'}"
+    if args[0] == "export":
+        args += ["--storage", url, "--trial", "0", "--out", str(tmp_path / "out")]
+    else:
+        args = [args[0], "--space", "transformer", "--data", str(tokens_npz), "--objectives", "accuracy",
+                "--trials", "1", "--storage", new_url, "--no-progress", *args[1:]]
+    if "--evaluator" not in args:
+        args += ["--evaluator", f"supernet:{ckpt}"] if args[0] == "search" else []
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    assert message in " ".join(res.stderr.split())
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("trial-*"))
+    if (tmp_path / "new.db").exists():
+        assert optuna.get_all_study_names(new_url) == []

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console, quiet_optuna_failures, shown
+from nas_edge.cli._common import DEVICE_HELP, console, err_console, quiet_optuna_failures, shown
 
 
 def search(
@@ -15,7 +15,7 @@ def search(
     hardware: Annotated[str, typer.Option(help="hardware profile: built-in name or YAML file")] = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
-    data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val) or "
+    data: Annotated[str, typer.Option(help="digits, listops, a .npz file (x_train, y_train, x_val, y_val) or "
                                       "package.module:function")] = "digits",
     objectives: Annotated[str, typer.Option(help="comma-separated: accuracy, naswot, synflow, params, macs, "
                                             "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ..., "
@@ -42,7 +42,9 @@ def search(
                                                 "objectives (mean reported)")] = 3,
     evaluator: Annotated[str, typer.Option(help="where accuracy and the other model metrics come from: train "
                                            "(short training, proxies, analog simulation) or NAME:ARGUMENT of "
-                                           "another registered evaluator")] = "train",
+                                           "another registered evaluator, e.g. supernet:supernet.pt (inherited "
+                                           "weights of a trained supernet)")] = "train",
+    device: Annotated[str, typer.Option(help=f"where trials train and are scored: {DEVICE_HELP}")] = "auto",
     method: Annotated[str, typer.Option(help="what proposes the trials: sampler (the --sampler, trial by "
                                         "trial) or another registered search method")] = "sampler",
 ) -> None:
@@ -53,9 +55,11 @@ def search(
     import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nas_edge.evaluate.device import resolve_device
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
 
+    resolve_device(device)  # a device that is not there is refused before the study is touched
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
@@ -88,7 +92,7 @@ def search(
             study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
                                timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
-                               study_name=study_name, seed=seed, training={"epochs": epochs},
+                               study_name=study_name, seed=seed, training={"epochs": epochs, "device": device},
                                analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
                                callbacks=[advance], on_ready=ready)
     except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper

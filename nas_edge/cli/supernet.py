@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import App, err_console
+from nas_edge.cli._common import DEVICE_HELP, App, err_console
 
 app = App(help="Weight-sharing supernets: train once, then score any architecture of the space from inherited "
                "weights.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def train(
                                       "(hardware-aware)")] = False,
     hardware: Annotated[str, typer.Option(help="IMC profile of --hwa: built-in name or YAML file")]
     = "neurosim-rram-22nm",
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda, cuda:N or mps")] = "auto",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch intra-op threads (default: torch's)")] = None,
     checkpoint_every: Annotated[float, typer.Option(help="seconds between checkpoints within an epoch")] = 60.0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,

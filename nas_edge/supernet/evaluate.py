@@ -79,6 +79,13 @@ class SupernetScorer:
         self.threads = threads
         self._prepared: tuple[Data, tuple[torch.Tensor, ...]] | None = None
 
+    def to(self, device: str | torch.device) -> SupernetScorer:
+        """Score on ``device`` from now on (the supernet moved there; data tensors prepared again)."""
+        self.device = resolve_device(device)
+        self.supernet.to(self.device)
+        self._prepared = None
+        return self
+
     @property
     def space(self) -> NetworkSpace:
         return self.supernet.space

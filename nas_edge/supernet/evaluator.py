@@ -1,6 +1,7 @@
 """The ``supernet`` evaluator of a search: a trial's accuracy (and analog accuracy) from inherited weights.
 
-``nas_edge.Objective(..., evaluator=SupernetEvaluator("supernet.pt"))`` scores every trial with
+``nas_edge.Objective(..., evaluator=SupernetEvaluator("supernet.pt"))`` (or ``evaluator="supernet:supernet.pt"``,
+``nas-edge search --evaluator supernet:supernet.pt``) scores every trial with
 :class:`~nas_edge.supernet.evaluate.SupernetScorer` instead of training it. It has the interface of
 ``nas_edge.search.evaluators.Evaluator`` (structural: this room does not import ``search/``): ``prepare``
 refuses, before any study is touched, a search whose space or data is not the checkpoint's; ``describe``
@@ -25,17 +26,22 @@ class SupernetEvaluator:
     metrics = frozenset({"accuracy", *ANALOG_OBJECTIVES})
     trained: frozenset[str] = frozenset()  # no training run per trial: every candidate is scored
 
-    def __init__(self, checkpoint: str | Path, *, device: str = "auto", calibration_samples: int = 256,
+    def __init__(self, checkpoint: str | Path, *, device: str | None = None, calibration_samples: int = 256,
                  threads: int | None = 1) -> None:
+        """``device``: where subnets are scored; ``None``: the search's training device
+        (``objective.training.device``, set in :meth:`prepare`)."""
         self.path = Path(checkpoint)
-        self.scorer = SupernetScorer(self.path, device=device, calibration_samples=calibration_samples,
+        self.device = device
+        self.scorer = SupernetScorer(self.path, device=device or "cpu", calibration_samples=calibration_samples,
                                      threads=threads)
 
     def prepare(self, objective: Any) -> None:
-        """Refuse a search on another space or other data than the supernet's."""
+        """Refuse a search on another space or other data than the supernet's; take the search's device."""
         if objective.data is None:
             raise SupernetError("the supernet evaluator scores subnets on data: give the search its data")
         self.scorer.check(space=objective.space, data=objective.data)
+        if self.device is None:
+            self.scorer.to(objective.training.device)
 
     def evaluate(self, ctx: Any, names: Sequence[str]) -> dict[str, float]:
         """``names`` for ``ctx.arch``; the record goes to the trial's ``evaluation`` (and ``analog``) attributes."""
