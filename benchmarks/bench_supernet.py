@@ -100,6 +100,7 @@ def search(space: NetworkSpace, data: Data, path: Path, archs: list[Architecture
     import optuna
 
     from nas_edge.search import Objective
+    from nas_edge.search.constraints import trial_feasible
 
     energy = [estimate(space.layers(a), HARDWARE).totals for a in archs]
     fits = [i for i, t in enumerate(energy) if t["fits"]]
@@ -112,7 +113,7 @@ def search(space: NetworkSpace, data: Data, path: Path, archs: list[Architecture
     t0 = time.perf_counter()
     study.optimize(objective, n_trials=args.search)
     seconds = time.perf_counter() - t0
-    feasible = [t for t in study.trials if all(c <= 0 for c in t.constraints)]
+    feasible = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and trial_feasible(t)]
     pick = max(feasible, key=lambda t: t.values[0])
     arch = space.arch_type.from_dict(pick.user_attrs["arch"])
     retrained = standalone(space, arch, data, 0, cache)["accuracy"]

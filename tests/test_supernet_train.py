@@ -219,6 +219,27 @@ def test_a_search_scores_its_trials_with_the_supernet(trained, tokens):
         Objective("transformer", "neurosim-rram-22nm", tokens, objectives=("accuracy",), evaluator=evaluator)
 
 
+def test_a_search_simulates_subnets_on_the_trials_chip(trained, tokens):
+    """Analog objectives through the supernet evaluator: the inherited subnet on the chip of each trial."""
+    import optuna
+
+    from nas_edge.search import Objective
+
+    path, _ = trained
+    objective = Objective("transformer", "pcm-aihwkit-14nm", tokens, objectives=("analog_accuracy", "accuracy"),
+                          space_options=SMALL_VIT, evaluator=f"supernet:{path}", analog={"repeats": 1},
+                          training={"device": "cpu"})
+    study = objective.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(objective, n_trials=2)
+    scorer = SupernetScorer(path, device="cpu")
+    for trial in study.trials:
+        arch = objective.space.arch_type.from_dict(trial.user_attrs["arch"])
+        values, _ = scorer.score(arch, tokens, profile="pcm-aihwkit-14nm", analog_objectives=["analog_accuracy"],
+                                 analog={"repeats": 1})
+        assert trial.values == [values["analog_accuracy"], values["accuracy"]]
+        assert trial.user_attrs["analog"]["repeats"] == 1 and trial.user_attrs["evaluation"]["mode"] == "supernet"
+
+
 # -- the command line ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
