@@ -249,6 +249,14 @@ def tokens_npz(tmp_path_factory) -> Path:
     return path
 
 
+def assert_one_error_line(res, message: str) -> None:
+    """Exit code 1 and one ``error:`` line that says ``message`` (wrapping ignored)."""
+    assert res.exit_code == 1, res.output
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    assert message in " ".join(res.stderr.split())
+
+
 CLI = ["supernet", "train", "--space", "transformer", "--batch-size", "16", "--threads", "1", "--device", "cpu",
        "--no-progress"]
 
@@ -270,10 +278,7 @@ def test_cli_bad_input_is_one_clear_line(tmp_path, tokens_npz, trained, args, me
     args = [a.format(garbage=tmp_path / "garbage.pt", other_space=other) for a in args]
     out = tmp_path / "new.pt"
     res = runner.invoke(app, [*CLI, "--data", str(tokens_npz), "--epochs", "1", "--out", str(out), *args])
-    assert res.exit_code == 1
-    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    assert message in " ".join(res.stderr.split())
+    assert_one_error_line(res, message)
     assert "Traceback" not in res.stderr + res.stdout
     assert not out.exists() or "--out" not in args
 
@@ -436,10 +441,7 @@ def test_cli_supernet_search_and_export_refuse_what_does_not_fit(supernet_study,
     if "--evaluator" not in args:
         args += ["--evaluator", f"supernet:{ckpt}"] if args[0] == "search" else []
     res = runner.invoke(app, args)
-    assert res.exit_code == 1, res.output
-    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    assert message in " ".join(res.stderr.split())
+    assert_one_error_line(res, message)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("trial-*"))
     if (tmp_path / "new.db").exists():
         assert optuna.get_all_study_names(new_url) == []
