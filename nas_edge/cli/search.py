@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperCommand, TyperOption
 
-from nas_edge.cli._common import console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
+from nas_edge.cli._common import DEVICE_HELP, console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
 
 SPACE_HELP = "network search space: {spaces} (the chip's knobs are co-searched with --hardware-search)"
 
@@ -21,7 +21,7 @@ def search(
     = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
-    data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val) or "
+    data: Annotated[str, typer.Option(help="digits, listops, a .npz file (x_train, y_train, x_val, y_val) or "
                                       "package.module:function")] = "digits",
     objectives: Annotated[str, typer.Option(help="comma-separated: accuracy, naswot, synflow, params, macs, "
                                             "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ..., "
@@ -48,7 +48,9 @@ def search(
                                                 "objectives (mean reported)")] = 3,
     evaluator: Annotated[str, typer.Option(help="where accuracy and the other model metrics come from: train "
                                            "(short training, proxies, analog simulation) or NAME:ARGUMENT of "
-                                           "another registered evaluator")] = "train",
+                                           "another registered evaluator, e.g. supernet:supernet.pt (inherited "
+                                           "weights of a trained supernet)")] = "train",
+    device: Annotated[str, typer.Option(help=f"where trials train and are scored: {DEVICE_HELP}")] = "auto",
     method: Annotated[str, typer.Option(help="what proposes the trials: sampler (the --sampler, trial by "
                                         "trial) or another registered search method")] = "sampler",
 ) -> None:
@@ -60,6 +62,7 @@ def search(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas_edge._progress import Step, listening
+    from nas_edge.evaluate.device import resolve_device
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
     from nas_edge.spaces import list_spaces
@@ -67,6 +70,7 @@ def search(
     if space in list_spaces("hardware"):
         fail(f"--space {space} is the chip's knobs, not a network: keep a network --space "
              f"({', '.join(list_spaces('network'))}) and add --hardware-search to co-search the chip")
+    resolve_device(device)  # a device that is not there is refused before the study is touched
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
@@ -103,7 +107,7 @@ def search(
             study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search,
                                n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
-                               study_name=study_name, seed=seed, training={"epochs": epochs},
+                               study_name=study_name, seed=seed, training={"epochs": epochs, "device": device},
                                analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
                                callbacks=[advance], on_ready=ready)
     except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper

@@ -413,8 +413,11 @@ def export_markdown(r: Mapping[str, Any]) -> str:
            _md_table(["figure", "value"], summary_rows(r)), ""]
     t = r.get("training")
     if t:
+        start = t.get("start") or {}
+        origin = (f" Fine-tuned from the weights of the supernet `{md(start.get('checkpoint'))}` (inherited "
+                  f"accuracy {_pct(start.get('inherited_accuracy'))})." if start.get("from") == "supernet" else "")
         out += ["## Training", "", f"{t.get('epochs', '?')} epochs, seed {t.get('seed', '?')}: validation accuracy "
-                f"{_pct(t['accuracy'])} in {t['seconds']:.1f} s.", ""]
+                f"{_pct(t['accuracy'])} in {t['seconds']:.1f} s.{origin}", ""]
     v = r["verification"]
     si = v["shape_inference"]
     out += ["## Verification", "",

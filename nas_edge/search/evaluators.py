@@ -174,6 +174,7 @@ EvaluatorFactory = Callable[..., Evaluator]
 
 BUILTIN_EVALUATORS: dict[str, str] = {
     "train": "nas_edge.search.evaluators:TrainEvaluator",
+    "supernet": "nas_edge.supernet.evaluator:SupernetEvaluator",  # supernet:CHECKPOINT
 }
 """Evaluators that ship with nas-edge, as ``"module:factory"`` (imported on first use, so that a heavy one
 costs nothing until chosen). A factory is called with the text after ``name:`` when there is one, else with
