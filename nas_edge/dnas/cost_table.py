@@ -1,0 +1,190 @@
+"""Per-choice hardware costs, computed once by the cost model and held in tables.
+
+For a metric that is a sum over layers, the cost of a network is ``f(empty) + sum over terms of v_t``, where
+``v_t = f(rows of term t) - f(empty)`` is tabulated over the joint choices of the term's factors (the
+constant ``f(empty)`` is what a chip costs with no layer on it, e.g. its buffer and digital area). The
+expected cost under independent factor distributions is each table contracted with its factors'
+probabilities, plus the constant: exact for every one-hot choice, multilinear in the probabilities.
+
+Which metrics and profiles keep that sum exact is checked here, not assumed (:func:`check_additive`):
+
+- the metric must be a sum over layers (energy, latency, area, MACs, parameters, ADC conversions, arrays);
+  a maximum (``pipeline_stage_ms``), a ratio (``tops_per_w``, ``utilisation``) or a product
+  (``edp_uj_ms``) is not;
+- an IMC chip sized to the network (``tiles: auto``) with leaking arrays makes every layer's leakage energy
+  depend on the whole network's array count: energy is refused there (latency and area stay exact);
+- a chip with a fixed tile count caps weight duplication (and reprograms or refuses) once a network needs
+  more tiles than it has, which couples all layers: refused unless the largest network of the relaxed space
+  fits (checked with the cost model on the same chip sized ``auto``).
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nas_edge.cost import estimate_batch
+from nas_edge.dnas.config import DNASError
+from nas_edge.dnas.relax import Relaxation
+from nas_edge.hardware import Profile
+from nas_edge.hardware.schema import IMCProfile
+from nas_edge.workload.table import Workload
+
+ADDITIVE_METRICS = ("energy_uj", "latency_ms", "area_mm2", "macs", "params", "adc_conversions", "arrays_needed")
+"""Metrics that are sums over layers (plus a constant): the ones DNAS can penalise exactly."""
+_WHY_NOT = {
+    "pipeline_stage_ms": "the slowest layer (a maximum)", "frames_per_s_pipelined": "set by the slowest layer",
+    "frames_per_s": "a reciprocal", "tops": "a ratio", "tops_per_w": "a ratio", "tops_per_mm2": "a ratio",
+    "utilisation": "a ratio", "edp_uj_ms": "a product of two sums",
+}
+_WORKLOAD_METRICS = {"macs": "total_macs", "params": "total_params"}  # as HardwareCost.metrics takes them
+
+
+@dataclass(frozen=True, eq=False)
+class CostTable:
+    """One metric's cost as ``constant + sum over terms of table_t[choices of the term's factors]``."""
+
+    metric: str
+    profile: str
+    cards: dict[str, int]  # choices per factor
+    terms: tuple[tuple[tuple[str, ...], np.ndarray], ...]  # (factor names, table over their joint choices)
+    constant: float
+
+    def cost(self, indices: Mapping[str, int]) -> float:
+        """The exact cost of the architecture that picks ``indices`` (missing factors: choice 0)."""
+        total = self.constant
+        for names, table in self.terms:
+            total += float(table[tuple(int(indices.get(n, 0)) for n in names)])
+        return total
+
+    def expected_numpy(self, probs: Mapping[str, np.ndarray]) -> float:
+        """The expected cost when factor ``f`` takes choice ``i`` with probability ``probs[f][i]``."""
+        total = self.constant
+        for names, table in self.terms:
+            out = table
+            for n in names:
+                out = np.tensordot(probs[n], out, axes=([0], [0]))
+            total += float(out)
+        return total
+
+    def uniform(self) -> float:
+        """The expected cost with every choice equally likely (where a search starts)."""
+        return self.expected_numpy({n: np.full(c, 1.0 / c) for n, c in self.cards.items()})
+
+    def extremum(self, mode: str = "min") -> tuple[float, dict[str, int]]:
+        """The lowest (``"min"``) or highest (``"max"``) cost of any architecture, and its choices."""
+        return _eliminate(self.terms, self.cards, mode, self.constant)
+
+
+def _eliminate(terms: Sequence[tuple[tuple[str, ...], np.ndarray]], cards: Mapping[str, int], mode: str,
+               constant: float) -> tuple[float, dict[str, int]]:
+    """Exact min (or max) of a sum of tables by variable elimination, with the choices that reach it."""
+    pick = np.min if mode == "min" else np.max
+    arg = np.argmin if mode == "min" else np.argmax
+    tables = [(tuple(n), np.asarray(t, dtype=np.float64)) for n, t in terms]
+    remaining = {n for names, _ in tables for n in names}
+    trace: list[tuple[str, tuple[str, ...], np.ndarray]] = []
+    def size(v: str, tables: list[tuple[tuple[str, ...], np.ndarray]]) -> int:
+        scope = {n for names, _ in tables if v in names for n in names}
+        return int(np.prod([cards[n] for n in scope]))
+
+    while remaining:
+        var = min(sorted(remaining), key=lambda v: size(v, tables))
+        touching = [t for t in tables if var in t[0]]
+        tables = [t for t in tables if var not in t[0]]
+        scope = tuple(sorted({n for names, _ in touching for n in names}))
+        joint = np.zeros([cards[n] for n in scope])
+        for names, table in touching:
+            order = [names.index(n) for n in scope if n in names]
+            shape = [cards[n] if n in names else 1 for n in scope]
+            joint = joint + np.transpose(table, order).reshape(shape)
+        axis = scope.index(var)
+        trace.append((var, scope, joint))
+        tables.append((scope[:axis] + scope[axis + 1:], pick(joint, axis=axis)))
+        remaining.discard(var)
+    value = constant + sum(float(t) for _, t in tables)
+    choice: dict[str, int] = {}
+    for var, scope, joint in reversed(trace):
+        index = tuple(slice(None) if n == var else choice[n] for n in scope)
+        choice[var] = int(arg(joint[index]))
+    return value, choice
+
+
+def check_additive(metric: str, profile: Profile) -> None:
+    """Refuse a metric that is not a sum over layers, or energy on a chip whose leakage couples the layers."""
+    if metric not in ADDITIVE_METRICS:
+        why = _WHY_NOT.get(metric, "not a sum over layers")
+        raise DNASError(f"DNAS cannot penalise {metric!r}: it is {why}, so its expectation over the relaxed "
+                        f"choices is not exact; use one of {', '.join(ADDITIVE_METRICS)}")
+    if (isinstance(profile, IMCProfile) and profile.chip.tiles == "auto" and profile.array.leakage_power_uw > 0
+            and metric == "energy_uj"):
+        raise DNASError(f"DNAS cannot penalise energy_uj on {profile.name}: the chip is sized to the network "
+                        "(tiles: auto) and its arrays leak, so each layer's leakage energy depends on the whole "
+                        "network's arrays; penalise latency_ms or area_mm2, or fix chip.tiles")
+
+
+def build_tables(relaxation: Relaxation, profile: Profile, metrics: Sequence[str]) -> dict[str, CostTable]:
+    """Tables of ``metrics`` on ``profile`` for every term of ``relaxation`` (each joint choice costed once)."""
+    for metric in metrics:
+        check_additive(metric, profile)
+    values = _term_values(relaxation, [profile], metrics)
+    tables = {m: _table(relaxation, profile.name, m, values[(0, m)]) for m in metrics}
+    _check_capacity(relaxation, profile)
+    return tables
+
+
+def _term_values(relaxation: Relaxation, profiles: Sequence[Profile], metrics: Sequence[str]
+                 ) -> dict[tuple[int, str], tuple[float, list[np.ndarray]]]:
+    """For each (profile index, metric): ``(f(empty), [table per term of v = f(rows) - f(empty)])``."""
+    workloads: list[Workload] = [Workload.from_rows([])]
+    shapes, cache = [], {}
+    index: list[list[int]] = []
+    for term in relaxation.term_list:
+        shapes.append(relaxation.cards(term))
+        idx = []
+        for combo in relaxation.combos(term):
+            values = relaxation.canonical(term, relaxation.params(dict(zip(term.factors, combo, strict=True))))
+            key = (term.name, tuple(values[f] for f in term.factors))
+            if key not in cache:
+                cache[key] = len(workloads)
+                workloads.append(relaxation.term_rows(term, combo))
+            idx.append(cache[key])
+        index.append(idx)
+    batch = estimate_batch(workloads, list(profiles))
+    out = {}
+    for p in range(len(profiles)):
+        for m in metrics:
+            if m in _WORKLOAD_METRICS:
+                col = np.array([getattr(w, _WORKLOAD_METRICS[m]) for w in workloads])
+            else:
+                col = batch.grid(m, len(workloads), len(profiles))[:, p]
+            empty = float(col[0])
+            out[(p, m)] = (empty, [(col[np.asarray(idx)] - empty).reshape(shape)
+                                   for idx, shape in zip(index, shapes, strict=True)])
+    return out
+
+
+def _table(relaxation: Relaxation, profile: str, metric: str, values: tuple[float, list[np.ndarray]]) -> CostTable:
+    empty, per_term = values
+    return CostTable(metric=metric, profile=profile, cards={f.name: len(f.choices) for f in relaxation.factors},
+                     terms=tuple((t.factors, v) for t, v in zip(relaxation.term_list, per_term, strict=True)),
+                     constant=empty)
+
+
+def _check_capacity(relaxation: Relaxation, profile: Profile) -> None:
+    """On a chip with a fixed tile count: refuse unless every network of the relaxed space fits at its
+    wanted weight duplication (then no layer's mapping depends on another's)."""
+    if not isinstance(profile, IMCProfile) or profile.chip.tiles == "auto":
+        return
+    auto = profile.model_copy(update={"chip": profile.chip.model_copy(update={"tiles": "auto"})})
+    tiles = _table(relaxation, auto.name, "tiles", _term_values(relaxation, [auto], ["tiles"])[(0, "tiles")])
+    most, _ = tiles.extremum("max")
+    if most > profile.chip.tiles:
+        raise DNASError(f"DNAS cannot relax this space on {profile.name} exactly: its largest networks need "
+                        f"{most:.0f} tiles at full weight duplication but the chip has {profile.chip.tiles}, and "
+                        "past that the chip caps duplication for all layers together (the layers' costs are no "
+                        "longer a sum); fix or shrink the widest choices (fixed={...}), or use a sampler")
