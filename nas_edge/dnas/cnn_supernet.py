@@ -49,14 +49,19 @@ class SlicedConvBN(nn.Module):
         self.bn_weight = nn.Parameter(torch.ones(cout))
         self.bn_bias = nn.Parameter(torch.zeros(cout))
 
-    def forward(self, x: torch.Tensor, cout: int, kernel: int, stride: int = 1, act: bool = True) -> torch.Tensor:
-        cin = x.shape[1]
+    def weights(self, cin: int, cout: int, kernel: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The path's convolution weight and batch-norm scale and shift."""
         w = self.weight[:cout] if self.depthwise else self.weight[:cout, :cin]
         if kernel != self.kmax:
             lo = (self.kmax - kernel) // 2
             w = w[..., lo:lo + kernel, lo:lo + kernel]
+        return w, self.bn_weight[:cout], self.bn_bias[:cout]
+
+    def forward(self, x: torch.Tensor, cout: int, kernel: int, stride: int = 1, act: bool = True) -> torch.Tensor:
+        cin = x.shape[1]
+        w, scale, shift = self.weights(cin, cout, kernel)
         y = F.conv2d(x, w, None, stride, kernel // 2, groups=cin if self.depthwise else 1)
-        y = F.batch_norm(y, None, None, self.bn_weight[:cout], self.bn_bias[:cout], training=True)
+        y = F.batch_norm(y, None, None, scale, shift, training=True)
         return F.relu(y) if act else y
 
 
@@ -66,8 +71,11 @@ class SlicedLinear(nn.Module):
         self.weight = _uniform((fout, fin), fin)
         self.bias = _uniform((fout,), fin)
 
+    def weights(self, fin: int, fout: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.weight[:fout, :fin], self.bias[:fout]
+
     def forward(self, x: torch.Tensor, fout: int) -> torch.Tensor:
-        return F.linear(x, self.weight[:fout, :x.shape[-1]], self.bias[:fout])
+        return F.linear(x, *self.weights(x.shape[-1], fout))
 
 
 class SlicedSE(nn.Module):

@@ -131,10 +131,14 @@ def build_tables(relaxation: Relaxation, profile: Profile, metrics: Sequence[str
     """Tables of ``metrics`` on ``profile`` for every term of ``relaxation`` (each joint choice costed once)."""
     for metric in metrics:
         check_additive(metric, profile)
-    values = _term_values(relaxation, [profile], metrics)
-    tables = {m: _table(relaxation, profile.name, m, values[(0, m)]) for m in metrics}
-    _check_capacity(relaxation, profile)
-    return tables
+    fixed_chip = isinstance(profile, IMCProfile) and profile.chip.tiles != "auto"
+    profiles = [profile]
+    if fixed_chip:  # the same chip sized to each network: the tiles it wants, to check the fixed chip's capacity
+        profiles.append(profile.model_copy(update={"chip": profile.chip.model_copy(update={"tiles": "auto"})}))
+    values = _term_values(relaxation, profiles, [*metrics, "tiles"] if fixed_chip else metrics)
+    if fixed_chip:
+        _check_capacity(_table(relaxation, profile.name, "tiles", values[(1, "tiles")]), profile)
+    return {m: _table(relaxation, profile.name, m, values[(0, m)]) for m in metrics}
 
 
 def _term_values(relaxation: Relaxation, profiles: Sequence[Profile], metrics: Sequence[str]
@@ -175,15 +179,11 @@ def _table(relaxation: Relaxation, profile: str, metric: str, values: tuple[floa
                      constant=empty)
 
 
-def _check_capacity(relaxation: Relaxation, profile: Profile) -> None:
-    """On a chip with a fixed tile count: refuse unless every network of the relaxed space fits at its
-    wanted weight duplication (then no layer's mapping depends on another's)."""
-    if not isinstance(profile, IMCProfile) or profile.chip.tiles == "auto":
-        return
-    auto = profile.model_copy(update={"chip": profile.chip.model_copy(update={"tiles": "auto"})})
-    tiles = _table(relaxation, auto.name, "tiles", _term_values(relaxation, [auto], ["tiles"])[(0, "tiles")])
+def _check_capacity(tiles: CostTable, profile: IMCProfile) -> None:
+    """A chip with a fixed tile count: refuse unless every network of the relaxed space fits at its wanted
+    weight duplication (then no layer's mapping depends on another's)."""
     most, _ = tiles.extremum("max")
-    if most > profile.chip.tiles:
+    if most > profile.chip.tiles:  # type: ignore[operator]
         raise DNASError(f"DNAS cannot relax this space on {profile.name} exactly: its largest networks need "
                         f"{most:.0f} tiles at full weight duplication but the chip has {profile.chip.tiles}, and "
                         "past that the chip caps duplication for all layers together (the layers' costs are no "

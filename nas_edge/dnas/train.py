@@ -174,7 +174,7 @@ class Searcher:
                     a_correct += int((out.argmax(1) == self.split.ya[idx]).sum())
                     a_seen += len(idx)
                     if limit is not None:  # dual ascent on log(lambda): up while over the limit, down below it
-                        lam_now *= math.exp(cfg.target_rate / steps * (float(cost) / limit - 1.0))
+                        lam_now *= math.exp(cfg.target_rate / steps * (cost.item() / limit - 1.0))
                         lam_now = min(max(lam_now, 1e-6), 1e6)
                 with torch.no_grad():
                     probs = {n: torch.softmax(v, 0) for n, v in logits.items()}
