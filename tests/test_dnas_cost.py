@@ -215,3 +215,19 @@ def test_leaking_arrays_on_an_auto_sized_chip_refuse_energy_only() -> None:
 def test_bad_settings_are_refused(bad: dict) -> None:
     with pytest.raises(DNASError, match="DNAS settings"):
         DNASConfig.coerce(bad)
+
+
+def test_tables_take_terms_without_factors_and_shared_factors() -> None:
+    """The algebra a second space's adapter relies on (e.g. cells whose edges are costed one by one around a
+    fixed skeleton): a term no choice changes, and two terms sharing a factor."""
+    from nas_edge.dnas import CostTable
+
+    table = CostTable("energy_uj", "x", {"a": 2, "b": 3},
+                      ((("a",), np.array([1.0, 2.0])), ((), np.array(5.0)),
+                       (("b", "a"), np.array([[0.0, 4.0], [1.0, 1.0], [3.0, 0.0]]))), constant=0.5)
+    assert table.cost({"a": 1, "b": 2}) == 0.5 + 2.0 + 5.0 + 0.0
+    assert table.extremum("min") == (6.5, {"a": 0, "b": 0})
+    assert table.extremum("max")[0] == 0.5 + 2.0 + 5.0 + 4.0
+    probs = {"a": np.array([0.25, 0.75]), "b": np.array([0.5, 0.25, 0.25])}
+    brute = sum(probs["a"][i] * probs["b"][j] * table.cost({"a": i, "b": j}) for i in range(2) for j in range(3))
+    assert table.expected_numpy(probs) == pytest.approx(brute)

@@ -7,10 +7,7 @@ kernel (as Once-for-All shares weights). The path itself is the space's own unro
 widths follow the space's rules. Batch norm always uses the batch's statistics (no running averages, as in
 DARTS): every step runs another path.
 
-``forward(x, choice, gates)``: ``choice`` maps every factor to a choice index; ``gates`` maps relaxed factors
-to straight-through scalars (1 in the forward pass) that carry the task loss's gradient to the architecture
-logits: the stem's output is scaled by the resolution and stem-width gates, each stage's output by its
-block, kernel, squeeze-excite, width and depth gates (and the expansion's when the block is an mbconv).
+``forward(x, choice)``: ``choice`` maps every factor to a choice index.
 """
 
 from __future__ import annotations
@@ -149,31 +146,14 @@ class CNNSuperNet(nn.Module):
             cin = width
         self.classifier = SlicedLinear(cin, space.num_classes)
 
-    def forward(self, x: torch.Tensor, choice: Mapping[str, int],
-                gates: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
-        rx, space = self.relaxation, self.relaxation.space
-        arch = rx.architecture(choice)
-        params = rx.params(choice)
-        gates = gates or {}
-
-        def gate(y: torch.Tensor, names: list[str]) -> torch.Tensor:
-            for n in names:
-                if n in gates:
-                    y = y * gates[n]
-            return y
-
+    def forward(self, x: torch.Tensor, choice: Mapping[str, int]) -> torch.Tensor:
+        space = self.relaxation.space
+        arch = self.relaxation.architecture(choice)
         size = space.input_size(arch)
         if size != tuple(x.shape[-2:]):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         x = self.stem(x, arch.stem_width, 3, space.stem_stride)
-        x = gate(x, ["cnn_resolution", "cnn_stem_width"])
-        blocks = space.blocks(arch)
-        for n, b in enumerate(blocks):
+        for b in space.blocks(arch):
             i, j = (int(g) for g in _BLOCK_NAME.match(b.name).groups())  # type: ignore[union-attr]
             x = self.stages[i][j](x, b)
-            if n + 1 == len(blocks) or not blocks[n + 1].name.startswith(f"s{i}."):
-                used = [f"cnn_s{i}_{c}" for c in ("block", "kernel", "se", "width", "depth")]
-                if params[f"cnn_s{i}_block"] == "mbconv":
-                    used.append(f"cnn_s{i}_expand")
-                x = gate(x, used)
         return self.classifier(x.mean(dim=(2, 3)), space.num_classes)

@@ -16,15 +16,15 @@ class DNASError(SearchError):
 
 @dataclass(frozen=True)
 class DNASConfig:
-    """Single-path Gumbel-softmax search (GDAS / FBNet style), weights and architecture trained alternately.
+    """Single-path search (one path per step, drawn by the Gumbel-max trick), weights and architecture
+    trained alternately (see :mod:`nas_edge.dnas.train`).
 
-    ``warmup_epochs`` train the shared weights alone on uniformly sampled paths (once per sweep: every lambda
+    ``warmup_epochs`` train the shared weights alone on uniformly drawn paths (once per sweep: every lambda
     or target starts from the same warmed-up weights); ``epochs`` then alternate one weight step on the
     weight split and one architecture step on the held-out architecture split (``arch_fraction`` of the
-    training set; the validation set is never seen). The Gumbel-softmax temperature falls geometrically from
-    ``tau_start`` to ``tau_end`` over the search epochs. ``target_rate`` is the gain of the lambda update
-    when a target is given (lambda is multiplied by ``exp(target_rate * (cost / limit - 1))`` per epoch's
-    worth of architecture steps).
+    training set; the validation set is never seen). The temperature of the architecture distribution falls
+    geometrically from ``tau_start`` to ``tau_end`` over the search epochs. With a target, lambda starts at
+    ``lambda_start`` and is multiplied by ``(expected cost / limit) ** target_rate`` over each epoch.
     """
 
     warmup_epochs: int = 10
@@ -33,10 +33,10 @@ class DNASConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     arch_lr: float = 0.05
-    tau_start: float = 5.0
-    tau_end: float = 0.5
+    tau_start: float = 1.0
+    tau_end: float = 0.1
     arch_fraction: float = 0.5
-    target_rate: float = 2.0
+    target_rate: float = 1.0
     lambda_start: float = 0.1
     max_train_samples: int | None = None
     seed: int = 0

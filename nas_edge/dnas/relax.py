@@ -101,7 +101,7 @@ class Relaxation(ABC):
 
     @abstractmethod
     def supernet(self) -> Any:
-        """A fresh torch super-network: ``forward(x, choice, gates)`` (see :mod:`nas_edge.dnas.train`)."""
+        """A fresh torch super-network: ``forward(x, choice)``, a choice index per factor (see ``train``)."""
 
     def canonical(self, term: Term, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` with choices that cannot change ``term``'s rows replaced by one representative (a

@@ -1,22 +1,25 @@
 """The search loop (torch): warm-up of the shared weights, then alternating weight and architecture steps.
 
-Each relaxed factor ``f`` has logits ``alpha_f``; its choice probabilities are ``softmax(alpha_f)``. A step
-draws one choice per factor with the Gumbel-max trick (single path, as GDAS / ProxylessNAS), and the
-straight-through Gumbel-softmax gate ``1 - y.detach() + y`` of the drawn choice (``y`` its softmax weight at
-temperature ``tau``) scales the part of the network that choice shapes, so the task loss reaches the logits.
-The architecture loss on the held-out split is
+Each relaxed factor ``f`` has logits ``alpha_f``; at temperature ``tau`` its choice probabilities are
+``p_f = softmax(alpha_f / tau)`` and the architecture distribution is their product. A step draws one path
+with the Gumbel-max trick (single path, as GDAS / ProxylessNAS: memory and time of one network). The
+architecture objective on the held-out split is
 
-    cross-entropy + lambda * E[cost] / cost_ref
+    E_p[cross-entropy of the path] + lambda * E_p[cost] / cost_ref
 
-where ``E[cost]`` is the exact expected cost of the sampling distribution (:func:`expected_cost`, from the
-cost tables) and ``cost_ref`` the expected cost with uniform probabilities, which makes lambda unit-free.
-With a target ``metric <= limit`` lambda follows a multiplicative dual update instead.
+The second term is exact (:func:`expected_cost`, from the cost tables; its gradient too). The first is
+estimated from the drawn path by the score function (REINFORCE with a moving-average baseline, ProxylessNAS's
+second estimator): a straight-through Gumbel-softmax gate on one path has no gradient here, since every
+block's output feeds a batch-normalised layer that cancels its scale, and mixing several paths (DARTS, FBNet)
+multiplies the time per step. ``cost_ref`` is the expected cost with uniform probabilities, which makes lambda
+unit-free. The temperature falls over the search, so the distribution ends near its argmax (the derived
+architecture) and the expected cost near the derived architecture's. With a target ``metric <= limit``
+lambda follows a dual update instead of staying fixed.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import string
 import time
 from collections.abc import Mapping
@@ -42,6 +45,9 @@ def expected_cost(table: CostTable, probs: Mapping[str, torch.Tensor]) -> torch.
     total = torch.tensor(table.constant, dtype=torch.float64)
     for names, values in table.terms:
         t = torch.as_tensor(values, dtype=torch.float64)
+        if not names:  # a part of the network no choice changes
+            total = total + t
+            continue
         ps = [probs[n].to(torch.float64) if n in probs else torch.ones(1, dtype=torch.float64) for n in names]
         spec = "".join(letters[n] for n in names)
         total = total + torch.einsum(f"{spec},{','.join(letters[n] for n in names)}->", t, *ps)
@@ -89,20 +95,15 @@ class Searcher:
 
     # -- sampling -----------------------------------------------------------------------------------------
 
-    def _sample(self, logits: Mapping[str, torch.Tensor] | None, tau: float = 1.0, gated: bool = False
-                ) -> tuple[dict[str, int], dict[str, torch.Tensor]]:
+    def _sample(self, logits: Mapping[str, torch.Tensor] | None, tau: float = 1.0) -> dict[str, int]:
+        """One path: per factor ``argmax(alpha / tau + Gumbel noise)``, a draw from ``softmax(alpha / tau)``."""
         choice: dict[str, int] = {}
-        gates: dict[str, torch.Tensor] = {}
-        for f in self.relaxed:
-            a = logits[f.name] if logits is not None else torch.zeros(len(f.choices))
-            u = torch.rand(len(f.choices), generator=self.gen).clamp_(1e-10, 1 - 1e-10)
-            z = a - torch.log(-torch.log(u))
-            k = int(z.argmax())
-            choice[f.name] = k
-            if gated:
-                y = torch.softmax(z / tau, dim=0)[k]
-                gates[f.name] = 1.0 - y.detach() + y
-        return choice, gates
+        with torch.no_grad():
+            for f in self.relaxed:
+                a = logits[f.name] / tau if logits is not None else torch.zeros(len(f.choices))
+                u = torch.rand(len(f.choices), generator=self.gen).clamp_(1e-10, 1 - 1e-10)
+                choice[f.name] = int((a - torch.log(-torch.log(u))).argmax())
+        return choice
 
     def _batches(self, n: int) -> list[torch.Tensor]:
         bs = self.config.batch_size
@@ -110,9 +111,8 @@ class Searcher:
         return [order[i:i + bs] for i in range(0, n - 1, bs) if len(order[i:i + bs]) > 1]
 
     def _weight_step(self, opt: torch.optim.Optimizer, idx: torch.Tensor,
-                     logits: Mapping[str, torch.Tensor] | None) -> float:
-        with torch.no_grad():
-            choice, _ = self._sample({k: v.detach() for k, v in logits.items()} if logits else None)
+                     logits: Mapping[str, torch.Tensor] | None, tau: float = 1.0) -> float:
+        choice = self._sample(logits, tau)
         loss = F.cross_entropy(self.net(self.split.xw[idx], choice), self.split.yw[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -149,35 +149,39 @@ class Searcher:
         probs_log: dict[str, list[list[float]]] = {f.name: [] for f in self.relaxed}
         hist: dict[str, list[float]] = {k: [] for k in ("lambda", "tau", "expected_cost", "argmax_cost",
                                                         "weight_loss", "arch_loss", "arch_accuracy")}
+        baseline: float | None = None
         with torch_threads(cfg.threads):
             self.net.train()
             for epoch in range(cfg.epochs):
-                frac = epoch / max(1, cfg.epochs - 1)
-                tau = cfg.tau_start * (cfg.tau_end / cfg.tau_start) ** frac
+                tau = cfg.tau_start * (cfg.tau_end / cfg.tau_start) ** (epoch / max(1, cfg.epochs - 1))
                 w_batches = self._batches(len(self.split.xw))
                 a_batches = self._batches(len(self.split.xa))
                 steps = max(len(w_batches), len(a_batches))
                 w_loss, a_loss, a_correct, a_seen = 0.0, 0.0, 0, 0
                 for s in range(steps):
-                    w_loss += self._weight_step(opt, w_batches[s % len(w_batches)], logits)
+                    w_loss += self._weight_step(opt, w_batches[s % len(w_batches)], logits, tau)
                     idx = a_batches[s % len(a_batches)]
-                    choice, gates = self._sample(logits, tau, gated=True)
-                    out = self.net(self.split.xa[idx], choice, gates)
-                    ce = F.cross_entropy(out, self.split.ya[idx])
-                    cost = expected_cost(table, {n: torch.softmax(v, 0) for n, v in logits.items()})
-                    loss = ce + lam_now * (cost / ref).to(ce.dtype)
-                    params = list(logits.values())
-                    for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True), strict=True):
-                        p.grad = g if g is not None else torch.zeros_like(p)
+                    choice = self._sample(logits, tau)
+                    with torch.no_grad():
+                        out = self.net(self.split.xa[idx], choice)
+                        ce = F.cross_entropy(out, self.split.ya[idx]).item()
+                    advantage = 0.0 if baseline is None else ce - baseline
+                    baseline = ce if baseline is None else 0.9 * baseline + 0.1 * ce
+                    log_probs = {n: torch.log_softmax(v / tau, 0) for n, v in logits.items()}
+                    log_path = sum(log_probs[n][k] for n, k in choice.items())
+                    cost = expected_cost(table, {n: lp.exp() for n, lp in log_probs.items()})
+                    surrogate = advantage * log_path + lam_now * cost / ref
+                    arch_opt.zero_grad(set_to_none=True)
+                    surrogate.backward()
                     arch_opt.step()
-                    a_loss += ce.item()
+                    a_loss += ce
                     a_correct += int((out.argmax(1) == self.split.ya[idx]).sum())
                     a_seen += len(idx)
                     if limit is not None:  # dual ascent on log(lambda): up while over the limit, down below it
-                        lam_now *= math.exp(cfg.target_rate / steps * (cost.item() / limit - 1.0))
+                        lam_now *= (cost.item() / limit) ** (cfg.target_rate / steps)
                         lam_now = min(max(lam_now, 1e-6), 1e6)
                 with torch.no_grad():
-                    probs = {n: torch.softmax(v, 0) for n, v in logits.items()}
+                    probs = {n: torch.softmax(v / tau, 0) for n, v in logits.items()}
                     for n, p in probs.items():
                         probs_log[n].append([round(float(v), 5) for v in p])
                     hist["lambda"].append(lam_now)

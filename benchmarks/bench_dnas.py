@@ -1,0 +1,142 @@
+"""Benchmark: a DNAS sweep against the ``hw`` sampler on (accuracy, energy), digits on ``neurosim-rram-22nm``.
+
+DNAS (:func:`nas_edge.dnas.run_dnas`) derives one architecture per lambda (and per target); each is then
+evaluated as an ordinary trial by the same :class:`nas_edge.Objective` (12 epochs of training, validation
+accuracy, energy from the cost model). The ``hw`` sampler (:func:`nas_edge.run_search`, the default search)
+then runs on a fresh study for ``--hw-factor`` times the DNAS wall time (default 3), and its front is read
+both at the DNAS wall time (equal budget) and at the end (DNAS at 1/3 of the sampler's time).
+
+Figures: wall time; hypervolume of the feasible front in (validation error, log10 energy), energy scaled
+so that 0 is the cheapest and 1 the most expensive architecture of the whole space (exact, from the DNAS cost
+table) and the error axis bounded at 0.10 (accuracy below 90 % counts nothing): the reference point is
+(0.10, 1); the best accuracy the sampler found at or below each DNAS point's energy.
+
+    python benchmarks/bench_dnas.py                                 # lambdas 0.01,0.1,1; hw for 3x the time
+    python benchmarks/bench_dnas.py --lambdas 0,0.1 --targets energy_uj<=0.05 --hw-factor 3
+    python benchmarks/bench_dnas.py --json results/bench_dnas.jsonl  # append the figures as one JSON line
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import optuna
+
+from nas_edge.dnas import record_dnas, run_dnas
+from nas_edge.samplers import hypervolume
+from nas_edge.search import Objective, run_search
+
+HARDWARE = "neurosim-rram-22nm"
+ERROR_REF = 0.10
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def points(trials: Sequence[optuna.trial.FrozenTrial], until: float | None = None, start: float = 0.0
+           ) -> np.ndarray:
+    """(accuracy, energy) of the complete, feasible trials finished by ``start + until`` (epoch seconds)."""
+    out = []
+    for t in trials:
+        if t.state != optuna.trial.TrialState.COMPLETE or any(v > 0 for v in t.constraints.values()):
+            continue
+        if until is not None and t.datetime_complete.timestamp() > start + until:
+            continue
+        out.append(t.values)
+    return np.asarray(out, dtype=float).reshape(-1, 2)
+
+
+def hv(pts: np.ndarray, low: float, high: float) -> float:
+    if not len(pts):
+        return 0.0
+    err = 1.0 - pts[:, 0]
+    energy = (np.log10(pts[:, 1]) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    return hypervolume(np.stack([err, energy], axis=1), np.array([ERROR_REF, 1.0]))
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lambdas", default="0.01,0.1,1")
+    ap.add_argument("--targets", default="", help="comma-separated, e.g. energy_uj<=0.05,energy_uj<=0.2")
+    ap.add_argument("--hw-factor", type=float, default=3.0, help="the sampler's wall time over DNAS's")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default="", help="append the figures to this JSON-lines file")
+    args = ap.parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    print(f"load average at start: {load()}", flush=True)
+    objective = Objective("cnn", HARDWARE, "digits", objectives=("accuracy", "energy_uj"), seed=args.seed)
+
+    t0 = time.perf_counter()
+    result = run_dnas(objective, lambdas=args.lambdas or None,
+                      targets=[t for t in args.targets.split(",") if t] or None, config={"seed": args.seed},
+                      progress=lambda m: print(f"  [{time.perf_counter() - t0:6.0f} s] {m}", flush=True))
+    dnas_study = optuna.create_study(directions=objective.directions)
+    trials = record_dnas(dnas_study, objective, result)
+    t_dnas = time.perf_counter() - t0
+    low, high = result.min_cost, result.max_cost
+    print(f"DNAS: {t_dnas:.0f} s (tables {result.seconds['tables']:.0f}, warm-up {result.seconds['warmup']:.0f}, "
+          f"searches {result.seconds['search']:.0f}, {len(trials)} evaluations "
+          f"{t_dnas - result.seconds['total']:.0f}); load {load()}", flush=True)
+    rows = []
+    for p, t in zip(result.points, trials, strict=True):
+        rows.append({"lambda": p.lam, "target": p.target, "energy_uj": t.values[1], "accuracy": t.values[0],
+                     "search_s": round(p.seconds, 1), "eval_s": t.user_attrs["evaluation"]["seconds"],
+                     "arch": p.architecture.summary()})
+        print(f"  {p.lam if p.target is None else p.target!s:>18}  energy {t.values[1]:.4f} uJ  accuracy "
+              f"{t.values[0]:.4f}  search {p.seconds:.0f} s  eval {rows[-1]['eval_s']:.0f} s  {rows[-1]['arch']}")
+
+    budget = args.hw_factor * t_dnas
+    print(f"hw sampler for {budget:.0f} s ...", flush=True)
+    t1 = time.time()
+    hw_study = run_search(objective=objective, sampler="hw", storage=None, n_trials=None, timeout=budget,
+                          seed=args.seed)
+    t_hw = time.time() - t1
+    hw_trials = hw_study.get_trials(deepcopy=False)
+    dnas_pts = points(trials)
+    hw_equal, hw_all = points(hw_trials, t_dnas, t1), points(hw_trials)
+    figures = {
+        "load_start_end": load(), "dnas_s": round(t_dnas, 1), "hw_s": round(t_hw, 1),
+        "hw_trials_equal_time": len(hw_equal), "hw_trials": len(hw_all),
+        "hv_dnas": hv(dnas_pts, low, high), "hv_hw_equal_time": hv(hw_equal, low, high),
+        "hv_hw": hv(hw_all, low, high), "energy_range_uj": [low, high], "dnas_points": rows,
+        "lambdas": args.lambdas, "targets": args.targets, "seed": args.seed,
+    }
+    print(f"\nload average at end: {load()}")
+    print("| method | wall s | trials | HV | HV / hw's |")
+    print("|---|---|---|---|---|")
+    for name, secs, n, value in (("DNAS sweep", t_dnas, len(dnas_pts), figures["hv_dnas"]),
+                                 ("hw, same wall time", t_dnas, len(hw_equal), figures["hv_hw_equal_time"]),
+                                 (f"hw, {args.hw_factor:g}x the time", t_hw, len(hw_all), figures["hv_hw"])):
+        print(f"| {name} | {secs:.0f} | {n} | {value:.5f} | {value / max(figures['hv_hw'], 1e-12):.3f} |")
+    print("\nbest accuracy at equal (or lower) energy:")
+    print("| DNAS point | energy uJ | DNAS accuracy | hw same time | hw full time |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        best = [max((a for a, e in pts if e <= r["energy_uj"] * (1 + 1e-9)), default=float("nan"))
+                for pts in (hw_equal, hw_all)]
+        r["hw_best_accuracy_equal_time"], r["hw_best_accuracy"] = best
+        label = r["target"] or f"lambda={r['lambda']:g}"
+        print(f"| {label} | {r['energy_uj']:.4f} | {r['accuracy']:.4f} | {best[0]:.4f} | {best[1]:.4f} |")
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(json.dumps(figures) + "\n")
+    return figures
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
