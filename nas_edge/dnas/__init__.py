@@ -20,6 +20,7 @@ from nas_edge.dnas.run import (
     USER_ATTR,
     DerivedArchitecture,
     DNASResult,
+    dnas_search,
     parse_lambdas,
     parse_targets,
     record_architecture,
@@ -29,6 +30,7 @@ from nas_edge.dnas.run import (
 
 __all__ = [
     "ADDITIVE_METRICS", "USER_ATTR", "CostTable", "DNASConfig", "DNASError", "DNASResult", "DerivedArchitecture",
-    "Factor", "Relaxation", "Term", "build_tables", "check_additive", "list_relaxations", "parse_lambdas",
-    "parse_targets", "record_architecture", "record_dnas", "register_relaxation", "relax", "run_dnas",
+    "Factor", "Relaxation", "Term", "build_tables", "check_additive", "dnas_search", "list_relaxations",
+    "parse_lambdas", "parse_targets", "record_architecture", "record_dnas", "register_relaxation", "relax",
+    "run_dnas",
 ]

@@ -219,3 +219,13 @@ def record_dnas(study: optuna.Study, objective: Objective, result: DNASResult,
     attribute (so ``best_trials``, export and report treat it like any other trial)."""
     return [record_architecture(study, objective, p.architecture, callbacks=callbacks,
                                 user_attrs={USER_ATTR: p.record(result.shared())}) for p in result.points]
+
+
+def dnas_search(study: optuna.Study, objective: Objective, *,
+                callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+                **options: Any) -> DNASResult:
+    """:func:`run_dnas` with ``objective`` and ``options``, then :func:`record_dnas` into ``study``: the whole
+    method for a front end (a ``--method dnas`` passes its study, objective and options here)."""
+    result = run_dnas(objective, **options)
+    record_dnas(study, objective, result, callbacks)
+    return result
