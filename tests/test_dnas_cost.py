@@ -173,6 +173,16 @@ def test_metric_that_is_not_a_sum_over_layers_is_refused(metric: str, why: str, 
         run_dnas(small_objective(), metric=metric)
 
 
+def test_the_penalised_metric_defaults_to_the_objectives_first_sum_over_layers(no_training: None) -> None:
+    from nas_edge.dnas.run import _metric
+
+    assert _metric(small_objective(objectives=("accuracy", "tops_per_w", "latency_ms")), None, ()) == "latency_ms"
+    assert _metric(small_objective(objectives=("accuracy",)), None, ()) == "energy_uj"
+    assert _metric(small_objective(), None, parse_targets("area_mm2<=30")) == "area_mm2"
+    with pytest.raises(DNASError, match="cannot penalise 'tops_per_w'"):
+        run_dnas(small_objective(objectives=("accuracy", "tops_per_w")))
+
+
 def test_hardware_co_search_is_refused(no_training: None) -> None:
     with pytest.raises(DNASError, match=r"hardware co-search.*in steps"):
         run_dnas(small_objective(hardware_search=True))

@@ -111,12 +111,13 @@ def parse_targets(value: str | Constraint | Sequence[str | Constraint] | None) -
 
 
 def _metric(objective: Objective, metric: str | None, targets: Sequence[Constraint]) -> str:
+    """The penalised metric: given, else the targets', else the objective's first hardware objective that is a
+    sum over layers (its first hardware objective when none is: refused later), else energy."""
     names = {c.name for c in targets}
     if metric is None and names:
         metric = sorted(names)[0]
     if metric is None:
-        hw = [o for o in objective.hardware.objectives if o not in ("params", "macs")] or list(
-            objective.hardware.objectives)
+        hw = list(objective.hardware.objectives)
         metric = next((o for o in hw if o in ADDITIVE_METRICS), hw[0] if hw else "energy_uj")
     extra = sorted(names - {metric})
     if extra:

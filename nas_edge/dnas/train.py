@@ -139,6 +139,7 @@ class Searcher:
         """Search from the warmed-up ``start``: fixed ``lam``, or lambda steered so the cost meets ``limit``."""
         cfg = self.config
         t0 = time.perf_counter()
+        self.gen = torch.Generator().manual_seed(cfg.seed + 2)  # a point's result does not depend on its order
         self.net.load_state_dict(start["net"])
         opt = self._weight_opt()
         opt.load_state_dict(start["opt"])
