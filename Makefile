@@ -29,8 +29,10 @@ fuzz: $(STAMP)
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# ruff, then mypy on the whole package ([tool.mypy] in pyproject.toml; strict on the cost-model rooms)
 lint: $(STAMP)
 	$(BIN)/ruff check nas_edge tests benchmarks examples plugins
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cost_model.py

@@ -41,8 +41,7 @@ import numpy as np
 import optuna
 
 from nas_edge.samplers import HWScreeningSampler, hypervolume
-from nas_edge.samplers.nas_glue import ObjectiveScreen, screening_sampler
-from nas_edge.search import Objective
+from nas_edge.search import Objective, ObjectiveScreen, screening_sampler
 
 SPACES = {"cnn": 20.0, "transformer": 10.0}  # area_mm2 limit per space
 OBJECTIVES = ("synflow", "energy_uj", "latency_ms")

@@ -27,6 +27,8 @@ _LAZY = {
     "HardwareCost": "nas_edge.search",
     "run_search": "nas_edge.search",
     "SearchError": "nas_edge.search",
+    "NasEdgeError": "nas_edge.errors",
+    "screening_sampler": "nas_edge.search",
     "create_space": "nas_edge.spaces",
     "list_spaces": "nas_edge.spaces",
     "register_space": "nas_edge.spaces",

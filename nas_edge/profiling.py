@@ -37,22 +37,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from nas_edge._json import finite_or_none
+
 SCHEMA = "nas-edge.profile"
 SCHEMA_VERSION = 1
 LAYER_COLUMNS = ("index", "name", "op_type", "kind", "k", "n", "m", "groups", "kernel", "macs", "params",
                  "in_elems", "out_elems")
-
-
-def _num(v: Any) -> float | None:
-    f = float(v)
-    return f if math.isfinite(f) else None
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ class ProfileResult:
 
     # -- views ------------------------------------------------------------------------------------------
     def op_types(self) -> tuple[str, ...]:
-        ops = tuple(self.workload.meta.get("op_types", ()))
+        ops = self.workload.op_types
         return ops if len(ops) == len(self.workload) else ("",) * len(self.workload)
 
     def layer_rows(self) -> list[dict[str, Any]]:
@@ -132,8 +128,8 @@ class ProfileResult:
             "layers": self.layer_rows(),
             "hardware": [
                 {"name": h.name, "kind": h.kind, "source": h.source,
-                 "totals": {k: _num(v) for k, v in h.totals.items()},
-                 "layers": [{f: _num(h.layers[i, j]) for j, f in enumerate(LAYER_FIELDS)}
+                 "totals": {k: finite_or_none(v) for k, v in h.totals.items()},
+                 "layers": [{f: finite_or_none(h.layers[i, j]) for j, f in enumerate(LAYER_FIELDS)}
                             for i in range(h.layers.shape[0])],
                  "top_latency": h.top("latency_ns"), "top_energy": h.top("energy_pj")}
                 for h in self.hardware
@@ -277,7 +273,7 @@ def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] |
     if not specs:
         raise ValueError("give at least one hardware profile")
     profiles = [load_profile(h) for h in specs]  # ProfileError before any costing
-    results, warnings = [], list(workload.meta.get("warnings", ()))
+    results, warnings = [], list(workload.warnings)
     for spec, prof in zip(specs, profiles, strict=True):
         cost = estimate(workload, prof)
         totals = {k: float(v) for k, v in cost.totals.items()}
@@ -291,7 +287,7 @@ def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] |
     meta = workload.meta
     info = {"source": meta.get("source", "<workload>"), "producer": meta.get("producer", ""),
             "opset": meta.get("opset"), "ir_version": meta.get("ir_version"),
-            "inputs": dict(meta.get("inputs", {})), "batch": int(meta.get("batch", 1)), **dict(model or {})}
+            "inputs": dict(meta.get("inputs", {})), "batch": workload.batch, **dict(model or {})}
     return ProfileResult(model=info, workload=workload, hardware=results, warnings=warnings)
 
 

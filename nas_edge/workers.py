@@ -26,13 +26,15 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas_edge.errors import NasEdgeError
+
 WORKER_ATTR = "worker"
 BUDGET_ATTR = "budget_exhausted"
 _ALIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-class BudgetExhausted(Exception):
+class BudgetExhausted(NasEdgeError):
     """Raised inside a surplus trial; ``study.optimize(catch=...)`` closes it as FAILED."""
 
 

@@ -1,4 +1,4 @@
-"""Slow, plain-Python reference of the cost model (DESIGN.md §4), used only by tests.
+"""Slow, plain-Python reference of the cost model (docs/design.md §4), used only by tests.
 
 Written independently of the Numba kernels: it places every array explicitly (a list of (rows active,
 columns used) per array) and sums over that list, where the kernels use closed forms.

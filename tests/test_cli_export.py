@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_report import _self_contained
@@ -227,3 +228,72 @@ def test_export_retrains_with_the_search_training_options(tmp_path: Path) -> Non
     study.set_user_attr("nas_edge", {**study.user_attrs["nas_edge"], "training": {**training, "lr": -1.0}})
     with pytest.raises(ExportError, match="training options"):
         train_config(rebuild(study, study.trials[0]), None, seed=0)
+
+
+# -- infeasible trials: never picked, always flagged ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def constrained_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A study whose constraint (``macs>=120000``) makes the smallest networks infeasible: the trial with the
+    best ``macs`` value breaks it."""
+    from nas_edge.search import Objective, run_search
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('constrained') / 'c.db'}"
+    obj = Objective("cnn", "neurosim-rram-22nm", "digits", objectives=("macs", "energy_uj"),
+                    space_options=SMALL_SPACE, constraints={"macs": ">=120000"})
+    run_search(objective=obj, n_trials=8, storage=url, study_name="c", sampler="random", seed=1)
+    return url
+
+
+def _feasibility(url: str) -> tuple[Any, set[int], set[int]]:
+    study = optuna.load_study(study_name="c", storage=url)
+    feasible = {t.number for t in study.trials if all(v <= 0 for v in t.constraints.values())}
+    infeasible = {t.number for t in study.trials} - feasible
+    best_macs = min(study.trials, key=lambda t: t.values[0])
+    assert feasible and infeasible and best_macs.number in infeasible  # what the tests below rely on
+    return study, feasible, infeasible
+
+
+def test_infeasible_trials_are_not_selected(constrained_db: str) -> None:
+    from nas_edge.export import select_trials
+    from nas_edge.export.study import feasible, load_study, rebuild
+
+    _, ok, bad = _feasibility(constrained_db)
+    study = load_study(constrained_db, "c")
+    assert {t.number for t in study.trials if feasible(t)} == ok
+    (best,) = select_trials(study, best="macs")
+    assert best.number in ok
+    assert best.values[0] == min(t.values[0] for t in study.trials if t.number in ok)
+    front = select_trials(study, pareto=True)
+    assert front and {t.number for t in front} <= ok
+    assert [t.number for t in front] == sorted(t.number for t in study.best_trials)
+    # a trial asked for by number is exported, with the warning and the flag in its source record
+    rb = rebuild(study, study.trials[min(bad)])
+    assert rb.source["feasible"] is False
+    assert any("breaks a constraint" in w for w in rb.warnings)
+    assert rebuild(study, best).source["feasible"] is True
+
+
+def test_export_best_skips_a_better_infeasible_trial(constrained_db: str, tmp_path: Path) -> None:
+    _, ok, _ = _feasibility(constrained_db)
+    out = tmp_path / "out"
+    r = _invoke("export", "--storage", constrained_db, "--study-name", "c", "--best", "macs", "--epochs", "1",
+                "--runs", "5", "--host-profile", "mobile-cpu-a78", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    rec = json.loads((folder / "report.json").read_text())
+    assert rec["source"]["trial"] in ok and rec["source"]["feasible"] is True and rec["warnings"] == []
+
+
+def test_report_flags_infeasible_trials(constrained_db: str, tmp_path: Path) -> None:
+    _, ok, bad = _feasibility(constrained_db)
+    out = tmp_path / "rep"
+    r = _invoke("report", "--storage", constrained_db, "--study-name", "c", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads((out / "report.json").read_text())
+    assert {row["number"]: row["feasible"] for row in rec["trials"]} == {n: n in ok for n in ok | bad}
+    assert set(rec["pareto"]) <= ok and set(rec["chosen"]) <= ok
+    md = (out / "report.md").read_text()
+    for n in bad:  # the feasibility column says "no" for every infeasible trial
+        (line,) = [ln for ln in md.splitlines() if ln.startswith(f"| #{n} |")]
+        assert "| no |" in line

@@ -101,7 +101,7 @@ def test_conv1d_and_bias_batchnorm_relu_fold() -> None:
                  [init("w", [8, 4, 3]), init("b", [1, 8, 1]), init("g", [8]), init("beta", [8]), init("mu", [8]),
                   init("var", [8])])
     w = from_onnx(model)
-    assert w.meta["op_types"] == ("Conv",)  # bias, batch norm and ReLU are applied as the conv writes
+    assert w.op_types == ("Conv",)  # bias, batch norm and ReLU are applied as the conv writes
     assert w.rows()[0]["macs"] == 32 * 4 * 3 * 8
 
 
@@ -110,7 +110,7 @@ def test_no_fold_when_the_conv_output_is_used_twice() -> None:
              helper.make_node("Relu", ["c"], ["r"]),
              helper.make_node("Add", ["c", "r"], ["y"])]
     model = make(nodes, [vi("x", [1, 4, 8, 8])], [vi("y", None)], [init("w", [4, 4, 1, 1])])
-    assert from_onnx(model).meta["op_types"] == ("Conv", "Relu", "Add")
+    assert from_onnx(model).op_types == ("Conv", "Relu", "Add")
 
 
 # ---- matmuls ----------------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def test_static_weights_through_constant_transpose_reshape_cast_dequantize() -> 
     w = from_onnx(model)
     assert [r["kind"] for r in w.rows()] == ["linear", "linear"]
     assert static_rows(w) == [(1, 8, 16, 1, 3), (1, 16, 8, 1, 3)]
-    assert w.meta["op_types"] == ("MatMul", "MatMul")  # the weight computations are constant-folded
+    assert w.op_types == ("MatMul", "MatMul")  # the weight computations are constant-folded
 
 
 def test_attention_matmuls_are_dynamic_with_heads_as_groups() -> None:
@@ -161,7 +161,7 @@ def test_opsets_13_to_21(opset: int) -> None:
     (y,) = ort_outputs(model, {"x": np.zeros((1, 16, 32), np.float32)})  # a valid model at this opset
     assert y.shape == (1, 32)
     w = from_onnx(model)
-    assert w.meta["opset"] == opset and w.meta["warnings"] == []
+    assert w.meta["opset"] == opset and w.warnings == ()
     assert w.total_macs == mlp_attention_macs()
     assert static_rows(w) == static_rows(from_onnx(mlp_attention_model(21)))
 
@@ -246,8 +246,8 @@ def test_unknown_op_is_a_warning_not_a_crash() -> None:
     model = make(nodes, [vi("x", [2, 8])], [vi("y", None)], extra_domains=[("com.example", 1)])
     w = from_onnx(model)
     assert [r["kind"] for r in w.rows()] == ["elementwise", "other", "other"]
-    assert any("com.example.FancyOp (1)" in m for m in w.meta["warnings"])
-    assert any("shapes unknown" in m for m in w.meta["warnings"])
+    assert any("com.example.FancyOp (1)" in m for m in w.warnings)
+    assert any("shapes unknown" in m for m in w.warnings)
 
 
 def test_dead_nodes_and_shape_subgraphs_cost_nothing() -> None:
@@ -263,7 +263,7 @@ def test_dead_nodes_and_shape_subgraphs_cost_nothing() -> None:
     (y,) = ort_outputs(model, {"x": np.zeros((2, 4, 4), np.float32)})
     assert y.shape == (2, 16)
     w = from_onnx(model, batch=3)
-    assert w.meta["op_types"] == ("Relu",) and w.rows()[0]["macs"] == 3 * 16
+    assert w.op_types == ("Relu",) and w.rows()[0]["macs"] == 3 * 16
 
 
 # ---- shapes, batch --------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_symbolic_batch_and_batch_option() -> None:
     one = from_onnx(conv_model(batch="N"))
     four = from_onnx(conv_model(batch="N"), batch=4)
     assert one.meta["inputs"] == {"x": [1, 8, 16, 16]} and one.meta["batch_symbolic"]
-    assert four.total_macs == 4 * one.total_macs and four.meta["batch"] == 4
+    assert four.total_macs == 4 * one.total_macs and four.batch == 4
     assert static_rows(four)[0][4] == 4 * static_rows(one)[0][4]
 
 
@@ -318,11 +318,11 @@ def test_external_data_model(tmp_path) -> None:
     assert (tmp_path / "m.data").stat().st_size > 25_000
     assert (tmp_path / "m.onnx").stat().st_size < 10_000
     w = from_onnx(tmp_path / "m.onnx")  # small int tensors (reshape targets) are read from m.data
-    assert w.total_macs == mlp_attention_macs() and w.meta["warnings"] == []
+    assert w.total_macs == mlp_attention_macs() and w.warnings == ()
     (tmp_path / "m.data").unlink()  # weight shapes are in the graph, but the reshape targets were in m.data
     lost = from_onnx(tmp_path / "m.onnx")
-    assert any("external data 'm.data' not readable" in m for m in lost.meta["warnings"])
-    assert any("shapes unknown" in m for m in lost.meta["warnings"])
+    assert any("external data 'm.data' not readable" in m for m in lost.warnings)
+    assert any("shapes unknown" in m for m in lost.warnings)
     assert lost.total_macs < mlp_attention_macs()
 
 
@@ -389,7 +389,7 @@ def test_unsorted_graph_is_sorted_and_a_cycle_refused() -> None:
 
 def test_dimensions_beyond_int64_are_a_warning() -> None:
     w = from_onnx(conv_model(size=2**32))  # 2^64 output pixels
-    assert w.rows()[0]["kind"] == "other" and any("too large" in m for m in w.meta["warnings"])
+    assert w.rows()[0]["kind"] == "other" and any("too large" in m for m in w.warnings)
 
 
 def _ort_optimized(model: onnx.ModelProto, path) -> onnx.ModelProto:
@@ -421,7 +421,7 @@ def test_onnxruntime_optimized_models_count_the_same(tmp_path) -> None:
         if i:
             assert any(n.domain == "com.microsoft" for n in optimized.graph.node)
         a, b = from_onnx(model), from_onnx(optimized)
-        assert b.meta["warnings"] == []
+        assert b.warnings == ()
         assert a.total_macs == b.total_macs and sorted(static_rows(a)) == sorted(static_rows(b))
 
 
@@ -434,5 +434,5 @@ def test_onnxruntime_symbolic_inference_is_the_last_resort() -> None:
                  [init("we", [100, 32]), init("pe", [64, 32]), init("se", [2, 32]), init("g", [32]), init("b", [32]),
                   init("w", [32, 8])], extra_domains=[("com.microsoft", 1)])
     w = from_onnx(model)
-    assert w.meta["warnings"] == [] and w.total_macs == 16 * 32 * 8
+    assert w.warnings == () and w.total_macs == 16 * 32 * 8
     assert [r["kind"] for r in w.rows()] == ["norm", "linear"]

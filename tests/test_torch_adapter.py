@@ -91,7 +91,7 @@ def test_pytorch_transformer_layer_fast_path_is_seen_op_by_op() -> None:
         w = from_torch(layer, x, device=device)
         kinds = [r["kind"] for r in w.rows()]
         assert kinds.count("dynamic_matmul") == 2 and kinds.count("linear") == 4, device
-        assert not any("fused PyTorch kernel" in m for m in w.meta["warnings"])
+        assert not any("fused PyTorch kernel" in m for m in w.warnings)
     assert w.total_macs == 10 * 32 * 96 + 2 * 10 * 10 * 32 + 10 * 32 * 32 + 2 * 10 * 32 * 64
 
 
@@ -126,7 +126,7 @@ def test_data_dependent_module_falls_back_to_a_real_run() -> None:
 def test_batch_and_inputs() -> None:
     model, x = TinyCNN().eval(), torch.randn(1, 3, 32, 32)
     one, three = from_torch(model, x), Workload.from_torch(model, (x,), batch=3)
-    assert three.total_macs == 3 * one.total_macs and three.meta["batch"] == 3
+    assert three.total_macs == 3 * one.total_macs and three.batch == 3
     assert from_torch(model, {"x": x}).total_macs == one.total_macs
     with pytest.raises(ValueError, match="no tensor"):
         from_torch(model, (3,))
@@ -151,6 +151,6 @@ def test_lstm_agrees_with_onnx() -> None:
     onnx_w = Workload.from_onnx(export(model, x, dynamo=False))
     macs = 10 * 2 * (32 * 64 + 16 * 64)  # steps x directions x (input + recurrent projections, 4 gates)
     assert real.total_macs == onnx_w.total_macs == macs
-    assert real.meta["warnings"] == [] and onnx_w.meta["warnings"] == []
+    assert real.warnings == () and onnx_w.warnings == ()
     # on meta the LSTM runs step by step; the first step's recurrent product with the zero state is constant
     assert from_torch(model, x, device="meta").total_macs == macs - 2 * 16 * 64

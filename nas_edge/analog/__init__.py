@@ -1,4 +1,4 @@
-"""Accuracy under IMC non-idealities: simulated analog inference and hardware-aware training (DESIGN.md §5).
+"""Accuracy under IMC non-idealities: simulated analog inference and hardware-aware training (docs/design.md §5).
 
 Everything is derived from an IMC hardware profile (:meth:`AnalogConfig.from_profile`). The configuration,
 the analog objectives and the start-of-search check need no torch; the simulation (``evaluate_analog``,

@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.hardware import IMCProfile, Profile
+from nas_edge.hardware.schema import MAPPINGS, PROGRAMMING_NOISE_MODELS, CellMapping, NoiseSpec
+from nas_edge.hardware.schema import ProgrammingNoise as ProgNoise
 
 SECOND, HOUR, DAY, MONTH = 1.0, 3600.0, 86400.0, 30 * 86400.0
 
@@ -24,11 +27,10 @@ ANALOG_OBJECTIVES: dict[str, float] = {
 }
 """Analog objective name -> inference time after programming (seconds). All are maximised."""
 
-CellMapping = Literal["differential", "offset", "signed"]
-ProgNoise = Literal["none", "pcm", "gaussian"]
+_NOISE_DEFAULTS = {name: f.default for name, f in NoiseSpec.model_fields.items()}  # one set of device defaults
 
 
-class AnalogConfigError(ValueError):
+class AnalogConfigError(NasEdgeError, ValueError):
     """A profile or option that the analog simulation cannot use, with the reason."""
 
 
@@ -58,13 +60,13 @@ class AnalogConfig:
     dac_bits: int = 8
     adc_bits: int = 8
     keep_kernels_whole: bool = False
-    g_max_us: float = 25.0
-    programming_noise: ProgNoise = "none"
-    programming_sigma: float = 0.0
-    read_noise_sigma: float = 0.0
-    drift_nu: float = 0.0
-    drift_nu_std: float = 0.0
-    drift_t0_s: float = 20.0
+    g_max_us: float = _NOISE_DEFAULTS["g_max_us"]
+    programming_noise: ProgNoise = _NOISE_DEFAULTS["programming_noise"]
+    programming_sigma: float = _NOISE_DEFAULTS["programming_sigma"]
+    read_noise_sigma: float = _NOISE_DEFAULTS["read_noise_sigma"]
+    drift_nu: float = _NOISE_DEFAULTS["drift_nu"]
+    drift_nu_std: float = _NOISE_DEFAULTS["drift_nu_std"]
+    drift_t0_s: float = _NOISE_DEFAULTS["drift_t0_s"]
     quantize_weights: bool = True
     quantize_inputs: bool = True
     adc: bool = True
@@ -81,9 +83,9 @@ class AnalogConfig:
                 raise AnalogConfigError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
         if self.rows_parallel > self.rows:
             raise AnalogConfigError(f"rows_parallel ({self.rows_parallel}) must not exceed rows ({self.rows})")
-        if self.mapping not in ("differential", "offset", "signed"):
+        if self.mapping not in MAPPINGS:
             raise AnalogConfigError(f"unknown mapping {self.mapping!r}")
-        if self.programming_noise not in ("none", "pcm", "gaussian"):
+        if self.programming_noise not in PROGRAMMING_NOISE_MODELS:
             raise AnalogConfigError(f"unknown programming noise model {self.programming_noise!r}")
         for name in ("programming_sigma", "read_noise_sigma", "drift_nu", "drift_nu_std", "noise_scale"):
             if not getattr(self, name) >= 0:

@@ -23,6 +23,7 @@ from nas_edge.analog.config import SECOND, AnalogConfig, HWAConfig
 from nas_edge.analog.model import analog_layers, calibrate, convert_to_analog, drift_to, program, set_hwa, set_mode
 from nas_edge.evaluate.config import TrainConfig
 from nas_edge.evaluate.data import Data
+from nas_edge.evaluate.train import tensors  # the training's normalisation, shared (re-exported here)
 
 
 @dataclass
@@ -76,21 +77,6 @@ def _fmt_time(t: float) -> str:
         if t >= sec:
             return f"{t / sec:g}{unit}"
     return f"{t:g}s"
-
-
-def tensors(data: Data, train_limit: int | None = None) -> tuple[torch.Tensor, ...]:
-    """``x_train, y_train, x_val, y_val`` as tensors, images standardised with the (first ``train_limit``)
-    training inputs' mean and std — the normalisation ``train_and_evaluate`` trains with."""
-    xt = data.x_train[:train_limit]
-    if data.vocab_size is None:
-        mean, std = float(xt.mean()), float(xt.std()) or 1.0
-
-        def conv(x: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy((x - mean) / std).float()
-    else:
-        def conv(x: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(x).long()
-    return conv(xt), torch.from_numpy(data.y_train[:train_limit]), conv(data.x_val), torch.from_numpy(data.y_val)
 
 
 def evaluate_analog(

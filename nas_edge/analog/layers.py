@@ -37,6 +37,7 @@ from torch import nn
 from nas_edge.analog import devices
 from nas_edge.analog.config import AnalogConfig, HWAConfig
 from nas_edge.analog.quant import adc_codes, digit_weights, split_digits
+from nas_edge.workload.table import conv_out_size
 
 Mode = Literal["digital", "analog", "calibrate"]
 _CHUNK_ELEMENTS = 1 << 23  # partial sums held at once (32 MiB in float32)
@@ -49,7 +50,7 @@ def row_groups(k: int, rows: int, rows_parallel: int, kernel: int = 1) -> list[t
     ``kernel`` that fits (``rows`` when one kernel is larger than the array).
     """
     tile = rows if kernel <= 1 or kernel > rows else rows // kernel * kernel
-    out = []
+    out: list[tuple[int, int]] = []
     for a in range(0, k, tile):
         end = min(k, a + tile)
         out.extend((s, min(end, s + rows_parallel)) for s in range(a, end, rows_parallel))
@@ -340,7 +341,7 @@ class AnalogMixin:
         raise NotImplementedError
 
 
-class AnalogLinear(AnalogMixin, nn.Linear):
+class AnalogLinear(AnalogMixin, nn.Linear):  # type: ignore[misc]  # torch types Linear.bias as never None
     """``nn.Linear`` on a simulated crossbar (digital until calibrated and switched to ``analog`` mode).
 
     Row groups are gathered from the padded reduction and run as one batched matmul (no wasted products).
@@ -451,7 +452,7 @@ class AnalogConv2d(AnalogMixin, nn.Conv2d):
         r = self._reversed_padding_repeated_twice  # [left, right, top, bottom] for any padding setting
         (kh, kw), (dh, dw), (sh, sw) = self.kernel_size, self.dilation, self.stride
         h, w = x.shape[-2:]
-        return ((h + r[2] + r[3] - dh * (kh - 1) - 1) // sh + 1, (w + r[0] + r[1] - dw * (kw - 1) - 1) // sw + 1)
+        return conv_out_size(h, kh, sh, (r[2], r[3]), dh), conv_out_size(w, kw, sw, (r[0], r[1]), dw)
 
     def _positions(self, x: torch.Tensor) -> int:
         ho, wo = self._out_hw(x)

@@ -19,11 +19,6 @@ import math
 import torch
 
 
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    """Round in the forward pass, identity gradient in the backward pass (straight-through estimator)."""
-    return x + (torch.round(x) - x).detach()
-
-
 def grid(x: torch.Tensor, levels: int) -> torch.Tensor:
     """Integers ``round(clip(x, -1, 1) * levels)`` (as floats)."""
     return torch.round(x.clamp(-1.0, 1.0) * levels)

@@ -1,20 +1,21 @@
 """The ``nas-edge`` command line: thin typer commands that parse, call the library and print.
 
 Each command group lives in its own module and imports heavy libraries (torch, onnx) inside its commands,
-so that ``nas-edge --help`` stays instant.
+so that ``nas-edge --help`` stays instant. Errors: an expected failure (:class:`nas_edge.errors.NasEdgeError`)
+is one ``error:`` line and exit code 1 (2 for usage errors); anything else is a bug, shown with its traceback
+and a request to report it (exit code 70).
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
-import typer
-from rich.markup import escape
+from nas_edge.cli import bench, export, hardware, profile, search
+from nas_edge.cli._common import BUG_EXIT_CODE, App, CLIError, console, err_console, error_line, print_error
+from nas_edge.errors import NasEdgeError
 
-from nas_edge.cli import hardware
-from nas_edge.cli._common import CLIError, console, err_console
-
-app = typer.Typer(
+app = App(
     name="nas-edge",
     help="Hardware-aware neural architecture search for in-memory-computing accelerators and edge devices.",
     no_args_is_help=True,
@@ -22,24 +23,24 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(hardware.app, name="hardware")
+for _module in (profile, search, export, bench):
+    _module.register(app)
 
-# Command modules of later features register themselves here (each one thin, heavy imports inside).
-for _module in ("profile", "search", "export"):
-    try:
-        __import__(f"nas_edge.cli.{_module}")
-        sys.modules[f"nas_edge.cli.{_module}"].register(app)
-    except ModuleNotFoundError as exc:  # feature not present in this build
-        if exc.name != f"nas_edge.cli.{_module}":
-            raise
+BUG_REPORT = ("this is a bug in nas-edge, not a problem with your input: please report it to the nas-edge "
+              "maintainers with the command you ran and the traceback above")
 
 
 def main() -> None:
-    """Console-script entry point: one readable message and a non-zero exit on errors, no traceback."""
+    """Console-script entry point: expected failures are one line; a bug shows its traceback."""
     try:
         app()
-    except CLIError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        sys.exit(exc.exit_code)
+    except (NasEdgeError, OSError) as exc:  # raised outside a command's own handling
+        print_error(error_line(exc))
+        sys.exit(getattr(exc, "exit_code", 1))
+    except Exception:
+        traceback.print_exc()
+        err_console.print(f"[bold red]nas-edge:[/] {BUG_REPORT}", soft_wrap=True, highlight=False)
+        sys.exit(BUG_EXIT_CODE)
 
 
-__all__ = ["CLIError", "app", "console", "main"]
+__all__ = ["BUG_EXIT_CODE", "CLIError", "app", "console", "main"]

@@ -11,21 +11,6 @@ from nas_edge.cli._common import console, err_console, fail
 _STORAGE_HELP = "Optuna storage URL (or a journal file *.log) of the study"
 
 
-def _run(fn: Any) -> Any:
-    """Call ``fn``; every failure becomes one red line and exit 1 (never a traceback)."""
-    from nas_edge.export.errors import ExportError
-
-    try:
-        return fn()
-    except typer.Exit:
-        raise
-    except ExportError as exc:
-        fail(str(exc))
-    except Exception as exc:  # anything unexpected: still one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        fail(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
-
-
 def export(
     out: Annotated[str, typer.Option("--out", "-o", help="output folder: trial-N/ per model and the study report")],
     storage: Annotated[str, typer.Option(help=_STORAGE_HELP)] = "sqlite:///nas_edge.db",
@@ -55,17 +40,12 @@ def export(
     if quantize not in (None, "int8"):
         fail(f"unknown --quantize {quantize!r}; expected int8")
 
-    def go() -> Any:
-        from nas_edge.export import ExportOptions, export_study
+    from nas_edge.export import ExportOptions, export_study
 
-        options = ExportOptions(quantize=quantize, ort_format=ort, ort_target=ort_target,
-                                hardware=tuple(hardware or ()), host_profile=host_profile, atol=atol,
-                                threads=threads, runs=runs)
-        return export_study(storage, study_name, out, trial=trial, pareto=pareto, best=best, epochs=epochs,
-                            seed=seed, data=data, options=options,
-                            progress=lambda msg: err_console.print(msg, highlight=False))
-
-    result = _run(go)
+    options = ExportOptions(quantize=quantize, ort_format=ort, ort_target=ort_target, hardware=tuple(hardware or ()),
+                            host_profile=host_profile, atol=atol, threads=threads, runs=runs)
+    result = export_study(storage, study_name, out, trial=trial, pareto=pareto, best=best, epochs=epochs, seed=seed,
+                          data=data, options=options, progress=lambda msg: err_console.print(msg, highlight=False))
     console.print(_table(result.exports))
     typer.echo(str(result.html.resolve()))
 
@@ -100,12 +80,9 @@ def report(
 ) -> None:
     """Regenerate the deployment report (JSON, Markdown, HTML) of a study, without retraining anything."""
 
-    def go() -> Any:
-        from nas_edge.export import study_report
+    from nas_edge.export import study_report
 
-        return study_report(storage, study_name, out, chosen=trial, hardware=tuple(hardware or ()))
-
-    paths = _run(go)
+    paths = study_report(storage, study_name, out, chosen=trial, hardware=tuple(hardware or ()))
     err_console.print(f"wrote {', '.join(p.name for p in paths)} in {paths[0].parent}", highlight=False)
     typer.echo(str(paths[-1].resolve()))
 

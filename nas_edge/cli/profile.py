@@ -37,10 +37,8 @@ def profile(
         fmt = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(Path(out).suffix.lower(), "json")
     try:
         result = _run(model, hardware, batch, input_shape or [])
-    except typer.Exit:
-        raise
-    except Exception as exc:  # every failure is one line, never a traceback
-        fail(_message(exc))
+    except MemoryError:
+        fail("out of memory while reading the model")
     if fmt is None:
         _print_rich(result, top=top, layers=layers)
         return
@@ -56,17 +54,6 @@ def profile(
         err_console.print(f"wrote {out} ({fmt})", highlight=False)
     else:
         typer.echo(text, nl=False)
-
-
-def _message(exc: Exception) -> str:
-    from nas_edge.hardware import ProfileError
-    from nas_edge.workload import WorkloadError
-
-    if isinstance(exc, (ProfileError, WorkloadError)) or type(exc).__name__ in ("OnnxError", "OnnxShapeError"):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory while reading the model"
-    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def _run(model: str, hardware: list[str], batch: int, shapes: list[str]) -> Any:

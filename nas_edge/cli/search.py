@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console, fail
+from nas_edge.cli._common import console, err_console
 
 
 def search(
@@ -40,64 +40,60 @@ def search(
                                       "training) for the analog_accuracy objectives")] = False,
     analog_repeats: Annotated[int, typer.Option(help="Monte-Carlo chips per trial for the analog_accuracy "
                                                 "objectives (mean reported)")] = 3,
+    evaluator: Annotated[str, typer.Option(help="where accuracy and the other model metrics come from: train "
+                                           "(short training, proxies, analog simulation) or NAME:ARGUMENT of "
+                                           "another registered evaluator")] = "train",
+    method: Annotated[str, typer.Option(help="what proposes the trials: sampler (the --sampler, trial by "
+                                        "trial) or another registered search method")] = "sampler",
 ) -> None:
     """Search architectures (and optionally chip knobs) with Optuna; print the feasible Pareto front.
 
     Everything is checked before the study is touched; rerunning the same command resumes the study.
     """
     import optuna
-
-    from nas_edge.search import Objective, SearchError, make_pruner, make_sampler, open_study
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        obj = Objective(space, hardware, data, objectives=objectives, constraints=list(constraint or []),
-                        hardware_search=hardware_search, training={"epochs": epochs}, seed=seed,
-                        analog={"hwa": hwa, "repeats": analog_repeats})
-        n_obj = len(obj.objectives)
-        smp = make_sampler(sampler, seed=seed, n_objectives=n_obj, objective=obj)
-        prn = make_pruner(pruner, n_objectives=n_obj, max_resource=epochs)
-        if trials < 1:
-            raise SearchError(f"--trials must be at least 1, got {trials}")
-        if timeout is not None and timeout <= 0:
-            raise SearchError(f"--timeout must be positive, got {timeout:g}")
-        study = open_study(obj, storage=storage, study_name=study_name, sampler=smp, pruner=prn)
-    except SearchError as exc:
-        fail(str(exc))
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=states))
-    remaining = trials - done
-    if done:
-        err_console.print(f"resuming study {study_name!r}: {done} finished trial(s)", highlight=False)
-    if remaining > 0:
-        _optimize(study, obj, remaining, trials, timeout, progress, states)
-    console.print(pareto_table(study, obj.objectives))
-
-
-def _optimize(study: Any, obj: Any, remaining: int, total: int, timeout: float | None, progress: bool,
-              states: tuple[Any, ...]) -> None:
-    import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nas_edge.search import run_search
+    from nas_edge.search.run import FINISHED, SearchRun
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
-    task = bar.add_task("", total=total, completed=total - remaining)
+    task = bar.add_task("", total=trials)
+
+    opened: list[SearchRun] = []
+
+    def ready(run: SearchRun) -> None:
+        opened.append(run)
+        done = run.finished
+        if done:
+            err_console.print(f"resuming study {study_name!r}: {done} finished trial(s)", highlight=False)
+        bar.update(task, completed=min(done, trials))
+        if done < trials:
+            bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trial.state not in states:  # a surplus trial of a finished budget, or a failure
+        if trial.state not in FINISHED:  # a surplus trial of a finished budget, or a failure
             return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
-        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=states)),
+        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=FINISHED)),
                    description=f"trial {trial.number} {trial.state.name.lower()}"
                    + (f", Pareto front {n}" if n is not None else ""))
 
-    from nas_edge.workers import TrialBudget, run_worker
-
-    with bar:
-        try:  # one worker among any number on this study: the budget holds over all of them
-            run_worker(study, obj, TrialBudget(total), timeout=timeout, callbacks=[advance])
-        except KeyboardInterrupt:
-            err_console.print("interrupted; rerun the same command to resume", highlight=False)
+    try:  # one worker among any number on this study: the budget holds over all of them
+        study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
+                           constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
+                           timeout=timeout, sampler=sampler, pruner=pruner, storage=storage, study_name=study_name,
+                           seed=seed, training={"epochs": epochs}, analog={"hwa": hwa, "repeats": analog_repeats},
+                           evaluator=evaluator, method=method, callbacks=[advance], on_ready=ready)
+    except KeyboardInterrupt:
+        bar.stop()
+        if not opened:
+            raise
+        err_console.print("interrupted; rerun the same command to resume", highlight=False)
+        study = opened[0].study
+    bar.stop()
+    console.print(pareto_table(study, opened[0].objective.objectives))
 
 
 def _fmt(v: float) -> str:

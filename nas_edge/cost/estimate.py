@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from nas_edge.cost import kernels
 from nas_edge.cost.layout import LAYER_FIELDS, N_LAYER, N_TOTAL, TOTAL_FIELDS, profile_params
 from nas_edge.hardware.loader import Profile, load_profile
-from nas_edge.workload.table import OpKind, Workload
+from nas_edge.workload.table import COLUMNS, ColumnArrays, OpKind, Workload
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,16 +54,12 @@ class Cost:
         return out
 
 
-def _columns(w: Workload) -> tuple[np.ndarray, ...]:
-    return (w.kind, w.k, w.n, w.m, w.groups, w.kernel, w.macs, w.params, w.in_elems, w.out_elems)
-
-
 def estimate(workload: Workload, profile: Profile | str) -> Cost:
     """Cost of one network on one hardware profile (built-in name, file path or profile object)."""
     prof = load_profile(profile)
     layers = np.zeros((len(workload), N_LAYER))
     tot = np.zeros(N_TOTAL)
-    kernels.network_cost(*_columns(workload), _params(prof), float(workload.meta.get("batch", 1)), layers, tot)
+    kernels.network_cost(*workload.columns(), _params(prof), float(workload.batch), layers, tot)
     totals = dict(zip(TOTAL_FIELDS, tot.tolist(), strict=True))
     return Cost(workload=workload, profile=prof, layers=layers, totals=totals)
 
@@ -103,11 +99,26 @@ class PackedWorkloads:
     """Many workloads concatenated once, to be costed repeatedly by :func:`estimate_batch`."""
 
     def __init__(self, workloads: Sequence[Workload]) -> None:
-        self.columns = tuple(np.concatenate(c) if workloads else np.zeros(0)
-                             for c in zip(*(_columns(w) for w in workloads), strict=True))
+        parts = [w.columns() for w in workloads]
+        self.columns = cast(ColumnArrays, tuple(
+            np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=np.int64 if i < 6 else np.float64)
+            for i in range(len(COLUMNS))))
         self.offsets = np.zeros(len(workloads) + 1, dtype=np.int64)
         np.cumsum([len(w) for w in workloads], out=self.offsets[1:])
-        self.batch = np.array([float(w.meta.get("batch", 1)) for w in workloads])
+        self.batch = np.array([float(w.batch) for w in workloads])
+
+    @classmethod
+    def from_concatenated(cls, workload: Workload, offsets: Sequence[int]) -> PackedWorkloads:
+        """Many workloads given as one table (each one's rows in turn) and the row offsets where each starts,
+        with the end last: skips building and validating one ``Workload`` per network."""
+        off = np.asarray(offsets, dtype=np.int64)
+        if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(workload) or np.any(np.diff(off) < 0):
+            raise ValueError("offsets must rise from 0 to the number of rows")
+        packed = cls([])
+        packed.columns = workload.columns()
+        packed.offsets = off
+        packed.batch = np.full(len(off) - 1, float(workload.batch))
+        return packed
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

@@ -1,4 +1,4 @@
-"""Numba kernels of the cost model (DESIGN.md §4). Arrays in, arrays out; units pJ, ns, um^2 inside.
+"""Numba kernels of the cost model (docs/design.md §4). Arrays in, arrays out; units pJ, ns, um^2 inside.
 
 Mapping of one static-weight layer (reduction K per group, N outputs, G groups) on ``rows x cols`` arrays:
 
@@ -15,10 +15,25 @@ Mapping of one static-weight layer (reduction K per group, N outputs, G groups) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import numpy as np
+import numpy.typing as npt
 from numba import njit, prange
 
 from nas_edge.cost.layout import N_LAYER, N_TOTAL, L, P, T
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit`` keeping the function's signature for the type checker (numba's own types do not)."""
+    return cast(Callable[[F], F], njit(**options))
+
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 # numba folds module-level ints into constants
 _KIND = P["kind"]
@@ -132,13 +147,13 @@ _T_WRITE_LATENCY_MS = T["write_latency_ms"]
 _CONV, _LINEAR, _DMM = 0, 1, 2
 
 
-@njit(cache=True, inline="always")
-def _cdiv(a, b):
+@_jit(cache=True, inline="always")
+def _cdiv(a: int, b: int) -> int:
     return (a + b - 1) // b
 
 
-@njit(cache=True)
-def _columns(p):
+@_jit(cache=True)
+def _columns(p: F64) -> tuple[int, int]:
     """(columns per output, reference columns per array)."""
     wb, cb, mapping = int(p[_WB]), int(p[_CB]), int(p[_MAP])
     if mapping == 0:  # differential
@@ -148,8 +163,8 @@ def _columns(p):
     return max(1, _cdiv(wb - 1, cb)), 0  # signed: the device pair carries the sign, slices hold the magnitude
 
 
-@njit(cache=True)
-def _geometry(k, n, g, kern, p):
+@_jit(cache=True)
+def _geometry(k: int, n: int, g: int, kern: int, p: F64) -> tuple[int, int, int, int, int, int]:
     """(rows per row tile, usable columns, columns per group, reference columns, groups per array or 0,
     columns per output).
 
@@ -168,16 +183,16 @@ def _geometry(k, n, g, kern, p):
     return tile_rows, usable, need_cols, ref, gpa, cpo
 
 
-@njit(cache=True)
-def _arrays_only(k, n, g, kern, p):
+@_jit(cache=True)
+def _arrays_only(k: int, n: int, g: int, kern: int, p: F64) -> int:
     tile_rows, usable, need_cols, _, gpa, _ = _geometry(k, n, g, kern, p)
     if gpa > 0:
         return _cdiv(g, gpa)
     return g * _cdiv(k, tile_rows) * _cdiv(need_cols, usable)
 
 
-@njit(cache=True)
-def _map_static(k, n, g, kern, p, out):
+@_jit(cache=True)
+def _map_static(k: int, n: int, g: int, kern: int, p: F64, out: F64) -> None:
     """Map one static layer; writes arrays, row/col tiles, row groups and the per-vector sums.
 
     out: [arrays, row_tiles, col_tiles, row_groups(max), sum(cols*row_groups), sum(cols*rows_active),
@@ -227,13 +242,14 @@ def _map_static(k, n, g, kern, p, out):
     out[7] = float(k) * n * cpo
 
 
-@njit(cache=True)
-def _wanted_copies(m, p):
+@_jit(cache=True)
+def _wanted_copies(m: int, p: F64) -> int:
     return max(1, min(int(p[_MAXDUP]), int(m) // int(p[_MINVEC])))
 
 
-@njit(cache=True)
-def _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, layers, write_layers, tot):
+@_jit(cache=True)
+def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, in_el: F64, out_el: F64, s: int,
+                 e: int, p: F64, layers: F64, write_layers: bool, tot: F64) -> None:
     """Cost of rows s..e of a workload on one IMC profile. Fills ``tot`` (and ``layers`` if asked)."""
     apt = int(p[_APT])
     fixed_tiles = int(p[_TILES])
@@ -365,8 +381,8 @@ def _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, layers, w
     tot[_T_LEAKAGE_POWER_MW] = leak_uw * 1e-3
 
 
-@njit(cache=True)
-def _accumulate(row, kind, tot):
+@_jit(cache=True)
+def _accumulate(row: F64, kind: int, tot: F64) -> None:
     """Add one layer's row into the totals (pJ -> uJ, ns -> ms)."""
     tot[_T_ENERGY_UJ] += row[_L_ENERGY_PJ] * 1e-6
     tot[_T_LATENCY_MS] += row[_L_LATENCY_NS] * 1e-6
@@ -377,8 +393,9 @@ def _accumulate(row, kind, tot):
         tot[_T_ENERGY_ARRAY_UJ + c] += row[_L_ENERGY_ARRAY_PJ + c] * 1e-6
 
 
-@njit(cache=True)
-def _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e, p, layers, write_layers, tot):
+@_jit(cache=True)
+def _digital_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, in_el: F64, out_el: F64,
+                     params_: F64, s: int, e: int, p: F64, layers: F64, write_layers: bool, tot: F64) -> None:
     """Roofline cost of rows s..e on a digital (edge) profile."""
     ab8, wb8 = p[_IB] / 8.0, p[_WB] / 8.0
     row = np.zeros(N_LAYER)
@@ -428,8 +445,8 @@ def _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e,
     tot[_T_LEAKAGE_POWER_MW] = p[_STATIC] * 1e-3
 
 
-@njit(cache=True)
-def _derive(tot, batch):
+@_jit(cache=True)
+def _derive(tot: F64, batch: float) -> None:
     """Figures derived from the totals: frames/s (both ways), TOPS, TOPS/W, TOPS/mm^2, EDP."""
     ops = 2.0 * tot[_T_MACS]
     lat_s = tot[_T_LATENCY_MS] * 1e-3
@@ -444,8 +461,9 @@ def _derive(tot, batch):
     tot[_T_EDP_UJ_MS] = tot[_T_ENERGY_UJ] * tot[_T_LATENCY_MS]
 
 
-@njit(cache=True)
-def network_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, p, batch, layers, tot):
+@_jit(cache=True)
+def network_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, params_: F64, in_el: F64,
+                 out_el: F64, p: F64, batch: float, layers: F64, tot: F64) -> None:
     """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``."""
     e = kind.shape[0]
     if p[_KIND] < 0.5:
@@ -455,8 +473,9 @@ def network_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, p, batch,
     _derive(tot, batch)
 
 
-@njit(cache=True, parallel=True)
-def batch_cost(kind, k, n, m, g, kern, macs, params_, in_el, out_el, offsets, batch, pmat, wi, pi, tot):
+@_jit(cache=True, parallel=True)
+def batch_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, params_: F64, in_el: F64,
+               out_el: F64, offsets: I64, batch: F64, pmat: F64, wi: I64, pi: I64, tot: F64) -> None:
     """Many (network, profile) pairs at once: pair j costs rows offsets[wi[j]]:offsets[wi[j]+1] on pmat[pi[j]]."""
     dummy = np.zeros((1, N_LAYER))
     for j in prange(wi.shape[0]):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from nas_edge.hardware.adc import adc_figures
-from nas_edge.hardware.schema import DigitalProfile, IMCProfile
+from nas_edge.hardware.schema import MAPPINGS, DigitalProfile, IMCProfile
 
 # ---- profile parameter vector ---------------------------------------------------------------------------
 PARAM_NAMES = (
@@ -30,7 +30,6 @@ PARAM_NAMES = (
 )
 P = {name: i for i, name in enumerate(PARAM_NAMES)}
 N_PARAMS = len(PARAM_NAMES)
-MAPPINGS = ("differential", "offset", "signed")
 
 # ---- per-layer outputs ----------------------------------------------------------------------------------
 LAYER_FIELDS = (

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_edge.spaces.cnn import Block, se_channels
+from nas_edge.spaces.cnn import Block, CNNArchitecture, se_channels
 
 if TYPE_CHECKING:
     from nas_edge.dnas.cnn import CNNRelaxation
@@ -130,30 +130,34 @@ class CNNSuperNet(nn.Module):
     def __init__(self, relaxation: CNNRelaxation) -> None:
         super().__init__()
         self.relaxation = relaxation
-        space = relaxation.space
+        space = relaxation.cnn
         choices = {f.name: f.choices for f in relaxation.factors}
         c_in = space.input_shape[0]
         cin = max(choices["cnn_stem_width"])
         self.stem = SlicedConvBN(c_in, cin, 3)
-        self.stages = nn.ModuleList()
+        self.stages: list[list[SuperBlock]] = []
         for i in range(space.n_stages):
             width = max(choices[f"cnn_s{i}_width"])
             kernel = max(choices[f"cnn_s{i}_kernel"])
             expand = max(choices[f"cnn_s{i}_expand"])
             depth = max(choices[f"cnn_s{i}_depth"])
-            self.stages.append(nn.ModuleList(SuperBlock(cin if j == 0 else width, width, kernel, expand)
-                                             for j in range(depth)))
+            blocks = [SuperBlock(cin if j == 0 else width, width, kernel, expand) for j in range(depth)]
+            self.add_module(f"stage{i}", nn.ModuleList(blocks))
+            self.stages.append(blocks)
             cin = width
         self.classifier = SlicedLinear(cin, space.num_classes)
 
     def forward(self, x: torch.Tensor, choice: Mapping[str, int]) -> torch.Tensor:
-        space = self.relaxation.space
+        space = self.relaxation.cnn
         arch = self.relaxation.architecture(choice)
+        assert isinstance(arch, CNNArchitecture)
         size = space.input_size(arch)
         if size != tuple(x.shape[-2:]):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         x = self.stem(x, arch.stem_width, 3, space.stem_stride)
         for b in space.blocks(arch):
-            i, j = (int(g) for g in _BLOCK_NAME.match(b.name).groups())  # type: ignore[union-attr]
+            m = _BLOCK_NAME.match(b.name)
+            assert m is not None, b.name
+            i, j = int(m.group(1)), int(m.group(2))
             x = self.stages[i][j](x, b)
         return self.classifier(x.mean(dim=(2, 3)), space.num_classes)

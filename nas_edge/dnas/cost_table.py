@@ -131,13 +131,13 @@ def build_tables(relaxation: Relaxation, profile: Profile, metrics: Sequence[str
     """Tables of ``metrics`` on ``profile`` for every term of ``relaxation`` (each joint choice costed once)."""
     for metric in metrics:
         check_additive(metric, profile)
-    fixed_chip = isinstance(profile, IMCProfile) and profile.chip.tiles != "auto"
-    profiles = [profile]
-    if fixed_chip:  # the same chip sized to each network: the tiles it wants, to check the fixed chip's capacity
-        profiles.append(profile.model_copy(update={"chip": profile.chip.model_copy(update={"tiles": "auto"})}))
-    values = _term_values(relaxation, profiles, [*metrics, "tiles"] if fixed_chip else metrics)
-    if fixed_chip:
-        _check_capacity(_table(relaxation, profile.name, "tiles", values[(1, "tiles")]), profile)
+    fixed_chip = profile if isinstance(profile, IMCProfile) and profile.chip.tiles != "auto" else None
+    profiles: list[Profile] = [profile]
+    if fixed_chip is not None:  # the same chip sized to each network: the tiles it wants, to check its capacity
+        profiles.append(fixed_chip.model_copy(update={"chip": fixed_chip.chip.model_copy(update={"tiles": "auto"})}))
+    values = _term_values(relaxation, profiles, [*metrics, "tiles"] if fixed_chip is not None else metrics)
+    if fixed_chip is not None:
+        _check_capacity(_table(relaxation, profile.name, "tiles", values[(1, "tiles")]), fixed_chip)
     return {m: _table(relaxation, profile.name, m, values[(0, m)]) for m in metrics}
 
 

@@ -189,12 +189,12 @@ def run_dnas(
     t_warm = time.perf_counter() - t1
     plan: list[tuple[float | None, Constraint | None]] = [(lam, None) for lam in lams] + [(None, g) for g in goals]
     points = []
-    for lam, goal in plan:
-        say(f"searching with {f'lambda={lam:g}' if goal is None else f'target {goal}'} ({cfg.epochs} epochs)")
-        out = searcher.search(start, table, lam=lam, limit=None if goal is None else goal.limit)
+    for lam, bound in plan:
+        say(f"searching with {f'lambda={lam:g}' if bound is None else f'target {bound}'} ({cfg.epochs} epochs)")
+        out = searcher.search(start, table, lam=lam, limit=None if bound is None else bound.limit)
         points.append(DerivedArchitecture(
             architecture=rx.architecture(out.indices), metric=name, lam=lam,
-            target=None if goal is None else str(goal), cost=table.cost(out.indices),
+            target=None if bound is None else str(bound), cost=table.cost(out.indices),
             expected_cost=out.history["expected_cost"][-1], probabilities=out.probabilities, history=out.history,
             seconds=out.seconds))
     total = time.perf_counter() - t0

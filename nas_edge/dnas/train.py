@@ -35,7 +35,7 @@ from nas_edge.dnas.config import DNASConfig
 from nas_edge.dnas.cost_table import CostTable
 from nas_edge.dnas.relax import Relaxation
 from nas_edge.evaluate.data import Data
-from nas_edge.evaluate.train import _tensors, torch_threads
+from nas_edge.evaluate.train import tensors, torch_threads
 
 
 def expected_cost(table: CostTable, probs: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -65,7 +65,7 @@ class Split:
 
     @classmethod
     def of(cls, data: Data, config: DNASConfig) -> Split:
-        xt, yt, _, _ = _tensors(data, config.max_train_samples)
+        xt, yt, _, _ = tensors(data, config.max_train_samples)
         order = torch.randperm(len(xt), generator=torch.Generator().manual_seed(config.seed))
         n_arch = max(2, round(len(xt) * config.arch_fraction))
         a, w = order[:n_arch], order[n_arch:]

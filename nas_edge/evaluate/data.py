@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from nas_edge.errors import NasEdgeError
+
 ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 _FUNC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
-class DataError(ValueError):
+class DataError(NasEdgeError, ValueError):
     """A dataset that cannot be used, with the reason."""
 
 
@@ -55,6 +57,13 @@ class Data:
         return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "vocab_size": self.vocab_size,
                 "train": len(self.y_train), "val": len(self.y_val)}
+
+
+def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, float]:
+    """Mean and std of the (first ``limit``) training inputs: images are standardised with these, in training
+    (:func:`nas_edge.evaluate.train.tensors`), in the analog simulation and in the exported ONNX file."""
+    xt = x_train[:limit]
+    return float(xt.mean()), float(xt.std()) or 1.0
 
 
 def from_arrays(name: str, x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> Data:
@@ -153,7 +162,7 @@ def from_function(spec: str) -> Data:
         raise DataError(f"{spec}: the function raised {type(exc).__name__}: {exc}") from None
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise DataError(f"{spec}: returned {type(result).__name__}; expected a pair (train_dataset, val_dataset)")
-    arrays = []
+    arrays: list[np.ndarray] = []
     for split, ds in zip(("train", "val"), result, strict=True):
         arrays.extend(_dataset_arrays(spec, split, ds))
     return from_arrays(spec, *arrays)
@@ -166,7 +175,8 @@ def _dataset_arrays(spec: str, split: str, ds: Any) -> tuple[np.ndarray, np.ndar
     n = len(ds)
     if n == 0:
         raise DataError(f"{spec}: the {split} dataset is empty")
-    xs, ys = [], []
+    xs: list[Any] = []
+    ys: list[Any] = []
     for i in range(n):
         item = ds[i]
         if not (isinstance(item, (tuple, list)) and len(item) == 2):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_edge.evaluate.config import TrainConfig
-from nas_edge.evaluate.data import Data
+from nas_edge.evaluate.data import Data, input_stats
 
 
 @dataclass
@@ -23,14 +23,19 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def _tensors(data: Data, limit: int | None) -> tuple[torch.Tensor, ...]:
-    xt, yt = data.x_train[:limit], data.y_train[:limit]
+def tensors(data: Data, train_limit: int | None = None) -> tuple[torch.Tensor, ...]:
+    """``x_train, y_train, x_val, y_val`` as tensors (the first ``train_limit`` training samples); images
+    standardised with :func:`~nas_edge.evaluate.data.input_stats` of those training inputs, tokens as int64."""
+    xt = data.x_train[:train_limit]
     if data.vocab_size is None:
-        mean, std = float(xt.mean()), float(xt.std()) or 1.0
-        conv = lambda x: torch.from_numpy((x - mean) / std).float()  # noqa: E731
+        mean, std = input_stats(data.x_train, train_limit)
+
+        def conv(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy((x - mean) / std).float()
     else:
-        conv = lambda x: torch.from_numpy(x).long()  # noqa: E731
-    return conv(xt), torch.from_numpy(yt), conv(data.x_val), torch.from_numpy(data.y_val)
+        def conv(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(x).long()
+    return conv(xt), torch.from_numpy(data.y_train[:train_limit]), conv(data.x_val), torch.from_numpy(data.y_val)
 
 
 @torch.no_grad()
@@ -75,7 +80,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
 def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None
            ) -> TrainResult:
     t0 = time.perf_counter()
-    xt, yt, xv, yv = _tensors(data, cfg.max_train_samples)
+    xt, yt, xv, yv = tensors(data, cfg.max_train_samples)
     gen = torch.Generator().manual_seed(cfg.seed)
     steps = int(np.ceil(len(xt) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

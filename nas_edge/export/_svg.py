@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -129,7 +129,7 @@ def scatter_svg(
 
 def bars_svg(
     labels: Sequence[str],
-    series: dict[str, Sequence[float]],
+    series: Mapping[str, Sequence[float]],
     *,
     title: str = "",
     unit: str = "",
@@ -174,3 +174,32 @@ def bars_svg(
         body.append(f'<rect x="{lx}" y="{yy - 9}" width="9" height="9" fill="{PALETTE[j % len(PALETTE)]}"/>'
                     f'<text x="{lx + 13}" y="{yy}">{escape(n)}</text>')
     return _svg(width, height, body, title or "bar chart")
+
+
+def lines_svg(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    *,
+    x_label: str,
+    y_label: str,
+    title: str = "",
+    width: int = 640,
+    height: int = 380,
+) -> str:
+    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``."""
+    xs_all = [float(x) for s in series.values() for x in s[0]]
+    ys_all = [float(y) for s in series.values() for part in s[1:] for y in part if math.isfinite(float(y))]
+    fr = _Frame(xs_all, ys_all, width, height)
+    body = fr.axes(x_label, y_label, title)
+    for j, (name, (xs, ys, lo, hi)) in enumerate(series.items()):
+        color = PALETTE[j % len(PALETTE)]
+        band = [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in zip(xs, hi, strict=True)]
+        band += [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in reversed(list(zip(xs, lo, strict=True)))]
+        body.append(f'<polygon points="{" ".join(band)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
+        path = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}"
+                        for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
+        body.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.8"><title>{escape(name)}'
+                    f"</title></path>")
+        lx, ly = fr.left + 8 + (j % 4) * 110, fr.top + 14 + 14 * (j // 4)
+        body.append(f'<rect x="{lx}" y="{ly - 9}" width="9" height="9" fill="{color}"/>'
+                    f'<text x="{lx + 13}" y="{ly}">{escape(name)}</text>')
+    return _svg(width, height, body, title or f"{y_label} vs {x_label}")

@@ -18,6 +18,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from nas_edge._ort import cpu_session
 from nas_edge.export.errors import ExportError, ParityError
 
 INPUT_NAME = "input"
@@ -121,13 +122,7 @@ def check_onnx(path: Path) -> dict[str, Any]:
 
 def session(path: Path | str, threads: int = 1) -> ort.InferenceSession:
     """An ORT session on the CPU provider only, with fixed threads and sequential execution."""
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(threads)
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return cpu_session(Path(path), threads)
 
 
 def run_ort(sess: ort.InferenceSession, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from nas_edge.errors import NasEdgeError
 
-class ExportError(Exception):
+
+class ExportError(NasEdgeError):
     """An export that cannot go on (bad input, a failed check); ``str()`` is one line for the user."""
 
 

@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from nas_edge._json import finite_or_none, json_safe
+from nas_edge.evaluate.data import input_stats  # the training's normalisation, baked into the ONNX file
 from nas_edge.export._files import ensure_writable, publish, sha256, staging
 from nas_edge.export.errors import ExportError
+from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION
 
 HOST_CALIBRATE = "calibrate"
 DEFAULT_HOST_PROFILE = HOST_CALIBRATE
-FALLBACK_HOST_PROFILE = "mobile-cpu-a78"
 INT8_TARGET_DROP_POINTS = 1.0
 
 
@@ -71,12 +73,6 @@ class ExportResult:
         return self.dir / "report.html"
 
 
-def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, float]:
-    """Mean and std that :func:`nas_edge.evaluate.train_and_evaluate` normalises images with."""
-    xt = x_train[:limit]
-    return float(xt.mean()), float(xt.std()) or 1.0
-
-
 def environment(threads: int) -> dict[str, Any]:
     import onnx
     import onnxruntime
@@ -99,10 +95,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _finite(v: Any) -> Any:
-    return float(v) if isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v)) else None
-
-
 def cost_entry(workload: Any, profile: Any, source: str) -> dict[str, Any]:
     """One profile's cost of ``workload`` as a report entry: profile summary, totals and per-layer rows."""
     from nas_edge.cost import estimate
@@ -114,9 +106,8 @@ def cost_entry(workload: Any, profile: Any, source: str) -> dict[str, Any]:
         raise ExportError(f"hardware profile {source}: {str(exc).splitlines()[0]}") from None
     cost = estimate(workload, prof).to_dict()
     return {"name": prof.name, "kind": prof.kind, "source": source, "profile": profile_to_dict(prof),
-            "totals": {k: _finite(v) for k, v in cost["totals"].items()},
-            "layers": [{k: (_finite(v) if isinstance(v, float) else v) for k, v in row.items()}
-                       for row in cost["layers"]]}
+            "totals": {k: finite_or_none(v) for k, v in cost["totals"].items()},
+            "layers": [json_safe(row, finite=True) for row in cost["layers"]]}
 
 
 def hardware_costs(model_path: Path, profiles: Sequence[tuple[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
@@ -142,16 +133,14 @@ def resolve_host_profile(ref: Any, threads: int) -> tuple[Any, str | None]:
     """The host profile to compare with and how it was obtained (``None``: not calibrated here).
 
     ``"calibrate"`` runs :func:`nas_edge.hardware.calibrate.calibrate` (quick mode, the export's thread count)
-    once per process; without that module it falls back to :data:`FALLBACK_HOST_PROFILE`.
+    once per process.
     """
     if ref != HOST_CALIBRATE:
         return ref, None
     if threads not in _HOST_PROFILES:
-        try:
-            from nas_edge.hardware import profile_from_dict
-            from nas_edge.hardware.calibrate import calibrate
-        except ImportError:
-            return FALLBACK_HOST_PROFILE, None
+        from nas_edge.hardware import profile_from_dict
+        from nas_edge.hardware.calibrate import calibrate
+
         cal = calibrate(threads=threads, quick=True, name=f"host-calibrated-{threads}t")
         _HOST_PROFILES[threads] = profile_from_dict(cal.profile, source="<host calibration>")
     how = (f"calibrated on this host just now (nas_edge.hardware.calibrate, quick mode, {threads} thread(s)): "
@@ -180,6 +169,39 @@ def _int8_method(x_val: np.ndarray, workload: Any) -> str:
     return "dynamic" if bool(attention.any()) else "static"
 
 
+@dataclass
+class _Run:
+    """What the steps of :func:`export_into` share: the folder, the options, the parity inputs and outputs."""
+
+    folder: Path
+    options: ExportOptions
+    data: Any
+    x_val: np.ndarray
+    y_val: np.ndarray
+    torch_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ort_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.folder / "model.onnx"
+
+    @property
+    def x1(self) -> np.ndarray:
+        """One input: the latency is measured at batch 1."""
+        return np.ascontiguousarray(self.x_val[:1])
+
+    def scratch(self) -> Path:
+        path = self.folder / ".scratch"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def latency(self, path: Path) -> dict[str, Any]:
+        from nas_edge.export import _verify as V
+
+        o = self.options
+        return V.ort_latency(path, self.x1, threads=o.threads, warmup=o.warmup, runs=o.runs)
+
+
 def export_into(
     model: Any,
     data: Any,
@@ -195,121 +217,43 @@ def export_into(
     """Export, verify and measure ``model`` into ``folder`` (which must exist); return the report record.
 
     ``train`` (a :class:`~nas_edge.evaluate.TrainConfig`) trains the model first (seed torch before building
-    it for a reproducible result); ``train_result`` records a training done by the caller.
+    it for a reproducible result); ``train_result`` records a training done by the caller. The steps, in
+    order: train, wrap (normalisation baked in), export and verify, measure latency, cost on every profile,
+    INT8, ORT format, list the files, assemble the record.
     """
-    import torch
-
     from nas_edge.evaluate import load_data
     from nas_edge.export import _verify as V
 
     data = load_data(data)
     t_start = time.perf_counter()
-    training = None
     if train is not None:
         from nas_edge.evaluate import train_and_evaluate
 
         train_result = train_and_evaluate(model, data, train)
-    if train_result is not None:
-        cfg = train or getattr(train_result, "config", None)
-        training = {"accuracy": float(train_result.accuracy), "history": [float(a) for a in train_result.history],
-                    "seconds": float(train_result.seconds)}
-        if cfg is not None:
-            training.update(epochs=cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr,
-                            weight_decay=cfg.weight_decay, max_train_samples=cfg.max_train_samples)
-    limit = getattr(train, "max_train_samples", None)
-    model = model.eval().float() if data.vocab_size is None else model.eval()
-    if data.vocab_size is None:
-        mean, std = input_stats(data.x_train, limit)
-        wrapped = V.Preprocess(model, mean, std).eval()
-        preprocessing = {"baked_in": True, "formula": "(x - mean) / std", "mean": mean, "std": std,
-                         "note": "the file takes raw inputs as in the dataset (digits: pixels in [0, 1])"}
-    else:
-        wrapped = model
-        preprocessing = {"baked_in": False, "note": f"integer token ids in [0, {data.vocab_size})"}
+    model, wrapped, preprocessing = _wrap(model, data, getattr(train, "max_train_samples", None))
     x_val, y_val = data.x_val, data.y_val
     if options.parity_samples is not None:
         x_val, y_val = x_val[:options.parity_samples], y_val[:options.parity_samples]
-    x1 = np.ascontiguousarray(x_val[:1])
-
-    onnx_path = folder / "model.onnx"
-    exported = V.export_onnx(wrapped, torch.from_numpy(np.ascontiguousarray(x_val[:2])), onnx_path)
-    t_verify = time.perf_counter()
-    checked = V.check_onnx(onnx_path)
-    sess = V.session(onnx_path, options.threads)
-    torch_out = V.run_torch(wrapped, x_val)
-    ort_out = V.run_ort(sess, x_val, batch_size=256)
-    par = V.parity(torch_out, ort_out, options.atol, label="model.onnx")
-    one = V.parity(torch_out[:8], V.run_ort(sess, x_val[:8], batch_size=1), options.atol, label="model.onnx (batch 1)")
-    par["batch_sizes"] = sorted({1, min(256, len(x_val))})
-    par["max_abs_diff"] = max(par["max_abs_diff"], one["max_abs_diff"])
-    verify_seconds = time.perf_counter() - t_verify
-
-    lat_ort = V.ort_latency(onnx_path, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
-    lat_torch = V.torch_latency(wrapped, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
+    run = _Run(folder=folder, options=options, data=data, x_val=x_val, y_val=y_val)
+    exported, checked, parity, verify_seconds = _export_and_verify(run, wrapped)
+    latency = _latency_record(run, wrapped)
     host_ref, host_how = resolve_host_profile(options.host_profile, options.threads)
-    costs, workload = hardware_costs(onnx_path, _profiles(options, trial_hardware, host_ref))
-    acc_torch, acc_onnx = V.accuracy(torch_out, y_val), V.accuracy(ort_out, y_val)
-    params = int(sum(p.numel() for p in model.parameters()))
-
+    costs, workload = hardware_costs(run.onnx_path, _profiles(options, trial_hardware, host_ref))
     files = [{"file": "model.onnx", "purpose": "fp32 model (ONNX)"}]
-    quant = None
-    if options.quantize == "int8":
-        from nas_edge.export._quant import quantize_int8
-
-        method = _int8_method(x_val, workload)
-        int8_path = folder / "model.int8.onnx"
-        calib = np.ascontiguousarray(data.x_train[:options.calibration_samples]) if method == "static" else None
-        scratch = folder / ".scratch"
-        scratch.mkdir(exist_ok=True)
-        quant = quantize_int8(onnx_path, int8_path, method=method, calibration=calib, input_name=V.INPUT_NAME,
-                              scratch=scratch)
-        q_checked = V.check_onnx(int8_path)
-        q_out = V.run_ort(V.session(int8_path, options.threads), x_val)
-        q_lat = V.ort_latency(int8_path, x1, threads=options.threads, warmup=options.warmup, runs=options.runs)
-        acc_q = V.accuracy(q_out, y_val)
-        drop = (acc_onnx - acc_q) * 100.0
-        quant.update(
-            file="model.int8.onnx", bytes=int8_path.stat().st_size,
-            size_ratio=int8_path.stat().st_size / onnx_path.stat().st_size,
-            latency=q_lat, latency_ratio=q_lat["p50_ms"] / lat_ort["p50_ms"], accuracy=acc_q,
-            accuracy_fp32=acc_onnx, accuracy_drop_points=drop, target_drop_points=INT8_TARGET_DROP_POINTS,
-            within_target=bool(drop <= INT8_TARGET_DROP_POINTS),
-            max_abs_diff_to_fp32=float(np.max(np.abs(q_out - ort_out))) if len(q_out) else 0.0,
-            top1_agreement=float((q_out.argmax(1) == ort_out.argmax(1)).mean()) if len(q_out) else float("nan"),
-            operators=q_checked["operators"],
-        )
+    quant, q_out = _int8_step(run, workload, latency["ort_fp32"]) if options.quantize == "int8" else (None, None)
+    if quant is not None:
         files.append({"file": "model.int8.onnx", "purpose": f"INT8 model ({quant['format']})"})
-    ort_fmt = None
-    if options.ort_format:
-        from nas_edge.export._ortformat import convert_to_ort
-
-        sources = [onnx_path] + ([folder / "model.int8.onnx"] if quant else [])
-        scratch = folder / ".scratch"
-        scratch.mkdir(exist_ok=True)
-        ort_fmt = convert_to_ort(sources, folder, scratch, target_platform=options.ort_target)
-        checks = {}
-        for f in ort_fmt["files"]:  # the ORT files must compute what their ONNX sources compute
-            out_f = V.run_ort(V.session(folder / f, options.threads), x_val)
-            if f == "model.ort":
-                checks[f] = {"max_abs_diff_to_onnx": float(np.max(np.abs(out_f - ort_out))) if len(out_f) else 0.0,
-                             "accuracy": V.accuracy(out_f, y_val)}
-                V.parity(torch_out, out_f, options.atol, label="model.ort")
-            else:
-                checks[f] = {"accuracy": V.accuracy(out_f, y_val),
-                             "top1_agreement_with_onnx": float((out_f.argmax(1) == q_out.argmax(1)).mean())}
-        ort_fmt["checks"] = checks
+    ort_fmt = _ort_format_step(run, q_out) if options.ort_format else None
+    if ort_fmt is not None:
         files += [{"file": f, "purpose": "ORT format model for onnxruntime mobile / minimal builds"}
                   for f in ort_fmt["files"]]
         files.append({"file": ort_fmt["config"],
                       "purpose": "operators for a reduced ORT build (build.py --include_ops_by_config)"})
     shutil.rmtree(folder / ".scratch", ignore_errors=True)
-    for f in files:
-        p = folder / f["file"]
-        f.update(bytes=p.stat().st_size, sha256=sha256(p))
-
-    host = _host_comparison(costs, lat_ort, host_how)
+    _describe_files(folder, files)
+    acc_onnx = V.accuracy(run.ort_out, y_val)
     record: dict[str, Any] = {
-        "schema": "nas-edge.export", "version": 1,
+        "schema": EXPORT_SCHEMA_ID, "version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "name": folder.name if not folder.name.startswith(".") else "model",
         "source": dict(source or {"kind": "module"}),
@@ -317,36 +261,162 @@ def export_into(
         "dataset": {"name": data.name, "train_samples": len(data.x_train), "val_samples": len(data.x_val),
                     "num_classes": data.num_classes, "input_shape": list(data.x_val.shape[1:]),
                     "dtype": str(data.x_val.dtype)},
-        "training": training,
-        "model": {
-            "file": "model.onnx", "bytes": onnx_path.stat().st_size, "opset": exported["opset"],
-            "opset_import": exported["opset_import"], "ir_version": exported["ir_version"],
-            "producer": exported["producer"], "exporter": "torch.onnx.export(dynamo=True)",
-            "dynamic_axes": {V.INPUT_NAME: {"0": "batch"}},
-            "inputs": checked["inputs"], "outputs": checked["outputs"], "operators": checked["operators"],
-            "params": params, "initializer_params": checked["initializer_params"],
-            "macs": float(workload.total_macs), "macs_analytic": _finite(analytic_macs),
-            "preprocessing": preprocessing,
-        },
+        "training": _training_record(train_result, train),
+        "model": {**_model_record(run, exported, checked), "params": int(sum(p.numel() for p in model.parameters())),
+                  "macs": float(workload.total_macs), "macs_analytic": finite_or_none(analytic_macs),
+                  "preprocessing": preprocessing},
         "verification": {"checker": checked["checker"], "shape_inference": checked["shape_inference"],
-                         "parity": par, "export_seconds": exported["seconds"],
+                         "parity": parity, "export_seconds": exported["seconds"],
                          "verify_seconds": verify_seconds + checked["seconds"]},
-        "latency": {"batch": 1, "threads": options.threads, "provider": "CPUExecutionProvider",
-                    "ort_fp32": lat_ort, "torch_eager": lat_torch,
-                    "ort_over_torch_p50": lat_ort["p50_ms"] / lat_torch["p50_ms"]},
-        "accuracy": {"torch_fp32": acc_torch, "onnx_fp32": acc_onnx,
+        "latency": latency,
+        "accuracy": {"torch_fp32": V.accuracy(run.torch_out, y_val), "onnx_fp32": acc_onnx,
                      "int8": quant["accuracy"] if quant else None,
-                     "search": _finite((source or {}).get("search_accuracy")),
+                     "search": finite_or_none((source or {}).get("search_accuracy")),
                      "analog": (source or {}).get("analog")},
         "quantization": quant,
         "ort_format": ort_fmt,
         "hardware": costs,
-        "host_estimate": host,
+        "host_estimate": _host_comparison(costs, latency["ort_fp32"], host_how),
         "files": files,
         "seconds": time.perf_counter() - t_start,
     }
     record["checklist"] = checklist(record)
     return record
+
+
+def _model_record(run: _Run, exported: Mapping[str, Any], checked: Mapping[str, Any]) -> dict[str, Any]:
+    """The exported file as the record describes it: size, opset, producer, inputs, outputs, operators."""
+    from nas_edge.export._verify import INPUT_NAME
+
+    return {"file": "model.onnx", "bytes": run.onnx_path.stat().st_size, "opset": exported["opset"],
+            "opset_import": exported["opset_import"], "ir_version": exported["ir_version"],
+            "producer": exported["producer"], "exporter": "torch.onnx.export(dynamo=True)",
+            "dynamic_axes": {INPUT_NAME: {"0": "batch"}}, "inputs": checked["inputs"],
+            "outputs": checked["outputs"], "operators": checked["operators"],
+            "initializer_params": checked["initializer_params"]}
+
+
+def _training_record(result: Any | None, train: Any | None) -> dict[str, Any] | None:
+    """What the training before the export did (``None`` when the model came trained)."""
+    if result is None:
+        return None
+    out: dict[str, Any] = {"accuracy": float(result.accuracy), "history": [float(a) for a in result.history],
+                           "seconds": float(result.seconds)}
+    cfg = train or getattr(result, "config", None)
+    if cfg is not None:
+        out.update(epochs=cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr,
+                   weight_decay=cfg.weight_decay, max_train_samples=cfg.max_train_samples)
+    return out
+
+
+def _wrap(model: Any, data: Any, limit: int | None) -> tuple[Any, Any, dict[str, Any]]:
+    """The model in eval mode and the module to export: images get the training normalisation baked in."""
+    from nas_edge.export._verify import Preprocess
+
+    if data.vocab_size is not None:
+        return model.eval(), model.eval(), {"baked_in": False,
+                                            "note": f"integer token ids in [0, {data.vocab_size})"}
+    model = model.eval().float()
+    mean, std = input_stats(data.x_train, limit)
+    return model, Preprocess(model, mean, std).eval(), {
+        "baked_in": True, "formula": "(x - mean) / std", "mean": mean, "std": std,
+        "note": "the file takes raw inputs as in the dataset (digits: pixels in [0, 1])"}
+
+
+def _export_and_verify(run: _Run, wrapped: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], float]:
+    """Export (dynamo), check (onnx.checker, strict shape inference) and compare ORT with PyTorch on the parity
+    set at batch 256 and batch 1; fills ``run.torch_out`` / ``run.ort_out``."""
+    import torch
+
+    from nas_edge.export import _verify as V
+
+    o, x_val = run.options, run.x_val
+    exported = V.export_onnx(wrapped, torch.from_numpy(np.ascontiguousarray(x_val[:2])), run.onnx_path)
+    t0 = time.perf_counter()
+    checked = V.check_onnx(run.onnx_path)
+    sess = V.session(run.onnx_path, o.threads)
+    run.torch_out = V.run_torch(wrapped, x_val)
+    run.ort_out = V.run_ort(sess, x_val, batch_size=256)
+    par = V.parity(run.torch_out, run.ort_out, o.atol, label="model.onnx")
+    one = V.parity(run.torch_out[:8], V.run_ort(sess, x_val[:8], batch_size=1), o.atol, label="model.onnx (batch 1)")
+    par["batch_sizes"] = sorted({1, min(256, len(x_val))})
+    par["max_abs_diff"] = max(par["max_abs_diff"], one["max_abs_diff"])
+    return exported, checked, par, time.perf_counter() - t0
+
+
+def _latency_record(run: _Run, wrapped: Any) -> dict[str, Any]:
+    """Batch-1 latency of the ONNX file in ORT and of the module in eager PyTorch, same threads."""
+    from nas_edge.export import _verify as V
+
+    o = run.options
+    lat_ort = run.latency(run.onnx_path)
+    lat_torch = V.torch_latency(wrapped, run.x1, threads=o.threads, warmup=o.warmup, runs=o.runs)
+    return {"batch": 1, "threads": o.threads, "provider": "CPUExecutionProvider", "ort_fp32": lat_ort,
+            "torch_eager": lat_torch, "ort_over_torch_p50": lat_ort["p50_ms"] / lat_torch["p50_ms"]}
+
+
+def _int8_step(run: _Run, workload: Any, lat_fp32: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+    """``model.int8.onnx`` (static QDQ, dynamic for token models and attention), checked and measured against
+    the fp32 file; returns its record and its outputs on the parity set."""
+    from nas_edge.export import _verify as V
+    from nas_edge.export._quant import quantize_int8
+
+    o, onnx_path = run.options, run.onnx_path
+    method = _int8_method(run.x_val, workload)
+    int8_path = run.folder / "model.int8.onnx"
+    calib = np.ascontiguousarray(run.data.x_train[:o.calibration_samples]) if method == "static" else None
+    quant = quantize_int8(onnx_path, int8_path, method=method, calibration=calib, input_name=V.INPUT_NAME,
+                          scratch=run.scratch())
+    q_checked = V.check_onnx(int8_path)
+    q_out = V.run_ort(V.session(int8_path, o.threads), run.x_val)
+    q_lat = run.latency(int8_path)
+    acc_fp32, acc_q = V.accuracy(run.ort_out, run.y_val), V.accuracy(q_out, run.y_val)
+    drop = (acc_fp32 - acc_q) * 100.0
+    quant.update(
+        file="model.int8.onnx", bytes=int8_path.stat().st_size,
+        size_ratio=int8_path.stat().st_size / onnx_path.stat().st_size,
+        latency=q_lat, latency_ratio=q_lat["p50_ms"] / lat_fp32["p50_ms"], accuracy=acc_q,
+        accuracy_fp32=acc_fp32, accuracy_drop_points=drop, target_drop_points=INT8_TARGET_DROP_POINTS,
+        within_target=bool(drop <= INT8_TARGET_DROP_POINTS),
+        max_abs_diff_to_fp32=float(np.max(np.abs(q_out - run.ort_out))) if len(q_out) else 0.0,
+        top1_agreement=_agreement(q_out, run.ort_out),
+        operators=q_checked["operators"],
+    )
+    return quant, q_out
+
+
+def _ort_format_step(run: _Run, q_out: np.ndarray | None) -> dict[str, Any]:
+    """ORT format files (and the reduced-build operator config); each must compute what its ONNX source does."""
+    from nas_edge.export import _verify as V
+    from nas_edge.export._ortformat import convert_to_ort
+
+    o, folder = run.options, run.folder
+    sources = [run.onnx_path] + ([folder / "model.int8.onnx"] if q_out is not None else [])
+    ort_fmt = convert_to_ort(sources, folder, run.scratch(), target_platform=o.ort_target)
+    checks = {}
+    for f in ort_fmt["files"]:
+        out_f = V.run_ort(V.session(folder / f, o.threads), run.x_val)
+        if f == "model.ort":
+            checks[f] = {"max_abs_diff_to_onnx": float(np.max(np.abs(out_f - run.ort_out))) if len(out_f) else 0.0,
+                         "accuracy": V.accuracy(out_f, run.y_val)}
+            V.parity(run.torch_out, out_f, o.atol, label="model.ort")
+        else:
+            assert q_out is not None
+            checks[f] = {"accuracy": V.accuracy(out_f, run.y_val), "top1_agreement_with_onnx": _agreement(out_f, q_out)}
+    ort_fmt["checks"] = checks
+    return ort_fmt
+
+
+def _describe_files(folder: Path, files: list[dict[str, Any]]) -> None:
+    """Size and SHA-256 of every file to ship."""
+    for f in files:
+        p = folder / f["file"]
+        f.update(bytes=p.stat().st_size, sha256=sha256(p))
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of inputs whose top-1 class two models agree on."""
+    return float((a.argmax(1) == b.argmax(1)).mean()) if len(a) else float("nan")
 
 
 def _host_comparison(costs: list[dict[str, Any]], lat: dict[str, Any], how: str | None) -> dict[str, Any] | None:

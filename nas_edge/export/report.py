@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from nas_edge._io import write_atomic
+from nas_edge._json import json_safe
+from nas_edge.cost.layout import ENERGY_COMPONENTS
 from nas_edge.export._svg import bars_svg, fmt_num, scatter_svg
 
 EXPORT_SCHEMA_ID, STUDY_SCHEMA_ID, SCHEMA_VERSION = "nas-edge.export", "nas-edge.study-report", 1
-ENERGY_PARTS = ("array", "adc", "dac", "shift_add", "accumulate", "buffer", "interconnect", "digital", "leakage",
-                "write")
+ENERGY_PARTS = ENERGY_COMPONENTS  # the cost model's energy components, in its order
 
 _NUM = {"type": ["number", "null"]}
 _LAT = {"type": "object", "required": ["p50_ms", "p90_ms", "runs"],
@@ -81,20 +82,8 @@ STUDY_SCHEMA: dict[str, Any] = {
 # ---- JSON ---------------------------------------------------------------------------------------------------
 
 def clean(value: Any) -> Any:
-    """JSON-safe copy: NumPy scalars to Python, non-finite floats to None, tuples to lists, Paths to str."""
-    if isinstance(value, Mapping):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "item") and not isinstance(value, (int, float)):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value
+    """JSON-safe copy for the report files: :func:`nas_edge._json.json_safe` with non-finite floats as None."""
+    return json_safe(value, finite=True)
 
 
 def to_json(record: Mapping[str, Any]) -> str:

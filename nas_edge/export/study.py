@@ -19,6 +19,8 @@ from typing import Any
 from nas_edge.export._files import ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
+from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION, STUDY_SCHEMA_ID
+from nas_edge.search.constraints import trial_feasible as feasible
 
 Progress = Callable[[str], None]
 
@@ -33,6 +35,7 @@ def load_study(storage: str, study_name: str) -> Any:
     import optuna
 
     from nas_edge.search import SearchError, open_storage
+    from nas_edge.search.study import is_journal_url
 
     url = str(storage)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -40,12 +43,13 @@ def load_study(storage: str, study_name: str) -> Any:
         if not db.is_file():
             raise TrialSelectionError(f"no study {study_name!r}: database file {db} does not exist")
     journal = Path(url.removeprefix("journal:"))
-    if (url.startswith("journal:") or url.endswith((".log", ".jsonl"))) and not journal.is_file():
+    if is_journal_url(url) and not journal.is_file():
         raise TrialSelectionError(f"no study {study_name!r}: journal file {journal} does not exist")
     try:
         store = open_storage(url)
     except SearchError as exc:
         raise TrialSelectionError(str(exc)) from None
+    assert store is not None  # a URL always gives a storage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return optuna.load_study(study_name=study_name, storage=store)
@@ -59,11 +63,6 @@ def objective_names(study: Any) -> list[str]:
     names = study.metric_names or (study.user_attrs.get("nas_edge") or {}).get("objectives")
     return list(names) if names and len(names) == len(study.directions) else [
         f"objective {i}" for i in range(len(study.directions))]
-
-
-def feasible(trial: Any) -> bool:
-    constraints = trial.system_attrs.get("constraints")
-    return constraints is None or all(c <= 0 for c in constraints)
 
 
 def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
@@ -153,7 +152,10 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
         if meta.get("search") and hw.get("space") == "hardware":
             choice = HardwareChoice.from_dict({k: v for k, v in hw.items() if k != "profile"})
             return HardwareSpace(**meta["search"]).profile(choice), []
-        return load_profile(meta.get("hardware") or hw.get("profile")), []
+        ref = meta.get("hardware") or hw.get("profile")
+        if not ref:
+            return None, ["the trial records no hardware profile; its cost table is missing"]
+        return load_profile(ref), []
     except Exception as exc:  # a moved profile file should not stop the export: the other profiles still run
         return None, [f"the trial's hardware profile could not be loaded ({str(exc).splitlines()[0]}); "
                       "its cost table is missing"]
@@ -330,14 +332,14 @@ def _existing_exports(out: Path, study_name: str) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
         src = rec.get("source") or {}
-        if rec.get("schema") == "nas-edge.export" and src.get("study") == study_name:
+        if rec.get("schema") == EXPORT_SCHEMA_ID and src.get("study") == study_name:
             found.append(rec)
     return sorted(found, key=lambda r: r["source"]["trial"])
 
 
 def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path, storage: str,
                  chosen: Sequence[int] | None = None, hardware: Sequence[Any] = ()) -> dict[str, Any]:
-    """The study report's record (schema ``nas-edge.study-report`` v1)."""
+    """The study report's record (schema :data:`~nas_edge.export.report.STUDY_SCHEMA_ID`)."""
     from collections import Counter
 
     from nas_edge.export.report import export_summary, summary_rows
@@ -378,7 +380,7 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
         if entry is not None:
             analytic.append({"trial": n, "cost": entry})
     return {
-        "schema": "nas-edge.study-report", "version": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "schema": STUDY_SCHEMA_ID, "version": SCHEMA_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "study": {"name": study.study_name, "storage": redact(storage), "objectives": names,
                   "directions": [d.name.lower() for d in study.directions], "n_trials": len(trials),
                   "states": dict(Counter(t.state.name for t in trials)),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from nas_edge.hardware import technology
 from nas_edge.hardware.schema import ADCSpec
 
-#: NeuroSim's SAR fits are for 22 nm; minimum NMOS/PMOS footprint taken as 30 F^2 (our assumption).
+#: NeuroSim's SAR area fit is for 22 nm; minimum NMOS/PMOS footprint taken as 30 F^2 there (our assumption).
 SAR_REFERENCE_NM = 22.0
 TRANSISTOR_AREA_F2 = 30.0
 
@@ -20,27 +21,33 @@ class ADCFigures(NamedTuple):
 def adc_figures(adc: ADCSpec, *, technology_nm: float, clock_ghz: float) -> ADCFigures:
     """Figures of one ADC at ``adc.bits``.
 
-    - ``sar`` (DNN+NeuroSim V1.4, 22 nm): P = (0.538 N + 4.375) uW for N+1 clock cycles;
-      area A_n (269 + 109 (N-1)) + A_p (209 + 73 (N-1)); energy scaled linearly with technology.
+    - ``sar`` (DNN+NeuroSim V1.4 ``SarADC.cpp``, LSTP fits per node, 1-130 nm): P = (a N + b) uW for N+1 clock
+      cycles; area A_n (269 + 109 (N-1)) + A_p (209 + 73 (N-1)) at 22 nm, scaled with logic area.
     - ``flash``: 2^N - 1 comparators, one conversion per ``latency_ns``.
-    - ``fom``: Walden figure of merit, E = FOM * 2^N, scaled linearly from ``fom_reference_nm``.
+    - ``fom``: Walden figure of merit, E = FOM * 2^N at ``fom_reference_nm``, scaled by NeuroSim's SAR power
+      per node (rule ``adc_energy`` of :mod:`nas_edge.hardware.technology`).
     - ``table``: the file's own figures per bit count.
     """
     n = adc.bits
     tech = adc.technology_nm or technology_nm
     if adc.model == "sar":
         cycles_ns = (n + 1) / clock_ghz
-        power_uw = 0.538 * n + 4.375
-        energy_fj = power_uw * cycles_ns * (tech / SAR_REFERENCE_NM)
-        unit_um2 = TRANSISTOR_AREA_F2 * (tech * 1e-3) ** 2
-        area = unit_um2 * (269 + 109 * (n - 1)) + unit_um2 * (209 + 73 * (n - 1))
+        energy_fj = technology.sar_power_uw(n, tech) * cycles_ns
+        unit_um2 = TRANSISTOR_AREA_F2 * (SAR_REFERENCE_NM * 1e-3) ** 2
+        area = (unit_um2 * (269 + 109 * (n - 1)) + unit_um2 * (209 + 73 * (n - 1))) * technology.factor(
+            "logic_area", SAR_REFERENCE_NM, tech)
         return ADCFigures(energy_fj * 1e-3, cycles_ns, area)
     if adc.model == "flash":
+        assert adc.comparator_energy_fj is not None and adc.comparator_area_um2 is not None
+        assert adc.latency_ns is not None
         levels = 2**n - 1
         return ADCFigures(levels * adc.comparator_energy_fj * 1e-3, adc.latency_ns, levels * adc.comparator_area_um2)
     if adc.model == "fom":
-        energy_fj = adc.fom_fj_per_step * 2**n * (tech / adc.fom_reference_nm)
+        assert adc.fom_fj_per_step is not None and adc.latency_ns is not None and adc.area_um2 is not None
+        energy_fj = adc.fom_fj_per_step * 2**n * technology.factor("adc_energy", adc.fom_reference_nm, tech, bits=n)
         return ADCFigures(energy_fj * 1e-3, adc.latency_ns, adc.area_um2)
+    assert adc.energy_pj_by_bits is not None and adc.latency_ns_by_bits is not None
+    assert adc.area_um2_by_bits is not None
     return ADCFigures(adc.energy_pj_by_bits[n], adc.latency_ns_by_bits[n], adc.area_um2_by_bits[n])
 
 
@@ -55,4 +62,4 @@ def lossless_adc_bits(rows_parallel: int, cell_bits: int, dac_bits: int) -> int:
     """
     if min(rows_parallel, cell_bits, dac_bits) < 1:
         raise ValueError("rows_parallel, cell_bits and dac_bits must be >= 1")
-    return max(1, (rows_parallel * (2**cell_bits - 1) * (2**dac_bits - 1)).bit_length())
+    return max(1, int(rows_parallel * (2**cell_bits - 1) * (2**dac_bits - 1)).bit_length())

@@ -30,8 +30,9 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -90,7 +91,8 @@ def _model(nodes: list[Any], inputs: list[tuple[str, list[int]]], outputs: list[
         [numpy_helper.from_array(v, k) for k, v in (inits or {}).items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
-    return model.SerializeToString()
+    data: bytes = model.SerializeToString()
+    return data
 
 
 def _rand(*shape: int) -> np.ndarray:
@@ -144,16 +146,11 @@ def chain_model(length: int) -> tuple[bytes, dict[str, np.ndarray]]:
 # ---- timing -----------------------------------------------------------------------------------------------
 
 def session(model: bytes | str, threads: int) -> Any:
-    """An ONNX Runtime CPU session (model bytes or a file path) with a fixed thread count, inference defaults
-    otherwise."""
-    import onnxruntime as ort
+    """An ONNX Runtime CPU session (model bytes or a file path): :func:`nas_edge._ort.cpu_session`, the export's
+    latency set-up."""
+    from nas_edge._ort import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    return cpu_session(model, threads)
 
 
 def time_session(sess: Any, feeds: dict[str, np.ndarray], *, min_time: float = 0.2, min_runs: int = 10,
@@ -239,33 +236,38 @@ def calibrate(*, threads: int | None = None, name: str = "calibrated-cpu", quick
         raise ValueError("clock='thread' measures the calling thread only: use it with threads=1")
     min_time, blocks = (0.05, 1) if quick else (0.15, 3)
     repeat = (1 if quick else 3) if repeat is None else repeat
-    pick = (lambda shapes: shapes[:2]) if quick else (lambda shapes: shapes)
-    say = progress or (lambda _msg: None)
+    def pick(shapes: Sequence[Any]) -> list[Any]:
+        return list(shapes[:2] if quick else shapes)
+
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(msg)
+
     result = Calibration()
 
     chain = 200
     plan: list[tuple[str, str, Callable[[], tuple[bytes, dict[str, np.ndarray]]], float, float, int]] = [
-        ("overhead", f"{chain} chained tiny Adds", lambda: chain_model(chain), 0, chain * 3 * 64, chain)]
+        ("overhead", f"{chain} chained tiny Adds", partial(chain_model, chain), 0, chain * 3 * 64, chain)]
     for mm, k, n in pick(LINEAR_SHAPES):
-        plan.append(("linear", f"MatMul {mm}x{k} @ {k}x{n}", lambda a=(mm, k, n): matmul_model(*a), mm * k * n,
+        plan.append(("linear", f"MatMul {mm}x{k} @ {k}x{n}", partial(matmul_model, mm, k, n), mm * k * n,
                      4 * (mm * k + k * n + mm * n), 1))
     convs = pick([c for c in CONV_SHAPES if c[3] > 1]) + pick([c for c in CONV_SHAPES if c[3] == 1])
     for cin, cout, size, ker in convs:
         plan.append(("conv" if ker > 1 else "pointwise", f"Conv {cin}->{cout} {ker}x{ker} @{size}",
-                     lambda a=(cin, cout, size, ker): conv_model(*a), size * size * cin * ker * ker * cout,
+                     partial(conv_model, cin, cout, size, ker), size * size * cin * ker * ker * cout,
                      4 * (size * size * (cin + cout) + cin * cout * ker * ker), 1))
     for ch, size in pick(DW_SHAPES):
-        plan.append(("depthwise", f"Conv dw {ch} 3x3 @{size}", lambda a=(ch, size): conv_model(a[0], a[0], a[1], 3,
-                     groups=a[0]), size * size * ch * 9, 4 * (2 * size * size * ch + 9 * ch), 1))
+        plan.append(("depthwise", f"Conv dw {ch} 3x3 @{size}", partial(conv_model, ch, ch, size, 3, groups=ch),
+                     size * size * ch * 9, 4 * (2 * size * size * ch + 9 * ch), 1))
     for b, mm, k, n in pick(DMM_SHAPES):
         plan.append(("dynamic_matmul", f"MatMul {b}x{mm}x{k} @ {b}x{k}x{n}",
-                     lambda a=(b, mm, k, n): batched_matmul_model(*a), b * mm * k * n,
+                     partial(batched_matmul_model, b, mm, k, n), b * mm * k * n,
                      4 * b * (mm * k + k * n + mm * n), 1))
     for elems in pick(ELTWISE_SIZES):
-        plan.append(("bandwidth", f"Add {elems} elements", lambda e=elems: eltwise_model("Add", e), elems,
+        plan.append(("bandwidth", f"Add {elems} elements", partial(eltwise_model, "Add", elems), elems,
                      12 * elems, 1))
     for elems in pick(ELTWISE_SIZES):
-        plan.append(("elementwise", f"Sigmoid {elems} elements", lambda e=elems: eltwise_model("Sigmoid", e),
+        plan.append(("elementwise", f"Sigmoid {elems} elements", partial(eltwise_model, "Sigmoid", elems),
                      5 * elems, 8 * elems, 1))
     best: dict[str, Measurement] = {}
     for _ in range(max(1, int(repeat))):
@@ -278,7 +280,9 @@ def calibrate(*, threads: int | None = None, name: str = "calibrated-cpu", quick
     result.measurements = list(best.values())
     ovh = best[plan[0][1]].seconds / chain
 
-    by = lambda kind: [m for m in result.measurements if m.kind == kind]  # noqa: E731
+    def by(kind: str) -> list[Measurement]:
+        return [m for m in result.measurements if m.kind == kind]
+
     def net(kind: str) -> float:  # seconds of all benchmarks of a kind, per-op overhead removed
         return sum(max(m.seconds - ovh, 1e-9) for m in by(kind))
 

@@ -9,9 +9,16 @@ Two kinds of profile share one file format, told apart by ``kind``:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CellMapping = Literal["differential", "offset", "signed"]
+"""How a signed weight sits on cells; the cost model and the analog simulation read the same names."""
+ProgrammingNoise = Literal["none", "pcm", "gaussian"]
+"""Programming-noise models of the analog simulation."""
+MAPPINGS: tuple[str, ...] = get_args(CellMapping)
+PROGRAMMING_NOISE_MODELS: tuple[str, ...] = get_args(ProgrammingNoise)
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -34,11 +41,14 @@ class ArraySpec(_Strict):
 
     rows: PositiveInt
     cols: PositiveInt
+    memory: Literal["sram", "rram", "pcm", "fefet", "mram", "flash", "other"] | None = Field(
+        None, description="cell technology; decides how cell_area_um2 scales with technology_nm (sram: NeuroSim's "
+        "SRAM cell per node; others: with logic area, as their access transistor sets the cell)")
     cell_bits: Annotated[int, Field(ge=1, le=16)] = 1
     rows_parallel: PositiveInt = Field(description="rows activated in one read (row groups = rows / this)")
     cols_per_adc: PositiveInt = Field(8, description="columns multiplexed onto one ADC")
     dac_bits: Annotated[int, Field(ge=1, le=16)] = 1
-    mapping: Literal["differential", "offset", "signed"] = Field(
+    mapping: CellMapping = Field(
         "differential",
         description="differential: 2 columns per slice; offset: 1 column per slice + 1 reference column per "
         "array; signed: 1 column per slice of the magnitude (weight_bits - 1), each cross-point holds a signed "
@@ -76,7 +86,8 @@ class ADCSpec(_Strict):
     model: Literal["sar", "flash", "fom", "table"]
     bits: Annotated[int, Field(ge=1, le=16)]
     technology_nm: PositiveFloat | None = Field(None, description="defaults to the chip's technology_nm")
-    # fom: Walden figure of merit E = fom * 2^bits, scaled linearly with technology from fom_reference_nm
+    # fom: Walden figure of merit E = fom * 2^bits at fom_reference_nm, scaled to the technology by NeuroSim's
+    # SAR power per node (nas_edge.hardware.technology, rule adc_energy)
     fom_fj_per_step: PositiveFloat | None = None
     fom_reference_nm: PositiveFloat = 22.0
     # flash: one comparator per level
@@ -147,7 +158,7 @@ class NoiseSpec(_Strict):
     """Analog non-idealities (used by the accuracy simulation, not by the cost model)."""
 
     g_max_us: PositiveFloat = 25.0
-    programming_noise: Literal["none", "pcm", "gaussian"] = "none"
+    programming_noise: ProgrammingNoise = "none"
     programming_sigma: NonNegFloat = Field(0.0, description="relative to g_max, for 'gaussian'")
     read_noise_sigma: NonNegFloat = Field(0.0, description="relative to g_max, per read")
     drift_nu: NonNegFloat = Field(0.0, description="drift exponent in g(t) = g0 (t/t0)^-nu")
@@ -155,14 +166,33 @@ class NoiseSpec(_Strict):
     drift_t0_s: PositiveFloat = 20.0
 
 
+class Scaling(_Strict):
+    """What the loader scaled to ``technology_nm`` (see :mod:`nas_edge.hardware.technology`)."""
+
+    from_nm: PositiveFloat = Field(description="node the scaled figures were stated at")
+    to_nm: PositiveFloat
+    scaled: dict[str, str] = Field(default_factory=dict, description="field path -> rule it was scaled by")
+    explicit: list[str] = Field(
+        default_factory=list, description="figures given explicitly at technology_nm, which win over the scaled "
+        "value of the base, with both values")
+
+
 class _ProfileBase(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     provenance: str = Field(min_length=1, description="where the numbers come from")
     base: str | None = Field(None, description="profile this one extends (name or path); resolved on load")
-    technology_nm: PositiveFloat
+    technology_nm: PositiveFloat = Field(
+        description="the chip's node. When it differs from the node the figures are stated at (figures_nm, or "
+        "the base profile's technology_nm), the figures marked x-scales-with are scaled to it; scaling covers "
+        "1-45 nm. A figure this file gives explicitly is taken as stated at technology_nm and wins over the "
+        "base's scaled value (the resolved profile's `scaling.explicit` lists each such case)")
+    figures_nm: PositiveFloat | None = Field(
+        None, description="node the figures written in this file are stated at (default: technology_nm); they "
+        "are scaled to technology_nm on load")
     clock_ghz: PositiveFloat
     precision: Precision = Precision()
+    scaling: Scaling | None = Field(None, description="set on load: what was scaled from which node")
 
 
 class IMCProfile(_ProfileBase):
@@ -173,6 +203,17 @@ class IMCProfile(_ProfileBase):
     digital: DigitalUnit
     chip: ChipSpec = ChipSpec()
     noise: NoiseSpec | None = None
+
+    @model_validator(mode="after")
+    def _sar_range(self) -> IMCProfile:
+        from nas_edge.hardware.technology import SAR_RANGE_NM
+
+        lo, hi = SAR_RANGE_NM
+        tech = self.adc.technology_nm or self.technology_nm
+        if self.adc.model == "sar" and not lo <= tech <= hi:
+            raise ValueError(f"the 'sar' ADC model uses NeuroSim's SAR fits, which cover {lo:g}-{hi:g} nm "
+                             f"(technology {tech:g} nm); give model: table or fom")
+        return self
 
     @property
     def arrays_per_tile(self) -> int:

@@ -217,6 +217,7 @@ class HWScreeningSampler(BaseSampler):
                 continue
             finished = t.state != TrialState.RUNNING
             hit = rows.get(t._trial_id) if finished else None
+            row: np.ndarray | None
             if hit is not None and hit[0] == t.params:  # trial ids are per storage: check the params too
                 row = hit[1]
             else:

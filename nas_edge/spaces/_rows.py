@@ -2,6 +2,13 @@
 
 Rows follow :func:`nas_edge.workload.table.layer_row` exactly (a test holds the two together); the
 ``Workload`` constructor still validates the finished table.
+
+A space's rows follow the fusion convention of the adapters (:mod:`nas_edge.workload._fuse`), so that
+``layers(arch)`` equals ``Workload.from_torch(build(arch))`` row for row: no rows for a bias, an inference
+batch norm or a ReLU-type activation after a convolution or linear layer; a pooling op that is the only
+reader of such a layer's output joins it (:meth:`Rows.pool`); everything else (residual adds, the ReLU after
+them, sigmoid, GELU, norms, softmax, a squeeze-excite pooling whose input is also read by the scaling) is a
+row of its own.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nas_edge.workload.table import OpKind, Workload
+from nas_edge.workload.table import OpKind, Workload, conv_out_size
 
 CONV, LINEAR, MATMUL = int(OpKind.CONV), int(OpKind.LINEAR), int(OpKind.DYNAMIC_MATMUL)
 ELEMENTWISE, NORM, SOFTMAX, POOL, OTHER = (int(OpKind.ELEMENTWISE), int(OpKind.NORM), int(OpKind.SOFTMAX),
@@ -33,7 +40,7 @@ class Rows:
              groups: int = 1, padding: int | None = None) -> tuple[int, int]:
         """Square-kernel conv (padding ``kernel // 2`` unless given); returns the output size."""
         pad = kernel // 2 if padding is None else padding
-        ho, wo = (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1
+        ho, wo = conv_out_size(h, kernel, stride, pad), conv_out_size(w, kernel, stride, pad)
         k, m = cin // groups * kernel * kernel, ho * wo
         self.data.extend((CONV, k, cout, m, groups, kernel * kernel, m * k * cout, k * cout, cin * h * w,
                           cout * m))
@@ -56,6 +63,15 @@ class Rows:
         self.data.extend((kind, 1, 1, 1, 1, 1, elements * ops, 0,
                           elements if in_elements is None else in_elements, elements))
         self.names.append(name)
+
+    def pool(self, name: str, elements: int, ops: float, in_elements: int) -> None:
+        """A pooling op whose input is the last row's output and nothing else's: it joins that row when the
+        row is a convolution or linear layer (whose written outputs become ``elements``), else it is a
+        ``POOL`` row. Use :meth:`op` for a pooling whose input has other readers."""
+        if self.data and self.data[-10] in (CONV, LINEAR):
+            self.data[-1] = elements
+        else:
+            self.op(POOL, name, elements, ops, in_elements)
 
     def chunk(self) -> Chunk:
         """The rows so far, frozen (to memoise a repeated piece of a network and :meth:`extend` it later)."""

@@ -20,28 +20,13 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from nas_edge._json import json_safe
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload.table import Workload
 
 
-class SpaceError(ValueError):
+class SpaceError(NasEdgeError, ValueError):
     """An unknown space, an invalid space option or an architecture that does not belong to a space."""
-
-
-def json_safe(value: Any) -> Any:
-    """Plain Python types only (NumPy scalars and arrays cast, tuples to lists), for Optuna user attrs."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    return value
 
 
 @dataclasses.dataclass(frozen=True)

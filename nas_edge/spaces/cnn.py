@@ -14,9 +14,10 @@ Parameters (all suggested in every trial, whatever the block type, so the space 
 
 The workload describes inference, with the conventions of the torch and ONNX adapters
 (:mod:`nas_edge.workload._rows`), so that ``layers(arch)`` equals ``Workload.from_torch(build(arch))`` row for
-row: batch norm and a ReLU right after a convolution or linear layer are folded into that layer (no rows),
-a ReLU after a residual add and the add cost 1 op per element, sigmoid 5,
-bilinear resize 7 per output element, average pooling 1 per input element.
+row (the convention of :mod:`nas_edge.workload._fuse`): batch norm and a ReLU right after a convolution or
+linear layer are folded into that layer (no rows), and so is the global average pooling when it directly
+follows one (the layer then writes ``channels`` outputs); a ReLU after a residual add and the add cost 1 op
+per element, sigmoid 5, bilinear resize 7 per output element, average pooling 1 per input element.
 """
 
 from __future__ import annotations
@@ -40,11 +41,6 @@ EXPANSIONS = (1, 3, 4, 6)
 def se_channels(channels: int) -> int:
     """Squeeze-excite bottleneck width."""
     return max(4, channels // 4)
-
-
-def conv_out(size: int, kernel: int, stride: int) -> int:
-    """Output length of a convolution with padding ``kernel // 2``."""
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +226,7 @@ class CNNSpace(NetworkSpace):
             chunk, h, w = _stage_chunk(i, s, c, stride, h, w)
             r.extend(chunk)
             c = s.width
-        r.op(POOL, "pool", c, h * w, c * h * w)
+        r.pool("pool", c, h * w, c * h * w)
         r.linear("classifier", c, self.num_classes)
         return r.workload({"network": "cnn"})
 

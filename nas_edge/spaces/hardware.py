@@ -70,7 +70,7 @@ class HardwareSpace(SearchSpace):
         self.rows_parallel_div = tuple(int(d) for d in rows_parallel_div)
         adc = self.base_profile.adc
         if adc_bits is None:
-            adc_bits = sorted(adc.energy_pj_by_bits) if adc.model == "table" else range(3, 9)
+            adc_bits = sorted(adc.energy_pj_by_bits or {}) if adc.model == "table" else range(3, 9)
         self.adc_bits = tuple(int(b) for b in adc_bits)
         if adc.model == "table" and not set(self.adc_bits) <= set(adc.energy_pj_by_bits or {}):
             raise SpaceError(f"hardware space: the base's ADC table has no entries for bits "

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+import numpy as np
+import numpy.typing as npt
 from numba import njit
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit`` keeping the function's signature for the type checker (numba's own types do not)."""
+    return cast(Callable[[F], F], njit(**options))
+
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 #: (column, what was expected) for each check code returned by :func:`first_bad`
 CHECKS = (
@@ -23,13 +38,14 @@ CHECKS = (
 )
 
 
-@njit(cache=True)
-def _bad_count(x):
+@_jit(cache=True)
+def _bad_count(x: float) -> bool:
     return not (math.isfinite(x) and x >= 0)
 
 
-@njit(cache=True)
-def first_bad(kind, k, n, m, groups, kernel, macs, params, in_elems, out_elems, max_kind):
+@_jit(cache=True)
+def first_bad(kind: I64, k: I64, n: I64, m: I64, groups: I64, kernel: I64, macs: F64, params: F64, in_elems: F64,
+              out_elems: F64, max_kind: int) -> tuple[int, int]:
     """(row, check code) of the first impossible value, or (-1, -1)."""
     for i in range(kind.shape[0]):
         if kind[i] < 0 or kind[i] > max_kind:

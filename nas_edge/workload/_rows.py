@@ -11,6 +11,9 @@ Conventions (beyond the column meanings in :mod:`nas_edge.workload.table`):
   **Transposed convolution** ``W[C, M/g, *k]`` is mapped the way a crossbar computes it: every *input* pixel
   (``m = N * prod(S_in)``) meets a ``C/g x (M/g * prod(k))`` matrix per group and the products are scattered
   (col2im), so ``k = C/g``, ``n = M * prod(k)``, ``kernel = 1`` and MACs are the true count (no zeros).
+- **quantize / dequantize** (:data:`QUANTIZE_OPS`) of activations have no row: an INT8 QDQ graph costs what
+  its float graph costs, at the chip's own precision (the profile's); the bit widths read from the graph are
+  reported in ``meta["quantized_bits"]`` by the ONNX adapter.
 - **digital ops** count elementary operations per output element (table :data:`OPS_PER_ELEMENT`);
   transcendental functions count 4, data movement (transpose, concat, gather, pad, ...) counts 0 ops and
   only its bytes. Reductions and pooling count one op per input element (per window element for pooling).
@@ -19,7 +22,7 @@ Conventions (beyond the column meanings in :mod:`nas_edge.workload.table`):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nas_edge.workload.table import OpKind
@@ -38,14 +41,22 @@ OPS_PER_ELEMENT: dict[str, float] = {
          "clamp_min", "clamp_max", "rsub", "sgn", "bitwiseand", "bitwiseor", "bitwisenot", "bitwisexor",
          "nonzero", "range", "shrink", "thresholdedrelu"), 1.0),
     **dict.fromkeys(("clip", "clamp", "hardtanh", "hardtanh_", "leakyrelu", "leaky_relu", "prelu",
-                     "_prelu_kernel", "sqrt", "rsqrt", "square", "quantizelinear", "dequantizelinear",
-                     "quantize_per_tensor", "dequantize", "fake_quantize_per_tensor_affine"), 2.0),
+                     "_prelu_kernel", "sqrt", "rsqrt", "square"), 2.0),
     **dict.fromkeys(("hardsigmoid", "hardsigmoid_", "softsign", "hardswish", "hardswish_", "exp", "log",
                      "pow", "erf", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh",
                      "acosh", "atanh", "log1p", "expm1", "log2", "dynamicquantizelinear"), 4.0),
     **dict.fromkeys(("sigmoid", "tanh", "elu", "celu", "selu", "softplus", "silu", "silu_", "swish"), 5.0),
     **dict.fromkeys(("gelu", "fastgelu", "biasgelu", "quickgelu", "mish"), 8.0),
 }
+# quantize / dequantize of activations: on a chip that computes in that precision they are the
+# representation, not work (no row, like a view); DynamicQuantizeLinear computes its scale and stays a row
+QUANTIZE_OPS = frozenset((
+    "quantizelinear", "dequantizelinear", "quantize_per_tensor", "quantize_per_channel", "dequantize",
+    "fake_quantize_per_tensor_affine", "fake_quantize_per_channel_affine",
+    "fake_quantize_per_tensor_affine_cachemask", "fake_quantize_per_channel_affine_cachemask",
+    "_fake_quantize_per_tensor_affine_cachemask_tensor_qparams", "_fake_quantize_learnable_per_tensor_affine",
+    "_fake_quantize_learnable_per_channel_affine",
+))
 # data movement: bytes only
 MOVE_OPS = frozenset((
     "transpose", "concat", "cat", "stack", "split", "slice", "gather", "gatherelements", "gathernd",
@@ -155,7 +166,10 @@ def einsum_rows(name: str, equation: str, shapes: Sequence[Sequence[int]], stati
         for letter, d in zip(term, shape, strict=True):
             if size.get(letter, 1) == 1:
                 size[letter] = int(d)
-    prod = lambda letters: math.prod(size[c] for c in letters)  # noqa: E731
+
+    def prod(letters: Iterable[str]) -> int:
+        return math.prod(size[c] for c in letters)
+
     if len(terms) == 1:
         return [digital_row(name, OpKind.POOL if set(terms[0]) - set(out) else OpKind.ELEMENTWISE,
                             0.0 if set(terms[0]) == set(out) else prod(terms[0]), prod(terms[0]), prod(out))]
@@ -213,7 +227,7 @@ def _einsum_parse(equation: str, ranks: Sequence[int]) -> tuple[list[str], str]:
     return expanded, out
 
 
-def pool_ops(out_elems: int, window: int) -> float:
+def pool_ops(out_elems: float, window: int) -> float:
     """Pooling: one op per window element per output."""
     return float(out_elems * window)
 
@@ -223,5 +237,5 @@ def resize_ops(mode: str, resized_axes: int) -> float:
     if mode == "nearest":
         return 1.0
     if mode == "cubic":
-        return 2.0 * 4 ** resized_axes
+        return 2.0 * 4.0 ** resized_axes
     return 2.0 ** (resized_axes + 1) - 1.0

@@ -25,9 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
+
+from nas_edge.errors import NasEdgeError
 
 
 class OpKind(IntEnum):
@@ -47,12 +50,17 @@ class OpKind(IntEnum):
         return self in (OpKind.CONV, OpKind.LINEAR)
 
 
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+#: the ten columns in :data:`COLUMNS` order, as the kernels take them
+ColumnArrays = tuple[I64, I64, I64, I64, I64, I64, F64, F64, F64, F64]
+
 STATIC_KINDS = (int(OpKind.CONV), int(OpKind.LINEAR))
 COLUMNS = ("kind", "k", "n", "m", "groups", "kernel", "macs", "params", "in_elems", "out_elems")
 _INT_COLUMNS = ("kind", "k", "n", "m", "groups", "kernel")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(NasEdgeError, ValueError):
     """A workload row with impossible values."""
 
 
@@ -60,18 +68,25 @@ class WorkloadError(ValueError):
 class Workload:
     """A network as a table of compute ops. Build it with :meth:`from_layers` or the adapters."""
 
-    kind: np.ndarray
-    k: np.ndarray
-    n: np.ndarray
-    m: np.ndarray
-    groups: np.ndarray
-    kernel: np.ndarray
-    macs: np.ndarray
-    params: np.ndarray
-    in_elems: np.ndarray
-    out_elems: np.ndarray
+    kind: I64
+    k: I64
+    n: I64
+    m: I64
+    groups: I64
+    kernel: I64
+    macs: F64
+    params: F64
+    in_elems: F64
+    out_elems: F64
     names: tuple[str, ...] = ()
+    batch: int = 1
+    """inferences the table covers (:meth:`batched`): frames per second and per-frame figures divide by it"""
+    op_types: tuple[str, ...] = ()
+    """the source op of each row (ONNX op type, ATen op), or empty"""
+    warnings: tuple[str, ...] = ()
+    """what the source could not cost exactly (unknown ops, unsized nodes, ...)"""
     meta: dict[str, Any] = field(default_factory=dict)
+    """descriptive only (source, producer, opset, inputs, network, ...): nothing that changes a cost"""
 
     def __post_init__(self) -> None:
         n_rows = len(self.kind)
@@ -85,6 +100,13 @@ class Workload:
         if len(names) != n_rows:
             raise WorkloadError(f"{len(names)} names for {n_rows} rows")
         object.__setattr__(self, "names", names)
+        if isinstance(self.batch, bool) or not isinstance(self.batch, (int, np.integer)) or self.batch < 1:
+            raise WorkloadError(f"batch must be an integer >= 1, got {self.batch!r}")
+        object.__setattr__(self, "batch", int(self.batch))
+        object.__setattr__(self, "op_types", tuple(str(t) for t in self.op_types))
+        if self.op_types and len(self.op_types) != n_rows:
+            raise WorkloadError(f"{len(self.op_types)} op types for {n_rows} rows")
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         self.validate()
 
     # -- construction -------------------------------------------------------------------------------
@@ -96,7 +118,9 @@ class Workload:
         Each mapping has ``type`` and its shape keys:
 
         - ``conv``: ``in_channels, out_channels, kernel`` (int or (kh, kw)), ``in_size`` (int or (h, w)),
-          optional ``stride=1, padding='same'|int, dilation=1, groups=1``
+          optional ``stride=1, padding='same'|int, dilation=1, groups=1``, and ``pooled_size`` (int or
+          (h, w)) when a pooling joins the layer (:mod:`nas_edge.workload._fuse`): it then writes
+          ``out_channels x pooled_size`` elements
         - ``linear``: ``in_features, out_features``, optional ``tokens=1``
         - ``matmul`` (activation x activation): ``m, k, n``, optional ``heads=1``
         - ``elementwise`` / ``norm`` / ``softmax`` / ``pool`` / ``other``: ``elements`` (output elements),
@@ -108,16 +132,26 @@ class Workload:
         return cls.from_rows(rows, meta=meta)
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Mapping[str, Any]], *, meta: dict[str, Any] | None = None) -> Workload:
-        """Build from rows that already hold every column (see :func:`layer_row`)."""
-        cols = {c: np.array([r[c] for r in rows]) if rows else np.zeros(0) for c in COLUMNS}
-        return cls(**cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)),
-                   meta=dict(meta or {}))
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]], *, meta: dict[str, Any] | None = None,
+                  warnings: Sequence[str] = ()) -> Workload:
+        """Build from rows that already hold every column (see :func:`layer_row`); a row's ``"op"`` key, when
+        every row has one, gives :attr:`op_types`."""
+        cols = _column_arrays([[r[c] for r in rows] for c in COLUMNS])
+        ops = tuple(str(r["op"]) for r in rows) if rows and all("op" in r for r in rows) else ()
+        return cls(*cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)), op_types=ops,
+                   warnings=tuple(warnings), meta=dict(meta or {}))
 
     @classmethod
     def concat(cls, parts: Sequence[Workload]) -> Workload:
-        cols = {c: np.concatenate([getattr(p, c) for p in parts]) if parts else np.zeros(0) for c in COLUMNS}
-        return cls(**cols, names=tuple(n for p in parts for n in p.names))
+        """The parts one after the other (one inference each: their batches must agree)."""
+        cols = _column_arrays([np.concatenate([p.columns()[i] for p in parts]) if parts else []
+                               for i in range(len(COLUMNS))])
+        batches = {p.batch for p in parts}
+        if len(batches) > 1:
+            raise WorkloadError(f"cannot concatenate workloads of different batches {sorted(batches)}")
+        ops = tuple(t for p in parts for t in p.op_types) if all(p.op_types for p in parts) else ()
+        return cls(*cols, names=tuple(n for p in parts for n in p.names), batch=batches.pop() if batches else 1,
+                   op_types=ops, warnings=tuple(w for p in parts for w in p.warnings))
 
     # -- checks and views ---------------------------------------------------------------------------
 
@@ -127,7 +161,7 @@ class Workload:
             return
         from nas_edge.workload._check import CHECKS, first_bad
 
-        i, code = first_bad(*(getattr(self, c) for c in COLUMNS), int(OpKind.OTHER))
+        i, code = first_bad(*self.columns(), int(OpKind.OTHER))
         if i >= 0:
             col, expected = CHECKS[code]
             raise WorkloadError(
@@ -137,6 +171,11 @@ class Workload:
 
     def __len__(self) -> int:
         return len(self.kind)
+
+    def columns(self) -> ColumnArrays:
+        """The ten columns in :data:`COLUMNS` order."""
+        return (self.kind, self.k, self.n, self.m, self.groups, self.kernel, self.macs, self.params, self.in_elems,
+                self.out_elems)
 
     @property
     def total_macs(self) -> float:
@@ -160,7 +199,7 @@ class Workload:
             kind=self.kind, k=self.k, n=self.n, m=np.where(elementwise, self.m, self.m * batch),
             groups=self.groups, kernel=self.kernel, macs=self.macs * batch, params=self.params,
             in_elems=self.in_elems * batch, out_elems=self.out_elems * batch, names=self.names,
-            meta={**self.meta, "batch": batch * int(self.meta.get("batch", 1))},
+            batch=batch * self.batch, op_types=self.op_types, warnings=self.warnings, meta=dict(self.meta),
         )
 
     def rows(self) -> list[dict[str, Any]]:
@@ -193,6 +232,12 @@ class Workload:
         return from_torch(module, example_input, batch=batch, device=device)
 
 
+def _column_arrays(values: Sequence[Any]) -> ColumnArrays:
+    """Ten sequences (in :data:`COLUMNS` order) as the columns' arrays and dtypes."""
+    return cast(ColumnArrays, tuple(np.asarray(v, dtype=np.int64 if c in _INT_COLUMNS else np.float64)
+                                    for c, v in zip(COLUMNS, values, strict=True)))
+
+
 def _pair(v: Any) -> tuple[int, int]:
     if isinstance(v, (list, tuple)):
         if len(v) != 2:
@@ -201,9 +246,13 @@ def _pair(v: Any) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length of a convolution along one axis (PyTorch's formula)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def conv_out_size(size: int, kernel: int, stride: int = 1, padding: int | tuple[int, int] = 0,
+                  dilation: int = 1) -> int:
+    """Output length of a convolution along one axis (PyTorch's and ONNX's formula); ``padding`` is one
+    amount for both ends or ``(begin, end)``. The one definition: spaces, adapters and the analog layers
+    use it."""
+    pad = 2 * padding if isinstance(padding, int) else padding[0] + padding[1]
+    return (size + pad - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def layer_row(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
@@ -235,9 +284,15 @@ def layer_row(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
             ho, wo = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
             if ho < 1 or wo < 1:
                 raise WorkloadError(f"layer {index} ({name}): conv output would be {ho}x{wo}")
+            pooled = layer.pop("pooled_size", None)
+            qh, qw = (ho, wo) if pooled is None else _pair(pooled)
+            if not (1 <= qh <= ho and 1 <= qw <= wo):
+                raise WorkloadError(f"layer {index} ({name}): pooled_size {qh}x{qw} must lie within the "
+                                    f"conv output {ho}x{wo}")
             k, m = cin // groups * kh * kw, ho * wo
-            row = dict(kind=OpKind.CONV, k=k, n=cout, m=m, groups=groups, kernel=kh * kw, macs=m * k * cout,
-                       params=k * cout, in_elems=cin * h * w, out_elems=cout * m, out_shape=(cout, ho, wo))
+            row: dict[str, Any] = dict(kind=OpKind.CONV, k=k, n=cout, m=m, groups=groups, kernel=kh * kw,
+                                       macs=m * k * cout, params=k * cout, in_elems=cin * h * w,
+                                       out_elems=cout * qh * qw)
         elif kind == "linear":
             fin, fout = int(need("in_features")), int(need("out_features"))
             tokens = int(layer.pop("tokens", 1))

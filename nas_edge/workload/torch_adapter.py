@@ -9,26 +9,30 @@ instead, once, in eval mode and without gradients.
 A tensor is *static* unless it was computed from the example input: parameters, buffers, constants and
 anything derived only from them (``weight.t()``, a reshaped weight, ...). The row rules are those of the ONNX
 adapter (:mod:`nas_edge.workload._rows`), so :func:`from_torch` and :func:`nas_edge.workload.onnx_adapter.
-from_onnx` agree on the same network: same MACs, same static weight matrices. As there, a bias ``add``, an
-eval-mode batch norm or a piecewise-linear activation (ReLU, ReLU6/hardtanh, leaky ReLU, hard sigmoid)
-right after a static layer is folded into it, and views are free. Fused kernels
+from_onnx` agree on the same network, row for row. As there, a bias ``add``, an eval-mode batch norm, a
+piecewise-linear activation (ReLU, ReLU6/hardtanh, leaky ReLU, hard sigmoid) or a pooling op that is the
+only reader of a static layer's output joins that layer (:mod:`nas_edge.workload._fuse`), and views are
+free. Fused kernels
 (PyTorch's CPU ``scaled_dot_product_attention``) are expanded to ``QK^T``, softmax and ``AV`` rows; PyTorch's
 fused transformer fast paths are disabled while tracing so that their ops are seen one by one.
 
 ``example_input`` is one inference (batch 1 recommended): a tensor, a tuple of positional arguments, or a
 dict of keyword arguments. The result covers ``batch`` inferences (``Workload.batched``). Row names are the
-module paths (``layer1.0.conv1``); ``meta["op_types"]`` holds the ATen op of each row.
+module paths (``layer1.0.conv1``); ``op_types`` holds the ATen op of each row.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import weakref
 from collections import Counter
 from typing import Any
 
+from nas_edge.errors import NasEdgeError
 from nas_edge.workload import _rows as R
+from nas_edge.workload._fuse import Op, fold_kind, fuse
 from nas_edge.workload.table import OpKind, Workload
 
 VIEW_OPS = frozenset((
@@ -55,10 +59,8 @@ FUSED_FASTPATH = frozenset(("_transformer_encoder_layer_fwd", "_native_multi_hea
                             "_transformer_decoder_only_layer_fwd"))
 
 
-FUSED_ACTIVATIONS = frozenset(("relu", "hardtanh", "leaky_relu", "hardsigmoid", "clamp", "clamp_min", "relu6"))
 
-
-class TorchTraceError(RuntimeError):
+class TorchTraceError(NasEdgeError, RuntimeError):
     """The module did not run on the example input."""
 
 
@@ -75,92 +77,92 @@ def _first_tensor(obj: Any) -> Any:
 
 
 class _Recorder:
-    """Rows of the ops that touch the example input (the dispatch mode's callback)."""
+    """Every op that touches the example input, described for the fusion pass (the dispatch mode's callback).
+
+    Tensors computed from the input carry a token (a serial number, by tensor identity, forgotten when the
+    tensor dies: ids are reused); an in-place op gives its output a new token.
+    """
 
     def __init__(self) -> None:
-        self.dynamic: set[int] = set()
-        self.producer: dict[int, int] = {}  # id(tensor) -> static row it is the output of
-        self.rows: list[dict[str, Any]] = []
-        self.ops: list[str] = []
+        self.token: dict[int, int] = {}  # id(tensor) -> token, for tensors computed from the input
+        self.serial = itertools.count()
+        self.ops: list[Op] = []
+        self.readers: Counter[int] = Counter()
         self.unknown: Counter[str] = Counter()
         self.warnings: list[str] = []
         self.scope: list[str] = [""]
 
-    # identity by id, forgotten when the tensor dies (ids are reused)
-    def _track(self, table: set[int] | dict[int, int], t: Any, value: int | None = None) -> None:
-        key = id(t)
-        if isinstance(table, set):
-            if key in table:
-                return
-            table.add(key)
-        else:
-            new = key not in table
-            table[key] = value  # type: ignore[assignment]
-            if not new:
-                return
-        with contextlib.suppress(TypeError):  # not weak-referenceable: keep it
-            weakref.finalize(t, table.discard if isinstance(table, set) else table.pop, key,
-                             *(() if isinstance(table, set) else (None,)))
+    def _tokens(self, obj: Any) -> tuple[int, ...]:
+        return tuple(self.token[id(t)] for t in _tensors(obj) if id(t) in self.token)
 
-    def mark_dynamic(self, obj: Any) -> None:
+    def mark_dynamic(self, obj: Any) -> tuple[int, ...]:
+        """Give every tensor in ``obj`` a new token (forgotten when it dies); return the tokens."""
+        out = []
         for t in _tensors(obj):
-            self._track(self.dynamic, t)
+            key = id(t)
+            new = key not in self.token
+            self.token[key] = next(self.serial)
+            out.append(self.token[key])
+            if new:
+                with contextlib.suppress(TypeError):  # not weak-referenceable: keep it
+                    weakref.finalize(t, self.token.pop, key, None)
+        return tuple(out)
 
     def is_static(self, t: Any) -> bool:
-        return id(t) not in self.dynamic
+        return id(t) not in self.token
 
-    def __call__(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
-        ins = _tensors((args, kwargs))
-        if not ins or not any(id(t) in self.dynamic for t in ins):
+    def finish(self, out: Any) -> None:
+        """The module's outputs are read by the caller."""
+        self.readers.update(self._tokens(out))
+
+    def __call__(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
+        ins = self._tokens((args, kwargs))
+        if not ins:
             return  # constant folding: only parameters, buffers and constants
-        self.mark_dynamic(out)
+        self.readers.update(ins)
+        outs = self.mark_dynamic(out)
         name = func.overloadpacket.__name__
         base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
-        if base in VIEW_OPS:
-            src = args[0] if args and hasattr(args[0], "shape") else None
-            if src is not None and id(src) in self.producer:
-                for t in _tensors(out):
-                    self._track(self.producer, t, self.producer[id(src)])
+        first = args[0] if args and hasattr(args[0], "shape") else None
+        src = self.token.get(id(first)) if first is not None and not self.is_static(first) else None
+        if base in VIEW_OPS or base in R.QUANTIZE_OPS:
+            self.ops.append(Op(base, ins, outs, [], fold="view", src=ins[0] if src is None else src))
             return
         label = self.scope[-1] or base
         try:
-            new = self._rows(base, label, args, kwargs, out)
+            rows = self._rows(base, label, args, kwargs, out)
         except (ValueError, IndexError, TypeError) as exc:
             self.warnings.append(f"{base} {label!r}: {exc}; counted as an empty digital op")
-            new = [R.digital_row(label, OpKind.OTHER, 0.0, 0.0, 0.0)]
-        for row in new:
-            op = row.pop("op", base)
-            if row["kind"] <= int(OpKind.DYNAMIC_MATMUL) and (row["k"] < 1 or row["n"] < 1):
-                row = R.digital_row(row["name"], OpKind.OTHER, 0.0, 0.0, 0.0)
-            self.rows.append(row)
-            self.ops.append(op)
-        if len(new) == 1 and new[0]["kind"] in (int(OpKind.CONV), int(OpKind.LINEAR)):
-            self._track(self.producer, _first_tensor(out), len(self.rows) - 1)
+            rows = [R.digital_row(label, OpKind.OTHER, 0.0, 0.0, 0.0)]
+        op = Op(base, ins, outs, rows)
+        self._propose_fold(op, base, args, out)
+        self.ops.append(op)
 
-    def _fold(self, base: str, args: tuple, out: Any) -> bool:
-        """A bias add or eval-mode batch norm right after a static layer joins that layer."""
-        first = args[0] if args else None
-        if base == "add" and len(args) >= 2 and all(hasattr(a, "shape") for a in args[:2]):
-            for x, b in ((args[0], args[1]), (args[1], args[0])):
-                r = self.producer.get(id(x))
-                if r is not None and self.is_static(b) and b.numel() == self.rows[r]["n"] and tuple(
-                        out.shape) == tuple(x.shape) and out is not x:
-                    self._track(self.producer, out, r)
-                    return True
-        if base in FUSED_ACTIVATIONS and first is not None and id(first) in self.producer:
-            self._track(self.producer, _first_tensor(out), self.producer[id(first)])
-            return True
-        if base in ("native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit",
-                    "batch_norm") and first is not None:
-            training = base == "_native_batch_norm_legit" or (
-                base == "native_batch_norm" and len(args) > 5 and bool(args[5]))
-            r = self.producer.get(id(first))
-            if r is not None and not training:
-                self._track(self.producer, _first_tensor(out), r)
-                return True
-        return False
+    def _propose_fold(self, op: Op, base: str, args: tuple[Any, ...], out: Any) -> None:
+        """Mark an op that may join the static layer before it (see :mod:`nas_edge.workload._fuse`)."""
+        kind = fold_kind(base)
+        dynamic = [a for a in _tensors(args) if not self.is_static(a)]
+        if kind is None or len(dynamic) != 1:
+            return
+        x = dynamic[0]
+        if base == "add":
+            b = next((a for a in args[:2] if a is not x), None)
+            if b is not None and hasattr(b, "shape") and self.is_static(b) and tuple(out.shape) == tuple(x.shape):
+                op.fold, op.src, op.bias = kind, self.token.get(id(x)), int(b.numel())
+            return
+        if args[0] is not x:
+            return
+        training = base == "_native_batch_norm_legit" or (
+            base == "native_batch_norm" and len(args) > 5 and bool(args[5])) or (
+            base == "batch_norm" and len(args) > 5 and bool(args[5]))
+        if training:
+            return
+        op.fold, op.src = kind, op.ins[0]
+        if kind == "pool":
+            op.pooled = float(_first_tensor(out).numel())
 
-    def _rows(self, base: str, label: str, args: tuple, kwargs: dict, out: Any) -> list[dict[str, Any]]:
+    def _rows(self, base: str, label: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
+              ) -> list[dict[str, Any]]:
         out_t = _first_tensor(out)
         out_elems = float(sum(t.numel() for t in _tensors(out))) if base in ("split", "topk", "sort") else float(
             out_t.numel() if out_t is not None else 0)
@@ -192,8 +194,6 @@ class _Recorder:
             return [proj, rec, gates]
         if base in FUSED_FASTPATH:
             self.warnings.append(f"fused PyTorch kernel {base} in {label!r} is counted as one digital op")
-        if self._fold(base, args, out):
-            return []
         in_elems = self._in_elems(args, kwargs, out_elems)
         if base in R.NORM_OPS or base in ("batch_norm", "layer_norm", "group_norm", "rms_norm"):
             x = float(args[0].numel())
@@ -224,14 +224,14 @@ class _Recorder:
         self.unknown[base] += 1
         return [R.digital_row(label, OpKind.OTHER, out_elems, in_elems, out_elems)]
 
-    def _in_elems(self, args: tuple, kwargs: dict, out_elems: float) -> float:
+    def _in_elems(self, args: tuple[Any, ...], kwargs: dict[str, Any], out_elems: float) -> float:
         total = 0.0
         for t in _tensors((args, kwargs)):
             n = float(t.numel())
             total += min(n, out_elems) if self.is_static(t) else n
         return total
 
-    def _sdpa(self, label: str, args: tuple) -> list[dict[str, Any]]:
+    def _sdpa(self, label: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         """PyTorch's fused attention: q [..., L, E], k [..., S, E], v [..., S, Ev]."""
         q, k, v = args[0], args[1], args[2]
         kt = (*k.shape[:-2], k.shape[-1], k.shape[-2])
@@ -247,8 +247,9 @@ def _make_modes(recorder: _Recorder) -> tuple[Any, Any]:
     from torch.overrides import TorchFunctionMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    class _Dispatch(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    class _Dispatch(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch's __init_subclass__
+        def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                               kwargs: dict[str, Any] | None = None) -> Any:
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
             recorder(func, args, kwargs, out)
@@ -257,13 +258,14 @@ def _make_modes(recorder: _Recorder) -> tuple[Any, Any]:
     class _NoFastPath(TorchFunctionMode):
         """An active function mode makes PyTorch skip its fused transformer fast paths."""
 
-        def __torch_function__(self, func, types, args=(), kwargs=None):
+        def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                               kwargs: dict[str, Any] | None = None) -> Any:
             return func(*args, **(kwargs or {}))
 
-    return _Dispatch(), _NoFastPath()
+    return _Dispatch(), _NoFastPath()  # type: ignore[no-untyped-call]
 
 
-def _split_input(example_input: Any) -> tuple[tuple, dict]:
+def _split_input(example_input: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if isinstance(example_input, dict):
         return (), dict(example_input)
     if isinstance(example_input, (tuple, list)):
@@ -271,7 +273,7 @@ def _split_input(example_input: Any) -> tuple[tuple, dict]:
     return (example_input,), {}
 
 
-def _trace(module: Any, args: tuple, kwargs: dict, device: str) -> _Recorder:
+def _trace(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], device: str) -> _Recorder:
     import torch
     from torch.utils._pytree import tree_map
 
@@ -287,17 +289,19 @@ def _trace(module: Any, args: tuple, kwargs: dict, device: str) -> _Recorder:
     dispatch, no_fast_path = _make_modes(recorder)
     try:
         if device == "meta":
-            to_meta = lambda t: t.to("meta") if isinstance(t, torch.Tensor) else t  # noqa: E731
+            def to_meta(t: Any) -> Any:
+                return t.to("meta") if isinstance(t, torch.Tensor) else t
+
             state = {k: to_meta(v) for k, v in (*module.named_parameters(remove_duplicate=False),
                                                  *module.named_buffers(remove_duplicate=False))}
             margs, mkwargs = tree_map(to_meta, args), tree_map(to_meta, kwargs)
             recorder.mark_dynamic((margs, mkwargs))
             with torch.no_grad(), no_fast_path, dispatch:
-                torch.func.functional_call(module, state, margs, mkwargs)
+                recorder.finish(torch.func.functional_call(module, state, margs, mkwargs))
         else:
             recorder.mark_dynamic((args, kwargs))
             with torch.no_grad(), no_fast_path, dispatch:
-                module(*args, **kwargs)
+                recorder.finish(module(*args, **kwargs))
     finally:
         for h in handles:
             h.remove()
@@ -343,10 +347,10 @@ def from_torch(module: Any, example_input: Any, *, batch: int = 1, device: str =
     if recorder.unknown:
         ops = ", ".join(f"{op} ({n})" for op, n in sorted(recorder.unknown.items()))
         warnings.append(f"unknown ATen ops counted as digital ops (1 op per output element): {ops}")
-    meta = {"source": type(module).__name__, "device": used, "op_types": tuple(recorder.ops),
-            "warnings": warnings,
+    rows = fuse(recorder.ops, recorder.readers)
+    meta = {"source": type(module).__name__, "device": used,
             "initializer_params": float(sum(p.numel() for p in module.parameters()))}
-    return Workload.from_rows(recorder.rows, meta=meta).batched(int(batch))
+    return Workload.from_rows(rows, meta=meta, warnings=warnings).batched(int(batch))
 
 
 __all__ = ["TorchTraceError", "from_torch"]

@@ -1,4 +1,4 @@
-"""nas-edge glue for HWScreeningSampler: cheap objectives/constraints equal what the Objective computes."""
+"""The screening glue (nas_edge.search.screening): cheap objectives/constraints equal what a trial computes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import optuna
 import pytest
 
-from nas_edge.samplers.nas_glue import ObjectiveScreen, screening_sampler
-from nas_edge.search import HardwareCost, Objective
+from nas_edge.search import HardwareCost, Objective, ObjectiveScreen, screening_sampler
 from nas_edge.spaces import create_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -31,9 +30,12 @@ def test_screen_matches_the_objective(space: str) -> None:
     rows = screen.cheap_objectives(params)
     cons = screen.cheap_constraints(params)
     for p, row, con in zip(params, rows, cons, strict=True):
-        metrics = obj.hardware_metrics(p)
-        assert row.tolist() == pytest.approx([metrics["energy_uj"], metrics["area_mm2"]], rel=1e-12)
+        # the trial's path, one network at a time (nas_edge.cost.estimate), not the screen's batched one
         profile = obj.hardware.profile_for(p)
+        arch = obj.space.from_params({k: p[k] for k in obj.space.distributions()})
+        metrics = obj.hardware.metrics(obj.space.layers(arch), profile)[1]
+        assert obj.hardware_metrics(p) == pytest.approx(metrics, rel=1e-12)
+        assert row.tolist() == pytest.approx([metrics["energy_uj"], metrics["area_mm2"]], rel=1e-12)
         assert con == pytest.approx(obj.hardware.violations(metrics, profile), rel=1e-12)
     # the keys are those the objective gives trial.set_constraint
     study = obj.create_study()

@@ -1,0 +1,21 @@
+"""The root of every expected failure in nas-edge.
+
+Each room raises its own subclass (``ProfileError``, ``WorkloadError``, ``OnnxError``, ``SpaceError``,
+``DataError``, ``AnalogConfigError``, ``SearchError``, ``ExportError`` ...), whose ``str()`` is one line
+naming the file, field or option and what was expected. The command line prints any :class:`NasEdgeError`
+as ``error: <message>`` and exits with :attr:`~NasEdgeError.exit_code`; any other exception is a bug and is
+shown with its traceback. Catch :class:`NasEdgeError` to handle every expected failure of the library.
+
+Misuse of the Python API itself (a negative batch passed to a function, a wrong type) still raises the
+built-in ``ValueError`` / ``TypeError``; most subclasses here also derive from ``ValueError`` for code that
+caught that before the root existed.
+"""
+
+from __future__ import annotations
+
+
+class NasEdgeError(Exception):
+    """An expected failure (bad input, a failed check, an output that cannot be written): one line for the user."""
+
+    exit_code: int = 1
+    """The command line's exit status for this error (1; 2 is a usage error)."""

