@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console
+from nas_edge.cli._common import console, err_console, fail
 
 
 def search(
@@ -44,7 +44,17 @@ def search(
                                            "(short training, proxies, analog simulation) or NAME:ARGUMENT of "
                                            "another registered evaluator")] = "train",
     method: Annotated[str, typer.Option(help="what proposes the trials: sampler (the --sampler, trial by "
-                                        "trial) or another registered search method")] = "sampler",
+                                        "trial), dnas (differentiable search: one trial per --lambda and per "
+                                        "--target, --trials unused) or another registered search method")]
+    = "sampler",
+    lambdas: Annotated[str | None, typer.Option("--lambda", help="dnas: comma-separated weights of the expected "
+                                                "hardware cost, e.g. 0.01,0.1,1 (one architecture each)")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", help="dnas: a bound NAME<=LIMIT the expected "
+                                                     "cost is steered to, e.g. energy_uj<=0.3 (repeatable: one "
+                                                     "architecture each)")] = None,
+    method_option: Annotated[list[str] | None, typer.Option("--method-option", help="KEY=VALUE for the method "
+                                                            "(repeatable), e.g. dnas: epochs=30, warmup_epochs=10, "
+                                                            "metric=latency_ms")] = None,
 ) -> None:
     """Search architectures (and optionally chip knobs) with Optuna; print the feasible Pareto front.
 
@@ -56,6 +66,11 @@ def search(
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, SearchRun
 
+    options = method_options(method_option or [])
+    if lambdas is not None:
+        options["lambdas"] = lambdas
+    if target:
+        options["targets"] = list(target)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
@@ -68,8 +83,9 @@ def search(
         done = run.finished
         if done:
             err_console.print(f"resuming study {study_name!r}: {done} finished trial(s)", highlight=False)
-        bar.update(task, completed=min(done, trials))
-        if done < trials:
+        total = run.planned or trials
+        bar.update(task, total=total, completed=min(done, total))
+        if done < total:
             bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -85,7 +101,8 @@ def search(
                            constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
                            timeout=timeout, sampler=sampler, pruner=pruner, storage=storage, study_name=study_name,
                            seed=seed, training={"epochs": epochs}, analog={"hwa": hwa, "repeats": analog_repeats},
-                           evaluator=evaluator, method=method, callbacks=[advance], on_ready=ready)
+                           evaluator=evaluator, method=method, method_options=options, callbacks=[advance],
+                           on_ready=ready)
     except KeyboardInterrupt:
         bar.stop()
         if not opened:
@@ -94,6 +111,22 @@ def search(
         study = opened[0].study
     bar.stop()
     console.print(pareto_table(study, opened[0].objective.objectives))
+
+
+def method_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a value is read as JSON where it is JSON (numbers, true/false, null), else as text."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--method-option {pair!r}: expected KEY=VALUE, e.g. epochs=30")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text
+    return out
 
 
 def _fmt(v: float) -> str:

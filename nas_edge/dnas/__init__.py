@@ -9,6 +9,7 @@ is exact), a single-path Gumbel-softmax super-network trains weights and archite
 
     result = run_dnas(objective, lambdas="0.01,0.1,1")        # or targets=["energy_uj<=0.3"]
     record_dnas(study, objective, result)
+    run_search(method="dnas", method_options={"lambdas": "0.01,0.1,1"})   # both, in a study (resumable)
 
 Importing this package does not import torch (only a search does).
 """
@@ -19,18 +20,19 @@ from nas_edge.dnas.relax import Factor, Relaxation, Term, list_relaxations, regi
 from nas_edge.dnas.run import (
     USER_ATTR,
     DerivedArchitecture,
+    DNASPlan,
     DNASResult,
-    dnas_search,
     parse_lambdas,
     parse_targets,
-    record_architecture,
+    plan_dnas,
     record_dnas,
     run_dnas,
+    run_plan,
 )
 
 __all__ = [
-    "ADDITIVE_METRICS", "USER_ATTR", "CostTable", "DNASConfig", "DNASError", "DNASResult", "DerivedArchitecture",
-    "Factor", "Relaxation", "Term", "build_tables", "check_additive", "dnas_search", "list_relaxations",
-    "parse_lambdas", "parse_targets", "record_architecture", "record_dnas", "register_relaxation", "relax",
-    "run_dnas",
+    "ADDITIVE_METRICS", "USER_ATTR", "CostTable", "DNASConfig", "DNASError", "DNASPlan", "DNASResult",
+    "DerivedArchitecture", "Factor", "Relaxation", "Term", "build_tables", "check_additive", "list_relaxations",
+    "parse_lambdas", "parse_targets", "plan_dnas", "record_dnas", "register_relaxation", "relax", "run_dnas",
+    "run_plan",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from nas_edge.dnas.cost_table import ADDITIVE_METRICS, CostTable, build_tables, 
 from nas_edge.dnas.relax import Relaxation, relax
 from nas_edge.evaluate.data import Data
 from nas_edge.hardware import Profile
-from nas_edge.search import Constraint, Objective, parse_constraint
+from nas_edge.search import Constraint, Objective, SearchRun, parse_constraint
 from nas_edge.spaces import Architecture, NetworkSpace, json_safe
 
 DEFAULT_LAMBDAS = (0.1,)
@@ -59,23 +59,75 @@ class DerivedArchitecture:
 
 
 @dataclass
-class DNASResult:
-    """Every point of a sweep and what they share."""
+class DNASPlan:
+    """A differentiable search checked and costed, before any training: what :func:`run_plan` runs.
 
-    metric: str
-    profile: str
-    points: list[DerivedArchitecture]
+    ``relaxation`` is the objective's space (the super-network trains on it, the derived architectures are
+    its own); ``table`` holds the penalised metric of the cost space's networks (the same space unless a
+    ``cost_space`` was given). ``points`` is the sweep: a fixed lambda, or a target steering it, per point.
+    """
+
+    objective: Objective
     relaxation: Relaxation
     table: CostTable
+    metric: str
+    profile: str
+    points: tuple[tuple[float | None, Constraint | None], ...]
+    config: DNASConfig
     min_cost: float
     max_cost: float
-    config: DNASConfig
-    seconds: dict[str, float] = field(default_factory=dict)  # tables, warmup, search (all points), total
+    seconds: float  # tabulating
 
     def shared(self) -> dict[str, Any]:
-        """What every recorded trial of this sweep also stores."""
-        return {"profile": self.profile, "min_cost": self.min_cost, "max_cost": self.max_cost,
-                "relaxed": [f.name for f in self.relaxation.relaxed()], "config": self.config.describe()}
+        """What every recorded trial of this sweep also stores (beside its own :meth:`DerivedArchitecture.record`)."""
+        return {"profile": self.profile, "min_cost": self.min_cost,
+                "max_cost": self.max_cost, "relaxed": [f.name for f in self.relaxation.relaxed()],
+                "config": self.config.describe()}
+
+    @property
+    def trials(self) -> int:
+        """Trials a full run adds to a study: one per point."""
+        return len(self.points)
+
+
+@dataclass
+class DNASResult:
+    """Every point of a sweep and the plan they share."""
+
+    plan: DNASPlan
+    points: list[DerivedArchitecture]
+    seconds: dict[str, float] = field(default_factory=dict)  # tables, warmup, search (all points), total
+
+    @property
+    def metric(self) -> str:
+        return self.plan.metric
+
+    @property
+    def profile(self) -> str:
+        return self.plan.profile
+
+    @property
+    def relaxation(self) -> Relaxation:
+        return self.plan.relaxation
+
+    @property
+    def table(self) -> CostTable:
+        return self.plan.table
+
+    @property
+    def min_cost(self) -> float:
+        return self.plan.min_cost
+
+    @property
+    def max_cost(self) -> float:
+        return self.plan.max_cost
+
+    @property
+    def config(self) -> DNASConfig:
+        return self.plan.config
+
+    def shared(self) -> dict[str, Any]:
+        return self.plan.shared()
 
 
 def parse_lambdas(value: float | str | Sequence[float | str] | None) -> tuple[float, ...]:
@@ -125,41 +177,44 @@ def _metric(objective: Objective, metric: str | None, targets: Sequence[Constrai
     return metric
 
 
-def run_dnas(
-    objective: Objective | None = None,
+PLAN_OPTIONS = ("lambdas", "targets", "metric", "fixed", "config", "cost_space")
+"""What :func:`plan_dnas` takes besides the objective (and the :class:`DNASConfig` fields, flat)."""
+
+
+def plan_dnas(
+    objective: Objective,
     *,
-    space: str | NetworkSpace = "cnn",
-    hardware: str | Path | Profile = "neurosim-rram-22nm",
-    data: str | Data = "digits",
     metric: str | None = None,
     lambdas: float | str | Sequence[float | str] | None = None,
     targets: str | Constraint | Sequence[str | Constraint] | None = None,
     fixed: Mapping[str, Any] | None = None,
     config: DNASConfig | Mapping[str, Any] | None = None,
-    space_options: Mapping[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> DNASResult:
-    """Differentiable hardware-aware search: one derived architecture per lambda and per target.
+    cost_space: NetworkSpace | None = None,
+    **settings: Any,
+) -> DNASPlan:
+    """Check a differentiable search and tabulate its cost (no torch, no training): every refusal happens here.
 
-    ``objective`` gives the space, the hardware profile and the data (without one, an :class:`Objective` is
-    built from ``space``, ``hardware``, ``data`` and ``space_options``; pass the same objective to
-    :func:`record_dnas`). ``metric`` is the penalised cost (default: the target's metric, else the
-    objective's first hardware objective that is a sum over layers). ``lambdas`` weigh the expected cost,
-    divided by its value at uniform probabilities, against the cross-entropy; ``targets`` (``"energy_uj<=0.3"``)
-    steer lambda instead. ``fixed`` pins parameters of the space (``{"cnn_resolution": 8}``). Every input is
-    checked — and every target against the cheapest architecture — before any training; the shared weights
-    are warmed up once for the whole sweep.
+    ``metric`` is the penalised cost (default: the target's metric, else the objective's first hardware
+    objective that is a sum over layers). ``lambdas`` weigh the expected cost, divided by its value at uniform
+    probabilities, against the cross-entropy; ``targets`` (``"energy_uj<=0.3"``) steer lambda instead.
+    ``fixed`` pins parameters of the space (``{"cnn_resolution": 8}``). ``config`` and ``settings`` (its fields,
+    flat: ``epochs=5``) are the :class:`DNASConfig`; its seed defaults to the objective's. ``cost_space``
+    costs other networks of the same parameters than the objective's space trains (e.g. the full-size
+    NAS-Bench-201 network while the super-network trains a small proxy). Every target is checked against the
+    cheapest architecture.
     """
     t0 = time.perf_counter()
-    say = progress or (lambda _msg: None)
-    cfg = DNASConfig.coerce(dict(config) if isinstance(config, Mapping) else config)
+    fields = set(DNASConfig.__dataclass_fields__)
+    unknown = sorted(set(settings) - fields)
+    if unknown:
+        raise DNASError(f"unknown DNAS option {', '.join(unknown)}; options: {', '.join(PLAN_OPTIONS)} and the "
+                        f"settings {', '.join(sorted(fields))}")
+    given = asdict(config) if isinstance(config, DNASConfig) else dict(config or {})
+    cfg = DNASConfig.coerce({"seed": objective.seed, **given, **settings})
     lams = parse_lambdas(lambdas)
     goals = parse_targets(targets)
     if not lams and not goals:
         lams = DEFAULT_LAMBDAS
-    if objective is None:
-        objective = Objective(space, hardware, data, objectives=("accuracy", metric or "energy_uj"),
-                              space_options=space_options, seed=cfg.seed)
     if objective.hardware.space is not None:
         raise DNASError("DNAS cannot relax hardware co-search: the chip's knobs (array size, ADC bits, cell bits) "
                         "change every layer's mapping in steps, not smoothly; search the network on one profile, "
@@ -170,63 +225,91 @@ def run_dnas(
     profile = objective.hardware.base
     check_additive(name, profile)
     rx = relax(objective.space, fixed)
-    say(f"tabulating {name} on {profile.name} for {len(rx.relaxed())} relaxed choices")
-    table = build_tables(rx, profile, [name])[name]
-    t_tables = time.perf_counter() - t0
+    cost_rx = rx if cost_space is None else relax(cost_space, fixed)
+    if cost_rx.factors != rx.factors:
+        raise DNASError(f"the cost space ({cost_rx.space.name}) and the trained space ({rx.space.name}) must have "
+                        "the same parameters and choices")
+    table = build_tables(cost_rx, profile, [name])[name]
     low, cheapest = table.extremum("min")
     high, _ = table.extremum("max")
     for goal in goals:
         if goal.limit < low:
             raise DNASError(f"no architecture meets the target {goal}: the cheapest one of the relaxed space costs "
-                            f"{low:.4g} ({name} on {profile.name}: {rx.architecture(cheapest).summary()})")
+                            f"{low:.4g} ({name} on {profile.name}: {cost_rx.architecture(cheapest).summary()})")
+    points = tuple([(lam, None) for lam in lams] + [(None, g) for g in goals])
+    return DNASPlan(objective=objective, relaxation=rx, table=table, metric=name, profile=profile.name,
+                    points=points, config=cfg, min_cost=low, max_cost=high, seconds=time.perf_counter() - t0)
 
+
+def run_plan(plan: DNASPlan, *, points: Sequence[tuple[float | None, Constraint | None]] | None = None,
+             on_point: Callable[[DerivedArchitecture], None] | None = None,
+             stop: Callable[[], bool] | None = None,
+             progress: Callable[[str], None] | None = None) -> DNASResult:
+    """Train: warm the shared weights up once, then search each point (``points``: a subset of the plan's,
+    default all) from them; ``on_point`` sees each derived architecture as soon as it is found, and ``stop()``
+    true ends the sweep before the next point."""
     from nas_edge.dnas.train import Searcher
 
-    searcher = Searcher(rx, objective.data, cfg)
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    cfg, table, rx = plan.config, plan.table, plan.relaxation
+    assert plan.objective.data is not None  # checked by plan_dnas
+    searcher = Searcher(rx, plan.objective.data, cfg)
     say(f"warming up the super-network ({cfg.warmup_epochs} epochs)")
-    t1 = time.perf_counter()
     start = searcher.warmup()
-    t_warm = time.perf_counter() - t1
-    plan: list[tuple[float | None, Constraint | None]] = [(lam, None) for lam in lams] + [(None, g) for g in goals]
-    points = []
-    for lam, bound in plan:
+    t_warm = time.perf_counter() - t0
+    found: list[DerivedArchitecture] = []
+    for lam, bound in plan.points if points is None else points:
+        if found and stop is not None and stop():
+            break
         say(f"searching with {f'lambda={lam:g}' if bound is None else f'target {bound}'} ({cfg.epochs} epochs)")
         out = searcher.search(start, table, lam=lam, limit=None if bound is None else bound.limit)
-        points.append(DerivedArchitecture(
-            architecture=rx.architecture(out.indices), metric=name, lam=lam,
+        derived = DerivedArchitecture(
+            architecture=rx.architecture(out.indices), metric=plan.metric, lam=lam,
             target=None if bound is None else str(bound), cost=table.cost(out.indices),
             expected_cost=out.history["expected_cost"][-1], probabilities=out.probabilities, history=out.history,
-            seconds=out.seconds))
-    total = time.perf_counter() - t0
-    return DNASResult(metric=name, profile=profile.name, points=points, relaxation=rx, table=table, min_cost=low,
-                      max_cost=high, config=cfg,
-                      seconds={"tables": t_tables, "warmup": t_warm, "search": sum(p.seconds for p in points),
-                               "total": total})
+            seconds=out.seconds)
+        found.append(derived)
+        if on_point is not None:
+            on_point(derived)
+    return DNASResult(plan=plan, points=found,
+                      seconds={"tables": plan.seconds, "warmup": t_warm, "search": sum(p.seconds for p in found),
+                               "total": plan.seconds + time.perf_counter() - t0})
 
 
-def record_architecture(study: optuna.Study, objective: Objective, arch: Architecture, *,
-                        user_attrs: Mapping[str, Any] | None = None,
-                        callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = ()) -> FrozenTrial:
-    """Evaluate ``arch`` as an ordinary trial of ``study`` (enqueued, then run by ``objective``)."""
-    study.enqueue_trial(objective.space.to_params(arch), user_attrs=dict(user_attrs or {}))
-    done: list[FrozenTrial] = []
-    study.optimize(objective, n_trials=1, catch=(), callbacks=[lambda _s, t: done.append(t), *callbacks])
-    return done[-1]
+def run_dnas(
+    objective: Objective | None = None,
+    *,
+    space: str | NetworkSpace = "cnn",
+    hardware: str | Path | Profile = "neurosim-rram-22nm",
+    data: str | Data = "digits",
+    space_options: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> DNASResult:
+    """Differentiable hardware-aware search: one derived architecture per lambda and per target
+    (:func:`plan_dnas` with ``options``, then :func:`run_plan`).
+
+    ``objective`` gives the space, the hardware profile and the data (without one, an :class:`Objective` is
+    built from ``space``, ``hardware``, ``data`` and ``space_options``; pass the same objective to
+    :func:`record_dnas`). Every input is checked before any training; the shared weights are warmed up once
+    for the whole sweep. Within a study, ``run_search(method="dnas", method_options=options)`` (``nas-edge
+    search --method dnas``) runs and records it in one go.
+    """
+    if objective is None:
+        seed = options.get("seed", DNASConfig.coerce(options.get("config")).seed)
+        objective = Objective(space, hardware, data, objectives=("accuracy", options.get("metric") or "energy_uj"),
+                              space_options=space_options, seed=seed)
+    say = progress or (lambda _msg: None)
+    say("tabulating the hardware cost of every choice")
+    return run_plan(plan_dnas(objective, **options), progress=progress)
 
 
 def record_dnas(study: optuna.Study, objective: Objective, result: DNASResult,
                 callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = ()) -> list[FrozenTrial]:
-    """Each derived architecture of ``result`` as a trial of ``study``, its derivation in the ``dnas`` user
-    attribute (so ``best_trials``, export and report treat it like any other trial)."""
-    return [record_architecture(study, objective, p.architecture, callbacks=callbacks,
-                                user_attrs={USER_ATTR: p.record(result.shared())}) for p in result.points]
-
-
-def dnas_search(study: optuna.Study, objective: Objective, *,
-                callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
-                **options: Any) -> DNASResult:
-    """:func:`run_dnas` with ``objective`` and ``options``, then :func:`record_dnas` into ``study``: the whole
-    method for a front end (a ``--method dnas`` passes its study, objective and options here)."""
-    result = run_dnas(objective, **options)
-    record_dnas(study, objective, result, callbacks)
-    return result
+    """Each derived architecture of ``result`` as an ordinary trial of ``study`` (:meth:`SearchRun.record`),
+    its derivation in the ``dnas`` user attribute (so ``best_trials``, export and report treat it like any
+    other trial)."""
+    run = SearchRun(objective=objective, study=study)
+    return [run.record(p.architecture, user_attrs={USER_ATTR: p.record(result.shared())}, callbacks=callbacks)
+            for p in result.points]
