@@ -24,15 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from nas_edge.cost import estimate_batch
+from nas_edge.cost import PackedWorkloads, estimate_batch
 from nas_edge.dnas.config import DNASError
 from nas_edge.dnas.relax import Relaxation
 from nas_edge.hardware import Profile
 from nas_edge.hardware.schema import IMCProfile
-from nas_edge.workload.table import Workload
+from nas_edge.workload.table import COLUMNS, OpKind, Workload
 
 ADDITIVE_METRICS = ("energy_uj", "latency_ms", "area_mm2", "macs", "params", "adc_conversions", "arrays_needed")
 """Metrics that are sums over layers (plus a constant): the ones DNAS can penalise exactly."""
@@ -41,7 +42,6 @@ _WHY_NOT = {
     "frames_per_s": "a reciprocal", "tops": "a ratio", "tops_per_w": "a ratio", "tops_per_mm2": "a ratio",
     "utilisation": "a ratio", "edp_uj_ms": "a product of two sums",
 }
-_WORKLOAD_METRICS = {"macs": "total_macs", "params": "total_params"}  # as HardwareCost.metrics takes them
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,33 +143,56 @@ def build_tables(relaxation: Relaxation, profile: Profile, metrics: Sequence[str
 
 def _term_values(relaxation: Relaxation, profiles: Sequence[Profile], metrics: Sequence[str]
                  ) -> dict[tuple[int, str], tuple[float, list[np.ndarray]]]:
-    """For each (profile index, metric): ``(f(empty), [table per term of v = f(rows) - f(empty)])``."""
-    workloads: list[Workload] = [Workload.from_rows([])]
+    """For each (profile index, metric): ``(f(empty), [table per term of v = f(rows) - f(empty)])``.
+
+    Every distinct joint choice of a term is one workload (the term's rows), workload 0 is the empty one; all
+    are packed into one table and costed in one :func:`estimate_batch` call."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    names: list[str] = []
+    offsets = [0, 0]  # workload 0: no rows
     shapes, cache = [], {}
     index: list[list[int]] = []
     for term in relaxation.term_list:
         shapes.append(relaxation.cards(term))
         idx = []
         for combo in relaxation.combos(term):
-            values = relaxation.canonical(term, relaxation.params(dict(zip(term.factors, combo, strict=True))))
+            values = relaxation.term_values(term, combo)
             key = (term.name, tuple(values[f] for f in term.factors))
             if key not in cache:
-                cache[key] = len(workloads)
-                workloads.append(relaxation.term_rows(term, combo))
+                cache[key] = len(offsets) - 1
+                full = relaxation.space.layers(relaxation.space.from_params(values))
+                mask = relaxation.term_mask(term, full.names)
+                parts.append(tuple(c[mask] for c in full.columns()))
+                names.extend(n for n, keep in zip(full.names, mask, strict=True) if keep)
+                offsets.append(offsets[-1] + int(mask.sum()))
             idx.append(cache[key])
         index.append(idx)
-    batch = estimate_batch(workloads, list(profiles))
+    columns: dict[str, Any] = {c: np.concatenate([p[i] for p in parts]) if parts else np.zeros(0)
+                               for i, c in enumerate(COLUMNS)}
+    packed = PackedWorkloads.from_concatenated(Workload(**columns, names=tuple(names)), offsets)
+    n_work = len(packed)
+    batch = estimate_batch(packed, list(profiles))
+    starts = np.asarray(offsets[:-1])
+    per_workload = {  # as HardwareCost.metrics takes them: Workload.total_macs (matmul kinds) and total_params
+        "macs": _sums(np.where(columns["kind"] <= int(OpKind.DYNAMIC_MATMUL), columns["macs"], 0.0), starts,
+                      offsets[-1]),
+        "params": _sums(columns["params"], starts, offsets[-1]),
+    }
     out = {}
     for p in range(len(profiles)):
         for m in metrics:
-            if m in _WORKLOAD_METRICS:
-                col = np.array([getattr(w, _WORKLOAD_METRICS[m]) for w in workloads])
-            else:
-                col = batch.grid(m, len(workloads), len(profiles))[:, p]
+            col = per_workload[m] if m in per_workload else batch.grid(m, n_work, len(profiles))[:, p]
             empty = float(col[0])
             out[(p, m)] = (empty, [(col[np.asarray(idx)] - empty).reshape(shape)
                                    for idx, shape in zip(index, shapes, strict=True)])
     return out
+
+
+def _sums(values: np.ndarray, starts: np.ndarray, end: int) -> np.ndarray:
+    """Sum of ``values`` over each workload's rows (``starts``: where each begins; empty workloads sum to 0)."""
+    total = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    ends = np.append(starts[1:], end)
+    return total[ends] - total[starts]
 
 
 def _table(relaxation: Relaxation, profile: str, metric: str, values: tuple[float, list[np.ndarray]]) -> CostTable:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -81,6 +81,7 @@ class Relaxation(ABC):
         self.factors: tuple[Factor, ...] = tuple(factors)
         self.by_name = {f.name: f for f in self.factors}
         self._terms = self.terms()
+        self._row_terms: dict[str, str] = {}
         names = [t.name for t in self._terms]
         if len(set(names)) != len(names):  # pragma: no cover - an adapter bug
             raise DNASError(f"{type(self).__name__}: term names repeat: {names}")
@@ -144,13 +145,25 @@ class Relaxation(ABC):
         """Every joint choice (indices, row-major) of ``term``'s factors."""
         return itertools.product(*(range(c) for c in self.cards(term)))
 
+    def term_values(self, term: Term, combo: tuple[int, ...]) -> dict[str, Any]:
+        """Parameter values of an architecture whose ``term`` rows are those of ``combo`` (choices of the
+        term's factors; the other factors at their first choice, then :meth:`canonical`)."""
+        return self.canonical(term, self.params(dict(zip(term.factors, combo, strict=True))))
+
+    def term_mask(self, term: Term, names: Sequence[str]) -> np.ndarray:
+        """Which rows (by name) belong to ``term``."""
+        if len(self._terms) == 1:
+            return np.ones(len(names), dtype=bool)
+        lookup = self._row_terms
+        for n in names:
+            if n not in lookup:
+                lookup[n] = self.row_term(n)
+        return np.fromiter((lookup[n] == term.name for n in names), dtype=bool, count=len(names))
+
     def term_rows(self, term: Term, combo: tuple[int, ...]) -> Workload:
         """The rows of ``term`` when its factors take choices ``combo`` (the other factors do not matter)."""
-        values = self.params(dict(zip(term.factors, combo, strict=True)))
-        values = self.canonical(term, values)
-        full = self.space.layers(self.space.from_params(values))
-        mask = np.array([self.row_term(n) == term.name for n in full.names], dtype=bool)
-        return select_rows(full, mask)
+        full = self.space.layers(self.space.from_params(self.term_values(term, combo)))
+        return select_rows(full, self.term_mask(term, full.names))
 
     def check_rows(self, workload: Workload) -> None:
         """Every row of ``workload`` belongs to a known term (an adapter out of step with its space fails here)."""
