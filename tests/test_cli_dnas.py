@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from nas_edge.cli import app
 from nas_edge.dnas import USER_ATTR
+from nas_edge.search import TRACE_ATTR, Trace
 
 runner = CliRunner()
 TINY = ["--method", "dnas", "--objectives", "accuracy,energy_uj", "--epochs", "1", "--no-progress",
@@ -38,11 +39,14 @@ def test_dnas_sweep_is_recorded_as_trials_and_a_rerun_resumes(tmp_path: Path) ->
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     attrs = [t.user_attrs[USER_ATTR] for t in trials]
     assert [(a["lambda"], a["target"]) for a in attrs] == [(0.0, None), (5.0, None), (None, "energy_uj<=0.2")]
+    lambdas = []
     for t, a in zip(trials, attrs, strict=True):
         assert t.values[1] == pytest.approx(a["cost"], rel=1e-9)  # the trial's energy is the table's exact cost
-        assert len(a["lambda_schedule"]) == 2 and a["config"]["epochs"] == 2
+        trace = Trace.from_attr(t.user_attrs[TRACE_ATTR])
+        assert trace is not None and trace.x == [1.0, 2.0] and a["config"]["epochs"] == 2
+        lambdas.append(trace.plots[0].series["lambda"])
         assert t.user_attrs["arch"]  # an ordinary trial: architecture, cost, evaluation as any other
-    assert attrs[1]["lambda_schedule"] == [5.0, 5.0]
+    assert lambdas[1] == [5.0, 5.0] and lambdas[2][-1] == pytest.approx(attrs[2]["final_lambda"], rel=1e-3)
     code, _, err = invoke(*args[:-2])  # the same command again: every point is recorded, nothing reruns
     assert code == 0, err
     assert "resuming study 'nas-edge': 3 finished" in err

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from nas_edge.dnas import USER_ATTR, build_tables, record_dnas, relax, run_dnas
 from nas_edge.hardware import load_profile
-from nas_edge.search import Objective
+from nas_edge.search import TRACE_ATTR, Objective, Trace
 from nas_edge.spaces import create_space
 
 torch = pytest.importorskip("torch")
@@ -167,9 +167,15 @@ def test_sweep_derives_architectures_and_records_them_as_ordinary_trials() -> No
         assert t.values[1] == pytest.approx(p.cost, rel=1e-9)  # the trial's energy is the table's cost
         attr = t.user_attrs[USER_ATTR]
         json.dumps(attr)
-        assert attr["lambda_schedule"] == pytest.approx(p.history["lambda"])
-        assert attr["probabilities"].keys() == {f.name for f in rx.relaxed()}
         assert attr["min_cost"] == pytest.approx(low)
+        trace = Trace.from_attr(t.user_attrs[TRACE_ATTR])
+        assert trace is not None
+        plots = {pl.title: pl.series for pl in trace.plots}
+        assert next(iter(plots.values()))["lambda"] == pytest.approx(p.history["lambda"], rel=1e-3)
+        for f in rx.relaxed():  # every factor's probabilities per epoch, one series per choice
+            assert list(plots[f.name]) == [str(c) for c in f.choices]
+            np.testing.assert_allclose([plots[f.name][str(c)] for c in f.choices],
+                                       np.array(p.probabilities[f.name]).T, atol=1e-4)
     assert study.best_trials
     assert np.isfinite(trials[0].user_attrs["evaluation"]["seconds"])
 

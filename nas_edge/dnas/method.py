@@ -41,7 +41,7 @@ class DNASMethod:
         shared = plan.shared()
 
         def record(point: DerivedArchitecture) -> None:
-            run.record(point.architecture, user_attrs={USER_ATTR: point.record(shared)}, callbacks=callbacks)
+            run.record(point.architecture, user_attrs=point.user_attrs(shared), callbacks=callbacks)
 
         def stop() -> bool:
             return run.timeout is not None and time.monotonic() - t0 >= run.timeout

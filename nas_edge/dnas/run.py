@@ -18,7 +18,7 @@ from nas_edge.dnas.cost_table import ADDITIVE_METRICS, CostTable, build_tables, 
 from nas_edge.dnas.relax import Relaxation, relax
 from nas_edge.evaluate.data import Data
 from nas_edge.hardware import Profile
-from nas_edge.search import Constraint, Objective, SearchRun, parse_constraint
+from nas_edge.search import TRACE_ATTR, Constraint, Objective, SearchRun, Trace, TracePlot, parse_constraint
 from nas_edge.spaces import Architecture, NetworkSpace, json_safe
 
 DEFAULT_LAMBDAS = (0.1,)
@@ -39,6 +39,7 @@ class DerivedArchitecture:
     probabilities: dict[str, list[list[float]]]  # factor -> per epoch -> per choice
     history: dict[str, list[float]]
     seconds: float
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # factor -> its choices (trace labels)
 
     @property
     def meets_target(self) -> bool | None:
@@ -47,15 +48,40 @@ class DerivedArchitecture:
         return parse_constraint(self.target).violation(self.cost) <= 0
 
     def record(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON-safe user attribute stored with the trial: metric, lambda or target, the lambda and
-        temperature schedules, the expected and argmax cost and the probabilities per epoch."""
+        """The JSON-safe ``dnas`` user attribute: metric, lambda or target (and the last lambda), the expected
+        and argmax cost, whether the target is met, and ``extra`` (the sweep's shared settings)."""
+        lams = self.history.get("lambda", [])
         return json_safe({
             "metric": self.metric, "lambda": self.lam, "target": self.target, "cost": self.cost,
             "expected_cost": self.expected_cost, "meets_target": self.meets_target,
-            "seconds": round(self.seconds, 3), "lambda_schedule": self.history.get("lambda", []),
-            "history": {k: v for k, v in self.history.items() if k != "lambda"},
-            "probabilities": self.probabilities, **(extra or {}),
+            "final_lambda": lams[-1] if lams else self.lam, "seconds": round(self.seconds, 3), **(extra or {}),
         })
+
+    def trace(self) -> Trace:
+        """The per-epoch curves (lambda, cost, training, every factor's probabilities) for the study report."""
+        h = self.history
+        epochs = len(h.get("lambda", []))
+        steered = self.target is not None
+        cost = {"expected": h.get("expected_cost", []), "argmax": h.get("argmax_cost", [])}
+        if steered:
+            cost["target"] = [parse_constraint(str(self.target)).limit] * epochs
+        plots = [
+            TracePlot(f"lambda {'steered to ' + str(self.target) if steered else 'fixed'}", "lambda",
+                      {"lambda": h.get("lambda", [])}, log_y=steered),
+            TracePlot(f"{self.metric}: expected and argmax", self.metric, cost),
+            TracePlot("losses on the two splits", "cross-entropy / accuracy",
+                      {k: h[k] for k in ("weight_loss", "arch_loss", "arch_accuracy") if k in h}, group="training"),
+            TracePlot("temperature", "tau", {"tau": h.get("tau", [])}, group="training"),
+        ]
+        for name, rows in self.probabilities.items():
+            labels = [str(c) for c in self.choices.get(name, range(len(rows[0]) if rows else 0))]
+            plots.append(TracePlot(name, "probability", {lab: [r[j] for r in rows] for j, lab in enumerate(labels)},
+                                   group="architecture probabilities"))
+        return Trace("dnas", "epoch", [float(e) for e in range(1, epochs + 1)], plots)
+
+    def user_attrs(self, shared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What a recorded trial stores: :meth:`record` (``dnas``) and :meth:`trace` (``search_trace``)."""
+        return {USER_ATTR: self.record(shared), TRACE_ATTR: self.trace().to_attr()}
 
 
 @dataclass
@@ -268,7 +294,7 @@ def run_plan(plan: DNASPlan, *, points: Sequence[tuple[float | None, Constraint 
             architecture=rx.architecture(out.indices), metric=plan.metric, lam=lam,
             target=None if bound is None else str(bound), cost=table.cost(out.indices),
             expected_cost=out.history["expected_cost"][-1], probabilities=out.probabilities, history=out.history,
-            seconds=out.seconds)
+            seconds=out.seconds, choices={f.name: f.choices for f in rx.relaxed()})
         found.append(derived)
         if on_point is not None:
             on_point(derived)
@@ -308,8 +334,8 @@ def run_dnas(
 def record_dnas(study: optuna.Study, objective: Objective, result: DNASResult,
                 callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = ()) -> list[FrozenTrial]:
     """Each derived architecture of ``result`` as an ordinary trial of ``study`` (:meth:`SearchRun.record`),
-    its derivation in the ``dnas`` user attribute (so ``best_trials``, export and report treat it like any
-    other trial)."""
+    its derivation in the ``dnas`` user attribute and its per-epoch curves in ``search_trace`` (drawn by the
+    study report); ``best_trials``, export and report treat it like any other trial."""
     run = SearchRun(objective=objective, study=study)
-    return [run.record(p.architecture, user_attrs={USER_ATTR: p.record(result.shared())}, callbacks=callbacks)
+    return [run.record(p.architecture, user_attrs=p.user_attrs(result.shared()), callbacks=callbacks)
             for p in result.points]

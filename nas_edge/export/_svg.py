@@ -177,7 +177,7 @@ def bars_svg(
 
 
 def lines_svg(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    series: Mapping[str, Sequence[Sequence[float]]],
     *,
     x_label: str,
     y_label: str,
@@ -185,21 +185,31 @@ def lines_svg(
     width: int = 640,
     height: int = 380,
 ) -> str:
-    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``."""
+    """One line per series ``name -> (xs, ys)`` or ``(xs, ys, low, high)`` (with a shaded band from ``low`` to
+    ``high``); a non-finite value leaves a gap in its line."""
     xs_all = [float(x) for s in series.values() for x in s[0]]
     ys_all = [float(y) for s in series.values() for part in s[1:] for y in part if math.isfinite(float(y))]
     fr = _Frame(xs_all, ys_all, width, height)
     body = fr.axes(x_label, y_label, title)
-    for j, (name, (xs, ys, lo, hi)) in enumerate(series.items()):
+    col = max(60, min(110, 20 + 7 * max((len(n) for n in series), default=1)))
+    per_row = max(1, (width - fr.left - fr.right - 8) // col)
+    for j, (name, (xs, ys, *band_edges)) in enumerate(series.items()):
         color = PALETTE[j % len(PALETTE)]
-        band = [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in zip(xs, hi, strict=True)]
-        band += [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in reversed(list(zip(xs, lo, strict=True)))]
-        body.append(f'<polygon points="{" ".join(band)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
-        path = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}"
-                        for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
-        body.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.8"><title>{escape(name)}'
-                    f"</title></path>")
-        lx, ly = fr.left + 8 + (j % 4) * 110, fr.top + 14 + 14 * (j // 4)
+        if band_edges:
+            lo, hi = band_edges
+            band = [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in zip(xs, hi, strict=True)]
+            band += [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in reversed(list(zip(xs, lo, strict=True)))]
+            body.append(f'<polygon points="{" ".join(band)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
+        path, gap = [], True
+        for x, y in zip(xs, ys, strict=True):
+            if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+                gap = True
+                continue
+            path.append(f"{'M' if gap else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}")
+            gap = False
+        body.append(f'<path d="{" ".join(path)}" fill="none" stroke="{color}" stroke-width="1.8"><title>'
+                    f"{escape(name)}</title></path>")
+        lx, ly = fr.left + 8 + (j % per_row) * col, fr.top + 14 + 14 * (j // per_row)
         body.append(f'<rect x="{lx}" y="{ly - 9}" width="9" height="9" fill="{color}"/>'
                     f'<text x="{lx + 13}" y="{ly}">{escape(name)}</text>')
     return _svg(width, height, body, title or f"{y_label} vs {x_label}")

@@ -21,6 +21,7 @@ from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
 from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION, STUDY_SCHEMA_ID
 from nas_edge.search.constraints import trial_feasible as feasible
+from nas_edge.search.trace import TRACE_ATTR, Trace
 
 Progress = Callable[[str], None]
 
@@ -375,9 +376,10 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
                 summary = Architecture.from_dict(arch).summary()
             except Exception:
                 summary = None
+        trace = Trace.from_attr(t.user_attrs.get(TRACE_ATTR))
         rows.append({"number": t.number, "state": t.state.name, "values": list(t.values) if t.values else [],
                      "feasible": feasible(t), "params": dict(t.params), "architecture_summary": summary,
-                     "hardware": t.user_attrs.get("hardware")})
+                     "hardware": t.user_attrs.get("hardware"), "trace": trace and trace.to_attr()})
     export_entries = []
     for r in exports:
         export_entries.append({
