@@ -241,3 +241,73 @@ def test_tables_take_terms_without_factors_and_shared_factors() -> None:
     probs = {"a": np.array([0.25, 0.75]), "b": np.array([0.5, 0.25, 0.25])}
     brute = sum(probs["a"][i] * probs["b"][j] * table.cost({"a": i, "b": j}) for i in range(2) for j in range(3))
     assert table.expected_numpy(probs) == pytest.approx(brute)
+
+
+@st.composite
+def chain_tables(draw: st.DrawFn) -> tuple:
+    """A random cost table shaped like a relaxation's: one term per factor and its neighbour, plus unary ones."""
+    from nas_edge.dnas import CostTable
+
+    cards = {f"f{i}": draw(st.integers(1, 4)) for i in range(draw(st.integers(1, 4)))}
+    names = list(cards)
+    values = st.floats(0, 10, allow_nan=False)
+    terms = []
+    for i, n in enumerate(names):
+        scope = (n,) if i == 0 else (names[i - 1], n)
+        shape = [cards[m] for m in scope]
+        terms.append((scope, np.array(draw(st.lists(values, min_size=int(np.prod(shape)),
+                                                     max_size=int(np.prod(shape))))).reshape(shape)))
+    table = CostTable("energy_uj", "x", cards, tuple(terms), constant=draw(values))
+    log_probs = {n: np.log(np.array(draw(st.lists(st.floats(0.01, 1), min_size=c, max_size=c)))) for n, c in
+                 cards.items()}
+    return table, log_probs
+
+
+@settings(max_examples=200)
+@given(chain_tables(), st.floats(-0.1, 1.1))
+def test_most_likely_within_meets_the_limit_and_no_single_change_improves_it(tl: tuple, where: float) -> None:
+    table, lp = tl
+    low, high = table.extremum("min")[0], table.extremum("max")[0]
+    limit = low + where * (high - low)
+    combos = [dict(zip(table.cards, c, strict=True)) for c in itertools.product(*map(range, table.cards.values()))]
+
+    def score(x: dict) -> float:
+        return sum(float(lp[n][i]) for n, i in x.items())
+
+    got = table.most_likely_within(lp, limit)
+    if limit < low:
+        assert got is None
+        return
+    assert got is not None and table.cost(got) <= limit
+    argmax = {n: int(np.argmax(v)) for n, v in lp.items()}
+    if table.cost(argmax) <= limit:  # the argmax already meets it: nothing to give up
+        assert score(got) == pytest.approx(score(argmax))
+    best = max(score(x) for x in combos if table.cost(x) <= limit)
+    assert score(got) <= best + 1e-9
+    for n, c in table.cards.items():  # a local optimum at least
+        for i in range(c):
+            other = {**got, n: i}
+            assert table.cost(other) > limit or score(other) <= score(got) + 1e-12
+
+
+def test_most_likely_within_on_the_cnn_table_is_the_brute_force_best_on_most_draws() -> None:
+    _, _, tables = small_tables("neurosim-rram-22nm")
+    table = tables["energy_uj"]
+    combos = [dict(zip(table.cards, c, strict=True)) for c in itertools.product(*map(range, table.cards.values()))]
+    costs = np.array([table.cost(x) for x in combos])
+    idx = np.array([[x[n] for n in table.cards] for x in combos])
+    low, uniform = costs.min(), table.uniform()
+    rng = np.random.default_rng(0)
+    exact = 0
+    for _ in range(10):
+        lp = {n: np.log(rng.dirichlet(np.ones(c) * 0.5) + 1e-9) for n, c in table.cards.items()}
+        limit = low + rng.uniform(0.05, 1.0) * (uniform - low)
+        got = table.most_likely_within(lp, limit)
+        assert got is not None and table.cost(got) <= limit
+        scores = sum(lp[n][idx[:, k]] for k, n in enumerate(table.cards))
+        best = scores[costs <= limit].max()
+        mine = sum(lp[n][i] for n, i in got.items())
+        assert mine <= best + 1e-9
+        exact += bool(mine >= best - 1e-9)
+    assert exact >= 7  # the hull and single changes find the constrained optimum on most draws
+

@@ -158,6 +158,7 @@ def test_sweep_derives_architectures_and_records_them_as_ordinary_trials() -> No
     assert heavy.history["expected_cost"][-1] < 0.5 * uniform  # a large lambda pulls the expected cost down
     assert heavy.history["lambda"] == [30.0] * 3
     assert steered.history["lambda"][0] != pytest.approx(result.config.lambda_start)  # steered, not fixed
+    assert steered.meets_target and steered.cost <= float(target.partition("<=")[2])
 
     study = optuna.create_study(directions=obj.directions)
     trials = record_dnas(study, obj, result)
@@ -188,3 +189,41 @@ def test_torch_expected_cost_takes_terms_without_factors() -> None:
                       ((("a",), np.array([1.0, 2.0])), ((), np.array(5.0)), (("b",), np.array([0.5]))), constant=0.5)
     probs = {"a": torch.tensor([0.25, 0.75], dtype=torch.float64)}  # b is fixed: not in probs
     assert float(expected_cost(table, probs)) == pytest.approx(table.expected_numpy({**probs, "b": np.ones(1)}))
+
+
+def test_an_argmax_over_the_target_gives_way_to_the_likeliest_architecture_within_it(monkeypatch) -> None:
+    """The dual update steers the expected cost, not the argmax's: where the argmax ends over the target, the
+    derived architecture is the likeliest one that meets it (the plan checked that one exists)."""
+    import nas_edge.dnas.train as train
+    from nas_edge.dnas import plan_dnas, run_plan
+
+    space, rx, tables = small()
+    table = tables["energy_uj"]
+    high, priciest = table.extremum("max")
+    low = table.extremum("min")[0]
+    limit = low + 0.1 * (table.uniform() - low)
+    log_probs = {f.name: [0.0 if i == priciest[f.name] else -3.0 - i for i in range(len(f.choices))]
+                 for f in rx.relaxed()}
+
+    class Overshooting:  # a search whose argmax is the priciest architecture, and very likely
+        def __init__(self, *_args) -> None:
+            pass
+
+        def warmup(self) -> dict:
+            return {}
+
+        def search(self, _start, _table, **_kw) -> train.Outcome:
+            return train.Outcome(indices=dict(priciest), probabilities={}, log_probs=log_probs,
+                                 history={"lambda": [1.0], "expected_cost": [high]})
+
+    monkeypatch.setattr(train, "Searcher", Overshooting)
+    obj = Objective(space, "neurosim-rram-22nm", "digits", objectives=("accuracy", "energy_uj"))
+    result = run_plan(plan_dnas(obj, targets=[f"energy_uj<={limit:.6g}", f"energy_uj<={high * 2:.6g}"]))
+    tight, loose = result.points
+    assert tight.repaired and tight.meets_target and tight.argmax_cost == pytest.approx(high)
+    assert tight.cost <= limit < high
+    assert tight.architecture == rx.architecture(table.most_likely_within(log_probs, float(f"{limit:.6g}")))
+    assert tight.record()["derived"] == "likeliest within the target"
+    assert not loose.repaired and loose.architecture == rx.architecture(priciest)  # the argmax already meets it
+    assert loose.record()["derived"] == "argmax"
+

@@ -77,7 +77,63 @@ class CostTable:
 
     def extremum(self, mode: str = "min") -> tuple[float, dict[str, int]]:
         """The lowest (``"min"``) or highest (``"max"``) cost of any architecture, and its choices."""
-        return _eliminate(self.terms, self.cards, mode, self.constant)
+        _, choice = _eliminate(self.terms, self.cards, mode, self.constant)
+        return self.cost(choice), choice  # summed as every other cost is (a limit equal to it is met)
+
+    def most_likely_within(self, log_probs: Mapping[str, Sequence[float]], limit: float) -> dict[str, int] | None:
+        """The most probable architecture costing at most ``limit`` when factor ``f`` takes choice ``i`` with
+        log-probability ``log_probs[f][i]`` (factors not given: uniform), or ``None`` when none is that cheap.
+
+        The Lagrangian ``max log p(x) - mu * cost(x)`` is solved exactly for each ``mu`` by variable elimination
+        (its sum of tables plus one per factor); the smallest ``mu`` (by bisection) whose maximiser meets the
+        limit gives the best such architecture on the hull of (cost, log p), which single choice changes then
+        improve while one raises the probability and keeps the cost within the limit.
+        """
+        low, cheapest = self.extremum("min")
+        if low > limit:
+            return None
+        lp = {n: np.asarray(log_probs.get(n, np.zeros(c)), dtype=np.float64) for n, c in self.cards.items()}
+        unary = tuple(((n,), -v) for n, v in lp.items())
+        span = max(1e-12, sum(float(v.max() - v.min()) for v in lp.values()))
+
+        def solve(mu: float) -> dict[str, int]:
+            return _eliminate(tuple((names, mu * t) for names, t in self.terms) + unary, self.cards, "min", 0.0)[1]
+
+        best = solve(0.0)
+        if self.cost(best) > limit:
+            lo, hi = 0.0, span / max(self.extremum("max")[0] - low, 1e-12 * max(1.0, abs(low)))
+            found = solve(hi)
+            for _ in range(60):  # mu grows by 4^60: the cheapest architecture (or one as cheap) wins
+                if self.cost(found) <= limit:
+                    break
+                lo, hi = hi, hi * 4
+                found = solve(hi)
+            else:
+                found = cheapest
+            for _ in range(50):
+                mid = (lo + hi) / 2
+                trial = solve(mid)
+                if self.cost(trial) <= limit:
+                    hi, found = mid, trial
+                else:
+                    lo = mid
+            best = found if self.cost(found) <= limit else cheapest
+
+        def score(x: Mapping[str, int]) -> float:
+            return sum(float(lp[n][i]) for n, i in x.items())
+
+        improved = True
+        while improved:
+            improved = False
+            for n, v in lp.items():
+                for i in np.argsort(-v):
+                    if v[i] <= v[best[n]]:
+                        break
+                    other = {**best, n: int(i)}
+                    if self.cost(other) <= limit and score(other) > score(best):
+                        best, improved = other, True
+                        break
+        return best
 
 
 def _eliminate(terms: Sequence[tuple[tuple[str, ...], np.ndarray]], cards: Mapping[str, int], mode: str,

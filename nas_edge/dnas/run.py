@@ -28,7 +28,9 @@ USER_ATTR = "dnas"
 
 @dataclass
 class DerivedArchitecture:
-    """The argmax of one search, with how it got there."""
+    """What one search derived, with how it got there: the argmax of the architecture distribution or, when a
+    target was given and the argmax overshoots it, the likeliest architecture that meets it
+    (:meth:`CostTable.most_likely_within`; ``repaired`` true, ``argmax_cost`` the overshooting cost)."""
 
     architecture: Architecture
     metric: str
@@ -40,6 +42,8 @@ class DerivedArchitecture:
     history: dict[str, list[float]]
     seconds: float
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # factor -> its choices (trace labels)
+    argmax_cost: float | None = None  # the argmax's cost (None: ``cost``)
+    repaired: bool = False
 
     @property
     def meets_target(self) -> bool | None:
@@ -54,7 +58,9 @@ class DerivedArchitecture:
         return json_safe({
             "metric": self.metric, "lambda": self.lam, "target": self.target, "cost": self.cost,
             "expected_cost": self.expected_cost, "meets_target": self.meets_target,
-            "final_lambda": lams[-1] if lams else self.lam, "seconds": round(self.seconds, 3), **(extra or {}),
+            "final_lambda": lams[-1] if lams else self.lam, "seconds": round(self.seconds, 3),
+            "argmax_cost": self.cost if self.argmax_cost is None else self.argmax_cost,
+            "derived": "likeliest within the target" if self.repaired else "argmax", **(extra or {}),
         })
 
     def trace(self) -> Trace:
@@ -290,11 +296,15 @@ def run_plan(plan: DNASPlan, *, points: Sequence[tuple[float | None, Constraint 
             break
         say(f"searching with {f'lambda={lam:g}' if bound is None else f'target {bound}'} ({cfg.epochs} epochs)")
         out = searcher.search(start, table, lam=lam, limit=None if bound is None else bound.limit)
+        indices, argmax_cost = out.indices, table.cost(out.indices)
+        if bound is not None and argmax_cost > bound.limit:  # the argmax overshoots: the likeliest that meets it
+            indices = table.most_likely_within(out.log_probs, bound.limit) or indices  # None: checked by the plan
         derived = DerivedArchitecture(
-            architecture=rx.architecture(out.indices), metric=plan.metric, lam=lam,
-            target=None if bound is None else str(bound), cost=table.cost(out.indices),
+            architecture=rx.architecture(indices), metric=plan.metric, lam=lam,
+            target=None if bound is None else str(bound), cost=table.cost(indices),
             expected_cost=out.history["expected_cost"][-1], probabilities=out.probabilities, history=out.history,
-            seconds=out.seconds, choices={f.name: f.choices for f in rx.relaxed()})
+            seconds=out.seconds, choices={f.name: f.choices for f in rx.relaxed()}, argmax_cost=argmax_cost,
+            repaired=indices is not out.indices)
         found.append(derived)
         if on_point is not None:
             on_point(derived)

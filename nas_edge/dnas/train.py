@@ -78,6 +78,7 @@ class Outcome:
 
     indices: dict[str, int]
     probabilities: dict[str, list[list[float]]]  # factor -> per epoch -> per choice
+    log_probs: dict[str, list[float]]  # factor -> per choice, at the end (the temperature applied)
     history: dict[str, list[float]] = field(default_factory=dict)  # lambda, tau, expected/argmax cost, losses
     seconds: float = 0.0
 
@@ -192,7 +193,9 @@ class Searcher:
                     hist["weight_loss"].append(w_loss / steps)
                     hist["arch_loss"].append(a_loss / steps)
                     hist["arch_accuracy"].append(a_correct / max(1, a_seen))
-        return Outcome(indices=self._argmax(logits), probabilities=probs_log, history=hist,
+        with torch.no_grad():
+            final = {n: torch.log_softmax(v / tau, 0).tolist() for n, v in logits.items()}
+        return Outcome(indices=self._argmax(logits), probabilities=probs_log, log_probs=final, history=hist,
                        seconds=time.perf_counter() - t0)
 
     def _argmax(self, logits: Mapping[str, torch.Tensor]) -> dict[str, int]:
