@@ -311,3 +311,19 @@ def test_most_likely_within_on_the_cnn_table_is_the_brute_force_best_on_most_dra
         exact += bool(mine >= best - 1e-9)
     assert exact >= 7  # the hull and single changes find the constrained optimum on most draws
 
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_nb201_table_is_the_cost_models_exact_cost_of_every_cell(profile: str) -> None:
+    """The nb201 relaxation: one term over the six edges (dead edges and fusion across cells make nothing
+    smaller exact); three edges pinned keep the test to 125 cells, one of which cuts every path."""
+    space = create_space("nb201", input_shape=(1, 8, 8), cells=2, channels=4)
+    rx = relax(space, fixed={"nb201_e10": "skip_connect", "nb201_e20": "none", "nb201_e21": "nor_conv_1x1"})
+    prof = load_profile(profile)
+    tables = build_tables(rx, prof, ["energy_uj", "latency_ms", "params"])
+    assert [f.name for f in rx.relaxed()] == ["nb201_e30", "nb201_e31", "nb201_e32"]
+    for combo in itertools.product(range(5), repeat=3):
+        idx = dict(zip(["nb201_e30", "nb201_e31", "nb201_e32"], combo, strict=True))
+        arch = rx.architecture(idx)
+        exact = HardwareCost(prof, objectives=()).metrics(space.layers(arch), prof)[1]
+        for metric, table in tables.items():
+            assert table.cost(idx) == pytest.approx(exact[metric], rel=1e-9, abs=1e-12), (metric, arch.summary())

@@ -16,6 +16,7 @@ from nas_edge.dnas import USER_ATTR, build_tables, record_dnas, relax, run_dnas
 from nas_edge.hardware import load_profile
 from nas_edge.search import TRACE_ATTR, Objective, Trace
 from nas_edge.spaces import create_space
+from nas_edge.spaces.nb201 import OPS
 
 torch = pytest.importorskip("torch")
 
@@ -227,3 +228,30 @@ def test_an_argmax_over_the_target_gives_way_to_the_likeliest_architecture_withi
     assert not loose.repaired and loose.architecture == rx.architecture(priciest)  # the argmax already meets it
     assert loose.record()["derived"] == "argmax"
 
+
+@settings(max_examples=10, deadline=None)
+@given(ops=st.lists(st.integers(0, 4), min_size=6, max_size=6))
+def test_nb201_super_network_path_is_the_spaces_own_network(ops: list[int]) -> None:
+    """With its weights loaded into ``space.build(cell)``, the super-network's path for that cell computes
+    what the cell's own network computes (dead edges skipped alike, a cut cell outputs zeros)."""
+    space = create_space("nb201", input_shape=(1, 8, 8), cells=2, channels=4)
+    rx = relax(space)
+    idx = dict(zip([f.name for f in rx.factors], ops, strict=True))
+    torch.manual_seed(0)
+    net = rx.supernet()
+    arch = rx.architecture(idx)
+    model = space.build(arch)
+    state = {}
+    for name in model.state_dict():
+        parts = name.split(".")
+        if parts[0] == "cells" and parts[2] == "layers":  # cells.k.layers.eJI.rest -> cells.k.edges.eJI_op.rest
+            op = dict(zip(("10", "20", "21", "30", "31", "32"), arch.ops, strict=True))[parts[3][1:]]
+            name_in_net = ".".join(["cells", parts[1], "edges", f"{parts[3]}_{OPS.index(op)}", *parts[4:]])
+        else:
+            name_in_net = name
+        state[name] = net.state_dict()[name_in_net]
+    model.load_state_dict(state)
+    model.train()
+    x = torch.randn(8, *space.input_shape)
+    with torch.no_grad():
+        assert torch.allclose(net(x, idx), model(x), rtol=1e-5, atol=1e-6)

@@ -1,7 +1,7 @@
 """Differentiable hardware-aware search (DNAS): the IMC cost as an exact, differentiable penalty.
 
-A space's choices become independent categorical factors (:mod:`~nas_edge.dnas.relax`, one adapter per space;
-``cnn`` today), the hardware cost of every choice is tabulated once by the cost model
+A space's choices become independent categorical factors (:mod:`~nas_edge.dnas.relax`, one adapter per space:
+``cnn``, and ``nb201``'s six edges), the hardware cost of every choice is tabulated once by the cost model
 (:mod:`~nas_edge.dnas.cost_table`: the expected cost is exact for every discrete architecture and its gradient
 is exact), a single-path Gumbel-softmax super-network trains weights and architecture logits alternately
 (:mod:`~nas_edge.dnas.train`), and the argmax is an ordinary architecture of the space that

@@ -210,4 +210,5 @@ def relax(space: NetworkSpace, fixed: Mapping[str, Any] | None = None) -> Relaxa
 
 
 def _load_builtin() -> None:
-    import nas_edge.dnas.cnn  # noqa: F401  (registers the cnn adapter)
+    import nas_edge.dnas.cnn
+    import nas_edge.dnas.nb201  # noqa: F401  (register the cnn and nb201 adapters)
