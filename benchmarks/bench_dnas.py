@@ -18,6 +18,14 @@ table) and the error axis bounded at 0.10 (accuracy below 90 % counts nothing): 
 
 With a target the argmax's own energy is printed too: where it overshoots, the derived architecture is the
 likeliest one that meets the target (``derived``).
+
+``--nb201``: the NAS-Bench-201 cell instead (the ``bench`` extra). The super-network trains a proxy on digits
+(one cell per stage, ``--nb201-channels`` wide, 8x8 inputs); the cost table is the full CIFAR-10 network's
+(5 cells per stage, 16 channels, 32x32) on the profile, so lambda and targets act on the real network's energy.
+Each derived cell's published CIFAR-10 validation accuracy (``nb201_cifar10``) is looked up and set against the
+table's best, the best and the median of the cells that cost no more, and the cell's rank among those.
+
+    python benchmarks/bench_dnas.py --nb201 --lambdas 0,0.3,3 --targets energy_uj<=3
 """
 
 from __future__ import annotations
@@ -74,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ap.add_argument("--hw-factor", type=float, default=3.0, help="the sampler's wall time over DNAS's (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="append the figures to this JSON-lines file")
+    ap.add_argument("--nb201", action="store_true", help="the NAS-Bench-201 cell against its published accuracy")
+    ap.add_argument("--nb201-channels", type=int, default=16, help="the digits proxy's first-stage width")
     args = ap.parse_args(argv)
+    if args.nb201:
+        return nb201_main(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -90,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     dnas_study = optuna.create_study(directions=objective.directions)
     trials = record_dnas(dnas_study, objective, result)
     t_dnas = time.perf_counter() - t0
-    low, high = result.min_cost, result.max_cost
+    low, high = result.plan.min_cost, result.plan.max_cost
     print(f"DNAS: {t_dnas:.0f} s (tables {result.seconds['tables']:.0f}, warm-up {result.seconds['warmup']:.0f}, "
           f"searches {result.seconds['search']:.0f}, {len(trials)} evaluations "
           f"{t_dnas - result.seconds['total']:.0f}); load {load()}", flush=True)
@@ -143,6 +155,60 @@ def main(argv: Sequence[str] | None = None) -> dict:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as f:
+            f.write(json.dumps(figures) + "\n")
+    return figures
+
+
+def nb201_main(args: argparse.Namespace) -> dict:
+    """DNAS on the NAS-Bench-201 cell: derived cells against the table's published accuracies."""
+    import torch
+
+    from nas_edge.bench import load as load_bench
+    from nas_edge.dnas import plan_dnas, run_plan
+    from nas_edge.spaces import create_space
+    from nas_edge.spaces.nb201 import N_CELLS, OPS, PARAM_NAMES, NB201Architecture, ops_of_index
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    print(f"load average at start: {load()}", flush=True)
+    accuracy = load_bench().column("nb201_cifar10")
+    proxy = Objective("nb201", HARDWARE, "digits", objectives=("accuracy", "energy_uj"), seed=args.seed,
+                      space_options={"cells": 1, "channels": args.nb201_channels})
+    t0 = time.perf_counter()
+    plan = plan_dnas(proxy, lambdas=args.lambdas or None, targets=[t for t in args.targets.split(",") if t] or None,
+                     cost_space=create_space("nb201"), config={"seed": args.seed})
+    energy = np.array([plan.table.cost({p: OPS.index(op) for p, op in zip(PARAM_NAMES, ops_of_index(i),
+                                                                          strict=True)}) for i in range(N_CELLS)])
+    print(f"  [{time.perf_counter() - t0:6.0f} s] cost table of the CIFAR-10 network: {plan.table.metric} "
+          f"{energy.min():.3f}-{energy.max():.3f} uJ on {plan.profile}; searching", flush=True)
+    result = run_plan(plan, progress=lambda m: print(f"  [{time.perf_counter() - t0:6.0f} s] {m}", flush=True))
+    best = float(np.nanmax(accuracy))
+    print(f"DNAS: {time.perf_counter() - t0:.0f} s (tables {result.seconds['tables']:.0f}, warm-up "
+          f"{result.seconds['warmup']:.0f}, searches {result.seconds['search']:.0f}); load {load()}")
+    print(f"table's best CIFAR-10 validation accuracy: {best:.2f} % (cell {int(np.nanargmax(accuracy))}, "
+          f"{energy[int(np.nanargmax(accuracy))]:.3f} uJ); median of all cells {np.nanmedian(accuracy):.2f} %\n")
+    print("| point | cell | energy uJ | published % | best at <= energy | median at <= energy | rank at <= energy |")
+    print("|---|---|---|---|---|---|---|")
+    rows = []
+    for p in result.points:
+        assert isinstance(p.architecture, NB201Architecture)
+        cell = p.architecture.index
+        cheaper = accuracy[energy <= energy[cell] * (1 + 1e-9)]
+        cheaper = cheaper[np.isfinite(cheaper)]
+        rank = int((cheaper > accuracy[cell]).sum()) + 1
+        rows.append({"lambda": p.lam, "target": p.target, "cell": p.architecture.summary(), "index": cell,
+                     "energy_uj": float(energy[cell]), "accuracy": float(accuracy[cell]),
+                     "best_at_energy": float(cheaper.max()), "median_at_energy": float(np.median(cheaper)),
+                     "rank": rank, "of": len(cheaper), "derived": "likeliest within" if p.repaired else "argmax"})
+        label = p.target or f"lambda={p.lam:g}"
+        print(f"| {label} | {p.architecture.summary()} | {energy[cell]:.3f} | {accuracy[cell]:.2f} | "
+              f"{cheaper.max():.2f} | {np.median(cheaper):.2f} | {rank} of {len(cheaper)} |")
+    print(f"\nload average at end: {load()}")
+    figures = {"nb201": True, "seconds": round(time.perf_counter() - t0, 1), "table_best": best, "points": rows,
+               "lambdas": args.lambdas, "targets": args.targets, "seed": args.seed, "load_end": load()}
+    if args.json:
+        with Path(args.json).open("a") as f:
             f.write(json.dumps(figures) + "\n")
     return figures
 

@@ -149,7 +149,7 @@ def test_sweep_derives_architectures_and_records_them_as_ordinary_trials() -> No
     target = f"energy_uj<={(low + uniform) / 2:.6g}"
     result = run_dnas(obj, lambdas=[0.0, 30.0], targets=[target], config=config)
     assert [(p.lam, p.target) for p in result.points] == [(0.0, None), (30.0, None), (None, target)]
-    assert result.min_cost == pytest.approx(low) and result.max_cost == pytest.approx(high)
+    assert result.plan.min_cost == pytest.approx(low) and result.plan.max_cost == pytest.approx(high)
     for p in result.points:
         assert p.cost == pytest.approx(table.cost(rx.indices(p.architecture)), rel=1e-12)
         for rows in p.probabilities.values():
@@ -158,7 +158,7 @@ def test_sweep_derives_architectures_and_records_them_as_ordinary_trials() -> No
     heavy, steered = result.points[1], result.points[2]
     assert heavy.history["expected_cost"][-1] < 0.5 * uniform  # a large lambda pulls the expected cost down
     assert heavy.history["lambda"] == [30.0] * 3
-    assert steered.history["lambda"][0] != pytest.approx(result.config.lambda_start)  # steered, not fixed
+    assert steered.history["lambda"][0] != pytest.approx(result.plan.config.lambda_start)  # steered, not fixed
     assert steered.meets_target and steered.cost <= float(target.partition("<=")[2])
 
     study = optuna.create_study(directions=obj.directions)
@@ -249,7 +249,7 @@ def test_nb201_super_network_path_is_the_spaces_own_network(ops: list[int]) -> N
             name_in_net = ".".join(["cells", parts[1], "edges", f"{parts[3]}_{OPS.index(op)}", *parts[4:]])
         else:
             name_in_net = name
-        state[name] = net.state_dict()[name_in_net]
+        state[name] = net.state_dict()[f"net.{name_in_net}"]
     model.load_state_dict(state)
     model.train()
     x = torch.randn(8, *space.input_shape)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from nas_edge.spaces._nn_nb201 import ResNetBasicBlock, edge_module
+from nas_edge.spaces._nn_nb201 import NB201Network, edge_module
 from nas_edge.spaces.nb201 import EDGES, OPS, PARAM_NAMES, NB201Space, live_inputs
 
 if TYPE_CHECKING:
@@ -52,29 +52,18 @@ class SuperCell(nn.Module):
 
 
 class NB201SuperNet(nn.Module):
+    """The space's own skeleton (:class:`~nas_edge.spaces._nn_nb201.NB201Network`) around super-cells."""
+
     def __init__(self, relaxation: NB201Relaxation) -> None:
         super().__init__()
-        space = relaxation.space
-        assert isinstance(space, NB201Space)
+        assert isinstance(relaxation.space, NB201Space)
         self.rx = relaxation
-        c1 = space.channels
-        self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1))
-        blocks: list[nn.Module] = []
-        c = c1
-        for s, c_s in enumerate(space.stage_channels()):
-            if s:
-                blocks.append(ResNetBasicBlock(c, c_s))
-                c = c_s
-            blocks.extend(SuperCell(c) for _ in range(space.cells))
-        self.cells = nn.ModuleList(blocks)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU())
-        self.classifier = nn.Linear(c, space.num_classes)
+        self.net = NB201Network(relaxation.space, SuperCell)
 
     def forward(self, x: torch.Tensor, choice: Mapping[str, int]) -> torch.Tensor:
         params = self.rx.params(choice)
         ops = tuple(str(params[p]) for p in PARAM_NAMES)
-        x = self.stem(x)
-        for block in self.cells:
+        x = self.net.stem(x)
+        for block in self.net.cells:
             x = block(x, ops) if isinstance(block, SuperCell) else block(x)
-        x = self.lastact(x)
-        return self.classifier(x.mean(dim=(2, 3)))
+        return self.net.head(x)

@@ -124,42 +124,11 @@ class DNASPlan:
 
 @dataclass
 class DNASResult:
-    """Every point of a sweep and the plan they share."""
+    """Every point of a sweep and the plan they share (metric, profile, table, cost range, settings)."""
 
     plan: DNASPlan
     points: list[DerivedArchitecture]
     seconds: dict[str, float] = field(default_factory=dict)  # tables, warmup, search (all points), total
-
-    @property
-    def metric(self) -> str:
-        return self.plan.metric
-
-    @property
-    def profile(self) -> str:
-        return self.plan.profile
-
-    @property
-    def relaxation(self) -> Relaxation:
-        return self.plan.relaxation
-
-    @property
-    def table(self) -> CostTable:
-        return self.plan.table
-
-    @property
-    def min_cost(self) -> float:
-        return self.plan.min_cost
-
-    @property
-    def max_cost(self) -> float:
-        return self.plan.max_cost
-
-    @property
-    def config(self) -> DNASConfig:
-        return self.plan.config
-
-    def shared(self) -> dict[str, Any]:
-        return self.plan.shared()
 
 
 def parse_lambdas(value: float | str | Sequence[float | str] | None) -> tuple[float, ...]:
@@ -347,5 +316,5 @@ def record_dnas(study: optuna.Study, objective: Objective, result: DNASResult,
     its derivation in the ``dnas`` user attribute and its per-epoch curves in ``search_trace`` (drawn by the
     study report); ``best_trials``, export and report treat it like any other trial."""
     run = SearchRun(objective=objective, study=study)
-    return [run.record(p.architecture, user_attrs=p.user_attrs(result.shared()), callbacks=callbacks)
+    return [run.record(p.architecture, user_attrs=p.user_attrs(result.plan.shared()), callbacks=callbacks)
             for p in result.points]
