@@ -112,3 +112,15 @@ def test_lines_leave_a_gap_at_missing_values() -> None:
     svg = lines_svg({"a": ([1.0, 2.0, 3.0, 4.0], [1.0, math.nan, 3.0, 4.0])}, x_label="x", y_label="y")
     d = re.search(r'<path d="([^"]*)" fill="none"', svg)
     assert d is not None and [c[0] for c in d.group(1).split()] == ["M", "M", "L"]
+
+
+def test_trace_names_from_a_study_file_stay_text(tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    trace = {"method": evil, "x_label": evil, "x": [1, 2],
+             "plots": [{"title": evil, "y_label": evil, "series": {evil: [1, None]}, "group": evil}]}
+    url, study = _study(tmp_path, [{TRACE_ATTR: trace}])
+    out = tmp_path / "r"
+    study_report(url, "s", out, study=study, chosen=[])
+    page = (out / "report.html").read_text()
+    assert "Search traces" in page and "<script" not in page and "&lt;script&gt;" in page
+    assert "<script" not in (out / "report.md").read_text()
