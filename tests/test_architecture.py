@@ -28,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "profiling": LOW | {"cost"},
     "testing": LOW | {"cost", "spaces"},
     "search": LOW | {"cost", "spaces", "evaluate", "analog", "samplers", "workers", "models"},
+    "dnas": LOW | {"cost", "spaces", "evaluate", "search"},
     "export": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "models", "supernet"},
     "bench": LOW | {"cost", "spaces", "samplers", "search", "export"},
     "cli": LOW | {"cost", "spaces", "evaluate", "analog", "search", "profiling", "export", "models", "samplers",

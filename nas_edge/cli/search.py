@@ -52,7 +52,17 @@ def search(
                                            "weights of a trained supernet)")] = "train",
     device: Annotated[str, typer.Option(help=f"where trials train and are scored: {DEVICE_HELP}")] = "auto",
     method: Annotated[str, typer.Option(help="what proposes the trials: sampler (the --sampler, trial by "
-                                        "trial) or another registered search method")] = "sampler",
+                                        "trial), dnas (differentiable search: one trial per --lambda and per "
+                                        "--target, --trials unused) or another registered search method")]
+    = "sampler",
+    lambdas: Annotated[str | None, typer.Option("--lambda", help="dnas: comma-separated weights of the expected "
+                                                "hardware cost, e.g. 0.01,0.1,1 (one architecture each)")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", help="dnas: a bound NAME<=LIMIT the expected "
+                                                     "cost is steered to, e.g. energy_uj<=0.3 (repeatable: one "
+                                                     "architecture each)")] = None,
+    method_option: Annotated[list[str] | None, typer.Option("--method-option", help="KEY=VALUE for the method "
+                                                            "(repeatable), e.g. dnas: epochs=30, warmup_epochs=10, "
+                                                            "metric=latency_ms")] = None,
 ) -> None:
     """Search architectures (and optionally chip knobs) with Optuna; print the feasible Pareto front.
 
@@ -71,6 +81,11 @@ def search(
         fail(f"--space {space} is the chip's knobs, not a network: keep a network --space "
              f"({', '.join(list_spaces('network'))}) and add --hardware-search to co-search the chip")
     resolve_device(device)  # a device that is not there is refused before the study is touched
+    options = method_options(method_option or [])
+    if lambdas is not None:
+        options["lambdas"] = lambdas
+    if target:
+        options["targets"] = list(target)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
@@ -84,8 +99,9 @@ def search(
         done = run.finished
         if done:
             err_console.print(f"resuming study {shown(repr(study_name))}: {done} finished trial(s)", highlight=False)
-        bar.update(task, completed=min(done, trials))
-        if done < trials:
+        total = run.planned or trials
+        bar.update(task, total=total, completed=min(done, total))
+        if done < total:
             bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -109,7 +125,7 @@ def search(
                                n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
                                study_name=study_name, seed=seed, training={"epochs": epochs, "device": device},
                                analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
-                               callbacks=[advance], on_ready=ready)
+                               method_options=options, callbacks=[advance], on_ready=ready)
     except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper
         bar.stop()
         if opened:
@@ -119,6 +135,22 @@ def search(
         raise
     bar.stop()
     print_front(study, opened[0].objective.objectives)
+
+
+def method_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a value is read as JSON where it is JSON (numbers, true/false, null), else as text."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--method-option {pair!r}: expected KEY=VALUE, e.g. epochs=30")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text
+    return out
 
 
 def _fmt(v: float) -> str:

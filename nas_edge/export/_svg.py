@@ -262,7 +262,7 @@ def bars_svg(
 
 
 def lines_svg(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    series: Mapping[str, Sequence[Sequence[float]]],
     *,
     x_label: str,
     y_label: str,
@@ -270,8 +270,8 @@ def lines_svg(
     width: int = 640,
     height: int = 380,
 ) -> str:
-    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``
-    (:func:`line_svg` with bands)."""
-    return line_svg({n: list(zip(xs, ys, strict=True)) for n, (xs, ys, _, _) in series.items()},
-                    bands={n: list(zip(xs, lo, hi, strict=True)) for n, (xs, _, lo, hi) in series.items()},
+    """One line per series ``name -> (xs, ys)`` or ``(xs, ys, low, high)`` (with a shaded band from ``low`` to
+    ``high``): :func:`line_svg` without markers; non-finite values are left out."""
+    return line_svg({n: list(zip(s[0], s[1], strict=True)) for n, s in series.items()},
+                    bands={n: list(zip(s[0], s[2], s[3], strict=True)) for n, s in series.items() if len(s) == 4},
                     x_label=x_label, y_label=y_label, title=title, markers=False, width=width, height=height)

@@ -22,6 +22,7 @@ from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
 from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION, STUDY_SCHEMA_ID
 from nas_edge.search.constraints import trial_feasible as feasible
+from nas_edge.search.trace import TRACE_ATTR, Trace
 
 Progress = Callable[[str], None]
 
@@ -523,9 +524,11 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
             except Exception:
                 summary = None
         hw = t.user_attrs.get("hardware")
+        trace = Trace.from_attr(t.user_attrs.get(TRACE_ATTR))
         rows.append({"number": t.number, "state": t.state.name, "values": list(t.values) if t.values else [],
                      "feasible": feasible(t), "params": dict(t.params), "architecture_summary": summary,
-                     "hardware": hw, "chip": chip_summary(hw) if isinstance(hw, Mapping) else None})
+                     "hardware": hw, "chip": chip_summary(hw) if isinstance(hw, Mapping) else None,
+                     "trace": trace and trace.to_attr()})
     export_entries = []
     for r in exports:
         export_entries.append({
