@@ -110,7 +110,7 @@ def test_malformed_traces_are_ignored(bad: object) -> None:
 
 def test_lines_leave_a_gap_at_missing_values() -> None:
     svg = lines_svg({"a": ([1.0, 2.0, 3.0, 4.0], [1.0, math.nan, 3.0, 4.0])}, x_label="x", y_label="y")
-    d = re.search(r'<path d="([^"]*)" fill="none"', svg)
+    d = re.search(r'<path class="series" d="([^"]*)"', svg)
     assert d is not None and [c[0] for c in d.group(1).split()] == ["M", "M", "L"]
 
 

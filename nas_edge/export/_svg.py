@@ -179,9 +179,9 @@ def line_svg(
 ) -> str:
     """One line per named series of ``(x, y)`` points (sorted by x); ``step``: a step line (the value holds
     until the next point: best-so-far curves); ``bands``: per series, ``(x, low, high)`` drawn as a shaded band.
-    Non-finite points are left out. The one line chart of the reports (study history, benchmark curves)."""
-    clean = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x) and math.isfinite(y))
-             for name, pts in series.items()}
+    Non-finite points are left out (a plain line has a gap there). The one line chart of the reports (study history, benchmark curves)."""
+    given = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x)) for name, pts in series.items()}
+    clean = {name: [(x, y) for x, y in pts if math.isfinite(y)] for name, pts in given.items()}
     shade = {name: sorted((float(x), float(lo), float(hi)) for x, lo, hi in pts
                           if math.isfinite(x) and math.isfinite(lo) and math.isfinite(hi))
              for name, pts in (bands or {}).items()}
@@ -201,8 +201,15 @@ def line_svg(
             body.append(f'<polygon points="{" ".join(outline)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
         if step:
             d = _staircase(fr, pts)
-        else:
-            d = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}" for i, (x, y) in enumerate(pts))
+        else:  # a missing value leaves a gap
+            moves, gap = [], True
+            for x, y in given[name]:
+                if not math.isfinite(y):
+                    gap = True
+                    continue
+                moves.append(f"{'M' if gap else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}")
+                gap = False
+            d = " ".join(moves)
         body.append(f'<path class="series" d="{d}" fill="none" stroke="{color}" stroke-width="1.8"/>')
         if markers:
             body += [f'<circle cx="{fr.x(x):.1f}" cy="{fr.y(y):.1f}" r="2.5" fill="{color}">'
