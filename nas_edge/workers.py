@@ -187,6 +187,7 @@ class TrialBudget:
         self.total = total
         self.poll_s = poll_s
         self.recovery = recovery or Recovery()
+        self.interrupted = False  # a Ctrl-C arrived (set by run_worker's latch; see _latched_interrupts)
         self.lost: int | None = None  # the number of this worker's last trial if another worker took it
 
     def admits(self, study: optuna.Study, number: int, *, deadline: float | None = None) -> bool:
@@ -224,7 +225,10 @@ class TrialBudget:
 
         def guarded(trial: optuna.Trial) -> Any:
             try:
-                return run(trial)
+                value = run(trial)
+                if self.interrupted:  # a Ctrl-C that Python swallowed inside a finaliser: honoured here
+                    raise KeyboardInterrupt
+                return value
             except KeyboardInterrupt:  # Optuna closes the trial as FAILED; say why
                 trial.set_user_attr(INTERRUPTED_ATTR, True)
                 raise
@@ -329,8 +333,35 @@ def run_worker(study: optuna.Study, objective: Callable[[optuna.Trial], Any], bu
     among many."""
     deadline = None if timeout is None else time.monotonic() + timeout
     guarded = budget.guard(objective, deadline=deadline)
-    with one_line_budget_messages():
+    with one_line_budget_messages(), _latched_interrupts(budget):
         _run_until_spent(study, budget, guarded, deadline, callbacks, show_progress_bar)
+    if budget.interrupted:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _latched_interrupts(budget: TrialBudget) -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered in ``budget.interrupted``: Python drops an
+    exception raised while it runs a finaliser or a garbage-collection callback ("Exception ignored in ..."),
+    and a worker whose interrupt landed there would run on and exit 0. Only in the main thread, and only where
+    SIGINT has Python's own handler (an application's handler is left alone)."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        budget.interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_until_spent(study: optuna.Study, budget: TrialBudget, guarded: Callable[[optuna.Trial], Any],
