@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from nas_edge.bench import load
-from nas_edge.bench.costs import all_workloads, cell_costs
+from nas_edge.bench.costs import cell_costs, cell_networks
 from nas_edge.spaces import NB201Architecture, create_space
 from nas_edge.spaces.nb201 import N_CELLS, arch_string, ops_of_index
 
@@ -57,13 +57,14 @@ def cmd_table() -> None:
 
     load()
     t0 = time.perf_counter()
-    packed = all_workloads()
+    nets = cell_networks()
     t1 = time.perf_counter()
     table = build_table()
     t2 = time.perf_counter()
     header = table.write("/tmp/nb201_bench_table.csv")
     t3 = time.perf_counter()
-    print(f"workloads of {N_CELLS} cells ({len(packed.columns[0])} rows): {t1 - t0:.1f} s; table on "
+    print(f"workloads of the {len(nets)} distinct networks of the {N_CELLS} cells ({len(nets.packed.columns[0])} "
+          f"rows): {t1 - t0:.1f} s; table on "
           f"{len(header['profiles'])} profiles: {t2 - t1:.1f} s; CSV write {t3 - t2:.1f} s; total {t3 - t0:.1f} s "
           f"(data already loaded; {load_avg()})")
 
@@ -101,7 +102,7 @@ def cmd_findings() -> None:
           f"(the digital best: {nohwt30[bd]:.2f})")
 
     chips = ["neurosim-rram-22nm", "neurosim-sram-22nm", "pcm-aihwkit-14nm", "mobile-cpu-a78"]
-    costs = cell_costs(chips, packed=all_workloads())
+    costs = cell_costs(chips)
     fronts = {c: _front(hwt30, costs.column("energy_uj", c)) for c in chips}
     print("2. Pareto fronts (max HWT 30 d accuracy, min energy) per chip: size, energy span, shared cells:")
     for c in chips:
@@ -117,7 +118,7 @@ def cmd_findings() -> None:
     variants = [_variant(base, f"rram-adc{b}", adc={"bits": b}) for b in (3, 5, 6, 8)]
     variants += [_variant(base, f"rram-{r}x{r}", array={"rows": r, "cols": r, "rows_parallel": min(r, 32)})
                  for r in (64, 256, 512)]
-    vcosts = cell_costs([base, *variants], packed=all_workloads())
+    vcosts = cell_costs([base, *variants])
     e0 = vcosts.column("energy_uj", base)
     f0 = _front(hwt30, e0)
     print("3. co-search knobs on neurosim-rram-22nm (4-bit ADC, 128x128): energy ranking and front vs the base chip:")

@@ -10,23 +10,21 @@ A run's quality is its hypervolume divided by that optimum (1.0 = the exact Pare
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from nas_edge.bench.costs import all_workloads, cell_costs
+from nas_edge.bench.costs import cell_costs
 from nas_edge.bench.data import BenchData, load
 from nas_edge.bench.fields import BenchFieldError, is_field, parse_field
 from nas_edge.errors import NasEdgeError
 from nas_edge.samplers import hypervolume, pareto_mask
-from nas_edge.search import CAPACITY_KEY, COST_METRICS
+from nas_edge.search import CAPACITY_KEY, CONSTRAINABLE, Constraint, SearchError
+from nas_edge.search.constraints import split_constraint
 from nas_edge.spaces.nb201 import N_CELLS, OPS, PARAM_NAMES
 
 REFERENCE = 1.1
-HARDWARE_METRICS = {**COST_METRICS, "params": "minimize", "macs": "minimize"}
-_BOUND = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
 
 class BenchProblemError(NasEdgeError, ValueError):
@@ -37,19 +35,27 @@ def direction(name: str) -> str:
     if is_field(name):
         parse_field(name)
         return "maximize"
-    if name in HARDWARE_METRICS:
-        return HARDWARE_METRICS[name]
+    if name in CONSTRAINABLE:
+        return CONSTRAINABLE[name]
     raise BenchProblemError(f"unknown objective {name!r}; valid: an accuracy field (nas-edge bench fields) or "
-                            f"one of {', '.join(sorted(HARDWARE_METRICS))}")
+                            f"one of {', '.join(sorted(CONSTRAINABLE))}")
 
 
-def parse_bound(text: str) -> tuple[str, str, float]:
-    """``"area_mm2<=5"`` -> ``("area_mm2", "<=", 5.0)``."""
-    m = _BOUND.match(text)
-    if not m:
-        raise BenchProblemError(f"bad constraint {text!r}; expected NAME<=VALUE or NAME>=VALUE")
-    direction(m.group(1))
-    return m.group(1), m.group(2), float(m.group(3))
+@dataclass(frozen=True)
+class TableConstraint(Constraint):
+    """A search constraint (:class:`nas_edge.search.Constraint`: the same syntax, key and violation) that may
+    also bound an accuracy field, since the table knows every cell's accuracy."""
+
+    def _check_name(self) -> None:
+        direction(self.name)
+
+
+def parse_bound(text: str) -> TableConstraint:
+    """``"area_mm2<=5"`` or ``"anb_hwt_30d>=85"`` -> :class:`TableConstraint`."""
+    try:
+        return TableConstraint(*split_constraint(text))
+    except SearchError as exc:
+        raise BenchProblemError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,8 @@ def make_problem(objectives: Sequence[str], profile: str = "neurosim-rram-22nm",
         bounds = [parse_bound(c) for c in constraints]
     except BenchFieldError as exc:
         raise BenchProblemError(str(exc)) from None
-    data = data if data is not None or not any(map(is_field, [*objectives, *(b[0] for b in bounds)])) else load()
-    costs = cell_costs([profile], packed=all_workloads())
+    data = data if data is not None or not any(map(is_field, [*objectives, *(b.name for b in bounds)])) else load()
+    costs = cell_costs([profile])
     prof = costs.profiles[0]
 
     def column(name: str) -> np.ndarray:
@@ -131,8 +137,8 @@ def make_problem(objectives: Sequence[str], profile: str = "neurosim-rram-22nm",
 
     values = np.stack([column(o) for o in objectives], axis=1)
     violations = {CAPACITY_KEY: 1.0 - costs.column("feasible", prof)}
-    for name, op, bound in bounds:
-        violations[name] = column(name) - bound if op == "<=" else bound - column(name)
+    for bound in bounds:
+        violations[str(bound)] = bound.violation(column(bound.name))
     ok = np.ones(N_CELLS, dtype=bool)
     for v in violations.values():
         ok &= v <= 0

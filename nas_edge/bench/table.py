@@ -1,9 +1,12 @@
 """``nas-edge bench table``: every cell x every accuracy field x cost totals on every profile, citable.
 
 One row per cell (15,625): ``cell`` (:func:`nas_edge.spaces.nb201.cell_index`), ``arch`` (the NAS-Bench-201
-string), ``params`` (= NAS-Bench-201's ``model_size``, CIFAR-10 network), ``macs``, the accuracy fields
+string), ``network`` (the smallest cell that builds the same network: cells with equal ``network`` differ only
+in dead edges or naming, :func:`nas_edge.spaces.nb201.network_key`, and have equal costs), ``model_size``
+(NAS-Bench-201's parameter count: every edge that is not ``none``, dead or live), ``params`` and ``macs`` (the
+search's metrics: weights and MACs of the layers that run), the accuracy fields
 (:data:`nas_edge.bench.fields.FIELDS`), then ``<total>@<profile>`` for each profile and each of
-:data:`nas_edge.bench.costs.COST_COLUMNS`. Costs are of the CIFAR network (3 x 32 x 32 input, 10 classes).
+:data:`nas_edge.bench.costs.COST_COLUMNS`. Costs are of the CIFAR-10 network (3 x 32 x 32 input, 10 classes).
 
 The header records nas-edge's version, both data packages' versions, each profile's content hash
 (:func:`nas_edge.bench.costs.profile_hash`) and the table hash: the SHA-256 of the CSV body (column line and
@@ -26,7 +29,7 @@ from nas_edge._io import write_atomic
 from nas_edge.bench.costs import COST_COLUMNS, cell_costs
 from nas_edge.bench.data import BenchData, load
 from nas_edge.bench.fields import FIELDS
-from nas_edge.spaces.nb201 import N_CELLS, arch_string, ops_of_index
+from nas_edge.spaces.nb201 import N_CELLS, arch_string, network_representatives, ops_of_index
 
 FORMATS = ("csv", "parquet")
 
@@ -89,6 +92,8 @@ def build_table(profiles: Sequence[str] | None = None, *, data: BenchData | None
     cols: dict[str, np.ndarray] = {
         "cell": np.arange(N_CELLS, dtype=np.int64),
         "arch": np.array([arch_string(ops_of_index(i)) for i in range(N_CELLS)], dtype=object),
+        "network": np.array(network_representatives(), dtype=np.int64),
+        "model_size": costs.model_size.astype(np.int64),
         "params": costs.params.astype(np.int64),
         "macs": costs.macs.astype(np.int64),
     }
@@ -96,7 +101,7 @@ def build_table(profiles: Sequence[str] | None = None, *, data: BenchData | None
     for p in costs.profiles:
         for t in COST_COLUMNS:
             cols[cost_column(t, p)] = costs.column(t, p)
-    header = {"nas_edge_bench": 1, "nas_edge": __version__, **{k: v for k, v in data.versions.items()},
+    header = {"nas_edge_bench": 2, "nas_edge": __version__, **{k: v for k, v in data.versions.items()},
               "cost_network": "nb201 CIFAR (3x32x32 input, 10 classes)", "rows": N_CELLS,
               "profiles": costs.hashes}
     return BenchTable(cols, header)
