@@ -23,6 +23,48 @@ def problem():
     return make_problem(["nb201_cifar10", "energy_uj"], "neurosim-rram-22nm", ["area_mm2<=1e9"])
 
 
+def test_cell_costs_share_networks_and_equal_the_direct_estimate() -> None:
+    """Each distinct network is costed once for all its cells: every sampled cell (representatives and not)
+    gets what estimate() gives its own workload, and the search's params / macs."""
+    from nas_edge.bench.costs import cell_costs
+    from nas_edge.cost import estimate
+    from nas_edge.spaces import NB201Architecture, create_space
+    from nas_edge.spaces.nb201 import N_CELLS, network_representatives
+
+    profiles = ["neurosim-rram-22nm", "mobile-cpu-a78"]
+    costs = cell_costs(profiles, totals=("energy_uj", "latency_ms", "area_mm2", "feasible"))
+    space = create_space("nb201")
+    rep = network_representatives()
+    sample = [0, int("303103", 5), *np.random.default_rng(0).choice(N_CELLS, 10).tolist()]
+    sample += [int(np.flatnonzero(rep == rep[c])[-1]) for c in sample[:6]]  # other members of their classes
+    for cell in sample:
+        arch = NB201Architecture.from_index(cell)
+        w = space.layers(arch)
+        for prof in profiles:
+            totals = estimate(w, prof).totals
+            for t in ("energy_uj", "latency_ms", "area_mm2", "feasible"):
+                assert costs.column(t, prof)[cell] == pytest.approx(totals[t], rel=1e-12), (cell, prof, t)
+        assert (costs.params[cell], costs.macs[cell]) == (w.total_params, w.total_macs)
+        assert costs.model_size[cell] == space.param_count(arch)
+
+
+def test_table_constraints_are_search_constraints() -> None:
+    """One constraint syntax, key and violation for bench problems and searches; the table may bound accuracy."""
+    from nas_edge.bench.fields import BenchFieldError
+    from nas_edge.bench.problem import BenchProblemError, parse_bound
+    from nas_edge.search import parse_constraint
+
+    ours, search = parse_bound("area_mm2 <= 5"), parse_constraint("area_mm2<=5")
+    assert str(ours) == str(search) == "area_mm2<=5" and ours.violation(7.5) == search.violation(7.5) == 0.5
+    assert parse_bound("anb_hwt_30d>=85").violation(80.0) == pytest.approx(5 / 85)
+    with pytest.raises(BenchProblemError, match="malformed constraint"):
+        parse_bound("area_mm2<5")
+    with pytest.raises(BenchFieldError, match="valid drift times"):
+        parse_bound("anb_hwt_2d>=1")
+    with pytest.raises(BenchProblemError, match="unknown objective 'areaa'"):
+        parse_bound("areaa<=1")
+
+
 @needs_data
 def test_exact_optimum_and_ratios(problem) -> None:
     front = problem.pareto_cells()
