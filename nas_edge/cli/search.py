@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console
+from nas_edge.cli._common import console, err_console, fail
 
 
 def search(
@@ -15,8 +15,12 @@ def search(
     hardware: Annotated[str, typer.Option(help="hardware profile: built-in name or YAML file")] = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
-    data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val) or "
-                                      "package.module:function")] = "digits",
+    data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val), "
+                                      "package.module:function, or none (nothing trained: hardware objectives "
+                                      "or --evaluator bench)")] = "digits",
+    space_option: Annotated[list[str] | None, typer.Option("--space-option", help="KEY=VALUE option of the "
+                                                           "space, VALUE in JSON, e.g. num_classes=100 or "
+                                                           "input_shape=[3,16,16] (repeatable)")] = None,
     objectives: Annotated[str, typer.Option(help="comma-separated: accuracy, naswot, synflow, params, macs, "
                                             "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ..., "
                                             "analog_accuracy (simulated IMC chip), analog_accuracy_1h / _1d / "
@@ -81,7 +85,8 @@ def search(
                    + (f", Pareto front {n}" if n is not None else ""))
 
     try:  # one worker among any number on this study: the budget holds over all of them
-        study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
+        study = run_search(space=space, hardware=hardware, data=None if data.lower() == "none" else data,
+                           space_options=_space_options(space_option or []), objectives=objectives,
                            constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
                            timeout=timeout, sampler=sampler, pruner=pruner, storage=storage, study_name=study_name,
                            seed=seed, training={"epochs": epochs}, analog={"hwa": hwa, "repeats": analog_repeats},
@@ -94,6 +99,22 @@ def search(
         study = opened[0].study
     bar.stop()
     console.print(pareto_table(study, opened[0].objective.objectives))
+
+
+def _space_options(items: list[str]) -> dict[str, Any]:
+    """``["num_classes=100", "input_shape=[3,16,16]"]`` -> options (values read as JSON, else as text)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            fail(f"--space-option must be KEY=VALUE, e.g. num_classes=100; got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def _fmt(v: float) -> str:
