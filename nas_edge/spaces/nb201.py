@@ -176,7 +176,7 @@ def network_key(ops: tuple[str, ...]) -> tuple[Any, ...]:
     """
     op_of = dict(zip(EDGES, ops, strict=True))
     tensor = {0: 0}
-    edges = []
+    edges: list[tuple[str, int, int]] = []
     for j, ins in live_inputs(ops):
         if len(ins) == 1 and op_of[(j, ins[0])] == "skip_connect":
             tensor[j] = tensor[ins[0]]
