@@ -23,9 +23,12 @@ from nas_edge.bench.costs import cell_costs, cell_networks
 from nas_edge.spaces import NB201Architecture, create_space
 from nas_edge.spaces.nb201 import N_CELLS, arch_string, ops_of_index
 
-PROBLEMS = {
-    "hwt30d-energy-latency-rram": (["anb_hwt_30d", "energy_uj", "latency_ms"], "neurosim-rram-22nm"),
-    "cifar10-energy-pcm": (["nb201_cifar10", "energy_uj"], "pcm-aihwkit-14nm"),
+PROBLEMS = {  # objectives, profile, accuracy per network (mean over its cells) instead of per cell
+    "hwt30d-energy-latency-rram": (["anb_hwt_30d", "energy_uj", "latency_ms"], "neurosim-rram-22nm", False),
+    "cifar10-energy-pcm": (["nb201_cifar10", "energy_uj"], "pcm-aihwkit-14nm", False),
+    "hwt30d-energy-latency-rram-per-network": (["anb_hwt_30d", "energy_uj", "latency_ms"], "neurosim-rram-22nm",
+                                               True),
+    "cifar10-energy-pcm-per-network": (["nb201_cifar10", "energy_uj"], "pcm-aihwkit-14nm", True),
 }
 
 
@@ -145,8 +148,8 @@ def cmd_samplers(args: argparse.Namespace) -> None:
     from nas_edge.bench.run import markdown, run
 
     for key in args.problems.split(","):
-        objectives, profile = PROBLEMS[key]
-        problem = make_problem(objectives, profile)
+        objectives, profile, per_network = PROBLEMS[key]
+        problem = make_problem(objectives, profile, per_network=per_network)
         t0 = time.perf_counter()
         results = run(problem, args.samplers.split(","), range(args.seeds), args.trials, jobs=args.jobs)
         wall = time.perf_counter() - t0

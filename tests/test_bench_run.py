@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from nas_edge.bench.data import versions
 from nas_edge.cli import app
+from nas_edge.spaces.nb201 import network_representatives
 
 needs_data = pytest.mark.skipif(None in versions().values(),
                                 reason='needs the bench extra: pip install "nas-edge[bench]"')
@@ -79,6 +80,23 @@ def test_exact_optimum_and_ratios(problem) -> None:
 
 
 @needs_data
+def test_per_network_problem_averages_equivalent_cells() -> None:
+    """per_network: a network's cells share the mean of their table values (the costs were shared already)."""
+    from nas_edge.bench import load
+    from nas_edge.bench.problem import make_problem
+
+    raw = make_problem(["anb_hwt_30d", "energy_uj"], "neurosim-rram-22nm")
+    mean = make_problem(["anb_hwt_30d", "energy_uj"], "neurosim-rram-22nm", per_network=True)
+    rep = network_representatives()
+    column = load().column("anb_hwt_30d")
+    for cell in (0, int("303103", 5), 4242):
+        members = np.flatnonzero(rep == rep[cell])
+        assert mean.values[cell, 0] == pytest.approx(column[members].mean())
+        assert np.all(mean.values[members] == mean.values[cell]) and mean.values[cell, 1] == raw.values[cell, 1]
+    assert mean.per_network and "mean per network" in mean.describe() and mean.optimum != raw.optimum
+
+
+@needs_data
 def test_runs_record_hv_infeasible_and_time(problem) -> None:
     from nas_edge.bench.problem import make_problem
     from nas_edge.bench.run import markdown, plot_svg, run
@@ -94,6 +112,11 @@ def test_runs_record_hv_infeasible_and_time(problem) -> None:
         assert r["infeasible"][-1] <= 12 and r["ms_per_trial"] > 0
     rnd = [r for r in results if r["sampler"] == "random"]
     assert max(r["infeasible"][-1] for r in rnd) > 0  # half the cells break the energy bound
+    rep = network_representatives()
+    for r in results:
+        if r["sampler"] == "hw":  # one cell per network, the network's own representative
+            assert len(r["cells"]) == 12 and all(rep[c] == c for c in r["cells"])
+            assert len(set(r["cells"])) == 12
     md = markdown(results, [6, 12], "t")
     assert "| random |" in md and "| hw |" in md and "HV/optimum @12" in md
     assert plot_svg(results).startswith("<svg") and plot_svg(results).count("<path") >= 2

@@ -47,6 +47,9 @@ def run(
     constraint: Annotated[list[str] | None, typer.Option(
         "--constraint", "-c", help="NAME<=VALUE or NAME>=VALUE (repeat); the network must always fit the chip")
     ] = None,
+    per_network: Annotated[bool, typer.Option(
+        "--per-network", help="score each cell with the mean accuracy of the cells that build the same network "
+        "(the table trained them apart: their spread is training noise)")] = False,
     samplers: Annotated[str, typer.Option(
         help="comma-separated: random, tpe, nsga2, nsga3, gp, qmc, hw")] = "random,tpe,nsga2,nsga3,qmc,hw",
     seeds: Annotated[int, typer.Option(min=1, help="seeds per sampler (0 .. N-1)")] = 10,
@@ -68,7 +71,8 @@ def run(
     except ValueError:
         fail(f"--budgets must be comma-separated trial counts, got {budgets!r}")
     marks = [b for b in marks if 1 <= b <= trials] or [trials]
-    problem = make_problem([o.strip() for o in objectives.split(",") if o.strip()], hardware, constraint or [])
+    problem = make_problem([o.strip() for o in objectives.split(",") if o.strip()], hardware, constraint or [],
+                           per_network=per_network)
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
