@@ -13,9 +13,22 @@ caught that before the root existed.
 
 from __future__ import annotations
 
+import re
+
 
 class NasEdgeError(Exception):
     """An expected failure (bad input, a failed check, an output that cannot be written): one line for the user."""
 
     exit_code: int = 1
     """The command line's exit status for this error (1; 2 is a usage error)."""
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^\s:/@'\"]*:)[^\s'\"]*@")  # to the token's last @
+_KEY_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&;,)]+)", re.I)
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the passwords of URLs (``scheme://user:SECRET@host``) and of ``password=SECRET`` pairs
+    replaced by ``***``: every message that may show a storage URL or a driver's error goes through this."""
+    text = _URL_PASSWORD.sub(r"\g<head>***@", str(text))
+    return _KEY_PASSWORD.sub(r"\g<head>***", text)

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from nas_edge._json import finite_or_none
+from nas_edge._text import md_escape
 
 SCHEMA = "nas-edge.profile"
 SCHEMA_VERSION = 1
@@ -155,23 +156,23 @@ class ProfileResult:
     def to_markdown(self, top: int = 10, layers: bool = True) -> str:
         m = self.model
         s = self.summary()
-        lines = [f"# Profile: {m['source']}", "",
+        lines = [f"# Profile: {md(m['source'])}", "",
                  f"{s['layers']} layers ({s['static_layers']} with static weights), "
                  f"{fmt_count(s['macs'], 'MACs')}, {fmt_count(s['params'])} static weights "
                  f"({fmt_count(s['initializer_params'])} in the file), batch {m['batch']}, "
-                 f"inputs {fmt_inputs(m['inputs'])}, opset {m['opset']}.", ""]
-        lines += ["## Totals", "", "| | " + " | ".join(h.name for h in self.hardware) + " |",
+                 f"inputs {md(fmt_inputs(m['inputs']))}, opset {m['opset']}.", ""]
+        lines += ["## Totals", "", "| | " + " | ".join(md(h.name) for h in self.hardware) + " |",
                   "|---|" + "---:|" * len(self.hardware)]
         for label, fmt in TOTAL_ROWS:
             lines.append(f"| {label} | " + " | ".join(fmt(h) for h in self.hardware) + " |")
         for h in self.hardware:
-            lines += ["", f"## Top {top} layers by latency on {h.name}", "",
+            lines += ["", f"## Top {top} layers by latency on {md(h.name)}", "",
                       "| # | layer | op | latency | share | energy | share |", "|---:|---|---|---:|---:|---:|---:|"]
             lat, en = h.layer("latency_ns"), h.layer("energy_pj")
             tl, te = max(lat.sum(), 1e-300), max(en.sum(), 1e-300)
             for i in h.top("latency_ns", top):
-                lines.append(f"| {i} | {md(self.workload.names[i])} | {self.op_types()[i]} | {fmt_time_ns(lat[i])} | "
-                             f"{lat[i] / tl:.1%} | {fmt_energy_pj(en[i])} | {en[i] / te:.1%} |")
+                lines.append(f"| {i} | {md(self.workload.names[i])} | {md(self.op_types()[i])} | "
+                             f"{fmt_time_ns(lat[i])} | {lat[i] / tl:.1%} | {fmt_energy_pj(en[i])} | {en[i] / te:.1%} |")
         if layers:
             head = "| # | layer | op | kind | K x N (groups) | vectors | MACs |"
             sep = "|---:|---|---|---|---|---:|---:|"
@@ -183,7 +184,8 @@ class ProfileResult:
             for r in self.layer_rows():
                 i = r["index"]
                 vectors = fmt_count(r["m"]) if r["kind"] in ("conv", "linear", "dynamic_matmul") else "-"
-                cells = [str(i), md(r["name"]), r["op_type"], r["kind"], shape_text(r), vectors, fmt_count(r["macs"])]
+                cells = [str(i), md(r["name"]), md(r["op_type"]), r["kind"], shape_text(r), vectors,
+                         fmt_count(r["macs"])]
                 for h in self.hardware:
                     if h.kind == "imc":
                         cells += [f"{h.layer('arrays')[i]:.0f}", f"{h.layer('utilisation')[i]:.0%}"]
@@ -196,8 +198,7 @@ class ProfileResult:
 
 # ---- formatting helpers (shared with the CLI) -------------------------------------------------------------
 
-def md(text: str) -> str:
-    return str(text).replace("|", "\\|")
+md = md_escape  # names from the model and the profiles are text, never Markdown or HTML
 
 
 def fmt_count(v: float, unit: str = "") -> str:

@@ -11,6 +11,7 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
+from nas_edge._text import md_escape
 from nas_edge.bench.data import versions
 from nas_edge.cli import app
 
@@ -63,7 +64,7 @@ def test_co_search_report_and_export_of_a_table_study(tmp_path: Path) -> None:
     assert all("adc_bits" in t.user_attrs["hardware"] for t in study.trials)
     r = runner.invoke(app, ["report", "--storage", url, "-o", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
-    assert "anb_hwt_30d" in (tmp_path / "rep" / "report.md").read_text()
+    assert md_escape("anb_hwt_30d") in (tmp_path / "rep" / "report.md").read_text()  # names escaped in Markdown
     r = runner.invoke(app, ["export", "--storage", url, "-o", str(tmp_path / "ex"), "--best", "energy_uj"])
     assert r.exit_code == 1 and "used no dataset" in r.stderr and "--data" in r.stderr
     assert not (tmp_path / "ex").exists()
@@ -76,7 +77,7 @@ def test_co_search_report_and_export_of_a_table_study(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     best = min(study.best_trials, key=lambda t: t.values[1])
     report = (tmp_path / "ex" / f"trial-{best.number}" / "report.md").read_text()
-    assert f"objective anb_hwt_30d | {best.values[0]:.3g}" in report  # the table's value, beside the retrained one
+    assert f"objective {md_escape('anb_hwt_30d')} | {best.values[0]:.3g}" in report  # the table's value, beside the retrained one
 
 
 def test_table_fields_are_left_to_the_surrogate() -> None:

@@ -221,3 +221,143 @@ def test_synflow_is_finite_and_leaves_the_model_alone() -> None:
     torch.manual_seed(0)
     # more parameters on the path of the synaptic flow -> a larger score
     assert synflow(wide.build(big_arch), wide.example_input()) > synflow(wide.build(SMALL), wide.example_input())
+
+
+# -- hostile and unlucky data (issue 12) ----------------------------------------------------------------------
+
+def test_four_training_steps_in_all_train(tmp_path: Path) -> None:
+    """Issue 12.6: epochs x steps per epoch = 4 (a 200-sample file, --epochs 1) made OneCycleLR divide by zero."""
+    rng = np.random.default_rng(0)
+    x, y = _images(250, rng, (1, 8, 8)), rng.integers(0, 3, 250)
+    data = load_data(str(_write_npz(tmp_path / "small.npz", x_train=x[:200], y_train=y[:200], x_val=x[200:],
+                                    y_val=y[200:])))
+    space = create_space("cnn", **data.space_kwargs())
+    torch.manual_seed(0)
+    res = train_and_evaluate(space.build(SMALL), data, TrainConfig(epochs=1, batch_size=64))  # 4 steps
+    assert len(res.history) == 1 and 0 <= res.accuracy <= 1
+
+
+@pytest.mark.parametrize("total", [*range(1, 13), 23, 100])
+def test_the_schedule_works_for_any_number_of_steps(total: int) -> None:
+    from nas_edge.evaluate.train import one_cycle
+
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    sched, rates = one_cycle(opt, 1e-3, total), []
+    for _ in range(total):
+        opt.step()
+        rates.append(opt.param_groups[0]["lr"])
+        sched.step()
+    assert all(0 < r <= 1e-3 * (1 + 1e-9) for r in rates)
+    assert max(rates) >= 0.9e-3  # the cycle reaches (about) its peak rate
+
+
+def test_inputs_at_the_edge_of_float32_train_normally() -> None:
+    """Issue 12.11: digits x 3e38 trained to 10 % accuracy with exit 0 (float32 mean/std overflowed: NaN inputs)."""
+    d = digits()
+    space = create_space("cnn", **d.space_kwargs())
+    histories = []
+    for scale in (1.0, 3e38):
+        data = from_arrays("d", d.x_train * scale, d.y_train, d.x_val * scale, d.y_val)
+        torch.manual_seed(0)
+        histories.append(train_and_evaluate(space.build(SMALL), data, TrainConfig(epochs=4, max_train_samples=640))
+                         .history)
+    assert histories[1] == pytest.approx(histories[0], abs=0.02)  # standardised, the scale is gone
+    assert histories[1][-1] > 0.5
+
+
+def test_a_diverging_training_is_an_error_not_a_result() -> None:
+    from nas_edge.evaluate import TrainingError
+
+    class NaNNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((len(x), 10), float("nan")) * self.w
+
+    with pytest.raises(TrainingError, match="training diverged: the loss became nan in epoch 1"):
+        train_and_evaluate(NaNNet(), digits(), TrainConfig(epochs=1, max_train_samples=64))
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ("huge", r"labels run up to 50000000 but only 11 distinct classes appear"),
+    ("uint64", r"labels run up to 18446744073709551615"),
+])
+def test_labels_far_beyond_the_classes_seen_are_refused(tmp_path: Path, labels: str, message: str) -> None:
+    """Issue 12.11: one label of 5e7 made a 5e7-class output layer; a uint64 label 2^64-1 gave a traceback."""
+    rng = np.random.default_rng(0)
+    x, y = _images(60, rng), np.arange(60) % 10
+    y = y.astype(np.uint64) if labels == "uint64" else y
+    y[7] = 2**64 - 1 if labels == "uint64" else 50_000_000
+    path = _write_npz(tmp_path / "d.npz", x_train=x[:50], y_train=y[:50], x_val=x[50:], y_val=y[50:])
+    with pytest.raises(DataError, match=message):
+        load_data(str(path))
+
+
+def test_some_unused_class_ids_are_fine() -> None:
+    rng = np.random.default_rng(0)
+    x, y = _images(40, rng), np.array([0, 999] * 20)  # 1000 classes, two present: many unused, refused
+    with pytest.raises(DataError, match="renumber"):
+        from_arrays("d", x[:30], y[:30], x[30:], y[30:])
+    y = np.arange(40) % 20 * 5  # ids 0, 5, ..., 95: 96 classes, 20 present, fewer than 100 unused
+    assert from_arrays("d", x[:30], y[:30], x[30:], y[30:]).num_classes == 96
+
+
+@pytest.fixture
+def hostile_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "hostile_data_mod.py").write_text(textwrap.dedent("""
+        import sys
+        import torch
+
+        class Items:
+            def __init__(self, n, fail=None):
+                self.n, self.fail = n, fail
+            def __len__(self):
+                if self.fail == "len":
+                    raise OSError("cannot list the files")
+                return self.n
+            def __getitem__(self, i):
+                if self.fail == "item" and i == 2:
+                    raise KeyError(i)
+                if self.fail == "exit" and i == 1:
+                    sys.exit(0)
+                return torch.zeros(1, 4, 4), i % 2
+
+        def bad_len():
+            return Items(4, "len"), Items(4)
+
+        def bad_item():
+            return Items(4, "item"), Items(4)
+
+        def exit_in_item():
+            return Items(4, "exit"), Items(4)
+
+        def exit_now():
+            raise SystemExit(0)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "hostile_data_mod"
+    sys.modules.pop("hostile_data_mod", None)
+
+
+@pytest.mark.parametrize(("func", "message"), [
+    ("bad_len", "len\\(\\) of the train dataset raised OSError: cannot list the files"),
+    ("bad_item", "train item 2 raised KeyError: 2"),
+    ("exit_in_item", "train item 1 raised SystemExit: 0"),
+    ("exit_now", "the function raised SystemExit: 0"),
+])
+def test_a_dataset_whose_code_raises_is_one_error(hostile_module: str, func: str, message: str) -> None:
+    """Issue 12.12: a loader whose __len__/__getitem__ raised gave a traceback; SystemExit(0) ended a search
+    silently with status 0."""
+    with pytest.raises(DataError, match=message):
+        load_data(f"{hostile_module}:{func}")
+
+
+def test_a_spec_from_a_study_file_never_runs_code(user_module: str) -> None:
+    """Issue 12.3: a study file's ``data.name`` of ``module:function`` was imported and called by report/export."""
+    with pytest.raises(DataError, match="a study file cannot make nas-edge run code"):
+        load_data(f"{user_module}:boom", run_code=False)
+    assert "user_data_mod" not in sys.modules  # not even imported
+    assert load_data("digits", run_code=False).num_classes == 10

@@ -195,6 +195,8 @@ def test_staging_is_removed_and_publish_replaces(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert not list(tmp_path.iterdir())
     (tmp_path / "final").mkdir()
+    (tmp_path / "final" / "report.json").write_text(json.dumps(
+        {"schema": "nas-edge.export", "files": [{"file": "old.txt"}]}))  # what the earlier export wrote
     (tmp_path / "final" / "old.txt").write_text("old")
     with staging(tmp_path) as tmp:
         (tmp / "new").mkdir()

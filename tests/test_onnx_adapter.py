@@ -387,9 +387,10 @@ def test_unsorted_graph_is_sorted_and_a_cycle_refused() -> None:
         from_onnx(cyclic)
 
 
-def test_dimensions_beyond_int64_are_a_warning() -> None:
-    w = from_onnx(conv_model(size=2**32))  # 2^64 output pixels
-    assert w.rows()[0]["kind"] == "other" and any("too large" in m for m in w.warnings)
+def test_dimensions_beyond_int64_are_refused() -> None:
+    """Issue 12.10: such a layer was counted as an empty op, and the model reported 0 MACs with exit 0."""
+    with pytest.raises(OnnxError, match=r"'conv': tensor dimensions too large \(1\.84e\+19 elements"):
+        from_onnx(conv_model(size=2**32))  # 2^64 output pixels
 
 
 def _ort_optimized(model: onnx.ModelProto, path) -> onnx.ModelProto:

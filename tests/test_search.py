@@ -343,6 +343,28 @@ def test_resume_refuses_other_training_or_analog_options(tmp_path: Path) -> None
     assert proxy.describe()["training"] is None
 
 
+def test_resume_refuses_an_edited_hardware_profile(tmp_path: Path) -> None:
+    """Issue 12.9: resuming after editing the hardware file was accepted, and the study mixed two chips. The
+    resolved profile's content hash is recorded; a changed one is refused (layout and comments do not count)."""
+    profile = tmp_path / "chip.yaml"
+    profile.write_text("name: my-chip\nbase: neurosim-rram-22nm\n")
+    kw: dict[str, Any] = {"data": None, "objectives": ("energy_uj", "latency_ms"), "storage": sqlite(tmp_path),
+                          "study_name": "s", "sampler": "random", "seed": 1, "hardware": str(profile)}
+    study = run_search(n_trials=2, **kw)
+    assert len(study.user_attrs["nas_edge"]["hardware_sha256"]) == 64
+    profile.write_text("# the same chip, reformatted\nbase: neurosim-rram-22nm\nname: my-chip\n")
+    assert len(run_search(n_trials=3, **kw).trials) == 3
+    profile.write_text("name: my-chip\nbase: neurosim-rram-22nm\nadc: {bits: 6}\n")
+    with pytest.raises(SearchError, match=r"with other contents .* the profile changed since"):
+        run_search(n_trials=4, **kw)
+    assert len(optuna.load_study(study_name="s", storage=sqlite(tmp_path)).trials) == 3
+    # a study recorded before the hash existed resumes as before
+    legacy = optuna.load_study(study_name="s", storage=sqlite(tmp_path))
+    legacy.set_user_attr("nas_edge", {k: v for k, v in legacy.user_attrs["nas_edge"].items()
+                                      if k != "hardware_sha256"})
+    assert len(run_search(n_trials=4, **kw).trials) == 4
+
+
 def test_default_sampler_is_the_screening_sampler() -> None:
     from nas_edge.samplers import HWScreeningSampler
 

@@ -2,8 +2,8 @@
 
 Each command group lives in its own module and imports heavy libraries (torch, onnx) inside its commands,
 so that ``nas-edge --help`` stays instant. Errors: an expected failure (:class:`nas_edge.errors.NasEdgeError`)
-is one ``error:`` line and exit code 1 (2 for usage errors); anything else is a bug, shown with its traceback
-and a request to report it (exit code 70).
+is one ``error:`` line and exit code 1 (2 for usage errors); Ctrl-C exits with 130; anything else is a bug,
+shown with its traceback and a request to report it (exit code 70). Passwords are masked in all of them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,18 @@ import sys
 import traceback
 
 from nas_edge.cli import bench, export, hardware, profile, search
-from nas_edge.cli._common import BUG_EXIT_CODE, App, CLIError, console, err_console, error_line, print_error
-from nas_edge.errors import NasEdgeError
+from nas_edge.cli._common import (
+    BUG_EXIT_CODE,
+    INTERRUPTED_EXIT_CODE,
+    App,
+    CLIError,
+    console,
+    err_console,
+    error_line,
+    print_error,
+    print_interrupted,
+)
+from nas_edge.errors import NasEdgeError, mask_credentials
 
 app = App(
     name="nas-edge",
@@ -37,8 +47,11 @@ def main() -> None:
     except (NasEdgeError, OSError) as exc:  # raised outside a command's own handling
         print_error(error_line(exc))
         sys.exit(getattr(exc, "exit_code", 1))
+    except KeyboardInterrupt:
+        print_interrupted()
+        sys.exit(INTERRUPTED_EXIT_CODE)
     except Exception:
-        traceback.print_exc()
+        sys.stderr.write(mask_credentials(traceback.format_exc()))
         err_console.print(f"[bold red]nas-edge:[/] {BUG_REPORT}", soft_wrap=True, highlight=False)
         sys.exit(BUG_EXIT_CODE)
 

@@ -2,14 +2,22 @@
 
 Every command is registered through :class:`App`, whose commands print an expected failure — any
 :class:`~nas_edge.errors.NasEdgeError`, or an ``OSError`` from the file system — as one ``error:`` line and
-exit with its code (1; usage errors 2, from typer). Anything else is a bug: :func:`nas_edge.cli.main` shows
-its traceback and asks for a report (exit code :data:`BUG_EXIT_CODE`).
+exit with its code (1; usage errors 2, from typer); Ctrl-C is one ``interrupted`` line and exit code 130.
+Anything else is a bug: :func:`nas_edge.cli.main` shows its traceback and asks for a report (exit code
+:data:`BUG_EXIT_CODE`). Every message has its passwords masked (:func:`~nas_edge.errors.mask_credentials`).
+
+A string from the user or from a file — a name, a path, a message — is printed through :func:`shown` (rich
+markup) or :func:`printable` (plain output): markup such as ``[/]`` or ``[link=...]`` stays text, and control
+characters (ANSI escapes, newlines) are shown as ``\\xNN`` instead of reaching the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import logging
+import re
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -17,11 +25,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from nas_edge._io import write_atomic
-from nas_edge.errors import NasEdgeError
+from nas_edge.errors import NasEdgeError, mask_credentials
 
 console = Console()
 err_console = Console(stderr=True)
 BUG_EXIT_CODE = 70  # EX_SOFTWARE (sysexits.h): an internal error, not the user's input
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -38,21 +47,79 @@ def fail(message: str, exit_code: int = 1) -> NoReturn:
     raise CLIError(message, exit_code)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: Any, *, keep_newlines: bool = False) -> str:
+    """``str(value)`` with control characters (ANSI escapes, newlines unless kept, tabs) shown as ``\\xNN``."""
+    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def shown(value: Any) -> str:
+    """A user's or a file's string (name, path, message) for rich output: printable, markup escaped."""
+    return escape(printable(value))
+
+
 def error_line(exc: BaseException) -> str:
-    """The one line shown for an expected failure."""
+    """The one line shown for an expected failure, passwords masked."""
     if isinstance(exc, OSError) and not isinstance(exc, NasEdgeError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror}"
+        return mask_credentials(f"{where}{exc.strerror}")
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return mask_credentials(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {shown(mask_credentials(message))}", soft_wrap=True, highlight=False)
+
+
+def print_interrupted() -> None:
+    err_console.print("[bold red]interrupted[/] (Ctrl-C)", soft_wrap=True, highlight=False)
+
+
+class _DropFailures(logging.Filter):
+    """Drops Optuna's two records of a trial failed by one of ``types``: the error with its traceback, and the
+    ``Trial N failed with value None.`` that follows it."""
+
+    def __init__(self, types: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.types = types
+        self.dropped: set[str] = set()  # "Trial N " prefixes whose traceback was dropped
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        prefix = message.split("failed", 1)[0]
+        if isinstance(exc, self.types):
+            self.dropped.add(prefix)
+            return False
+        if prefix in self.dropped and "failed with value" in message:
+            self.dropped.discard(prefix)
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def quiet_optuna_failures(*types: type[BaseException]) -> Iterator[None]:
+    """Drop Optuna's log of a trial that failed with one of ``types`` (its traceback): the command says
+    what happened in its own words."""
+    drop = _DropFailures(types)
+    logger = logging.getLogger("optuna")
+    logger.addFilter(drop)
+    for handler in logger.handlers:
+        handler.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+        for handler in logger.handlers:
+            handler.removeFilter(drop)
 
 
 def one_line_errors(command: F) -> F:
-    """Wrap a command: an expected failure becomes one ``error:`` line and its exit code."""
+    """Wrap a command: an expected failure becomes one ``error:`` line and its exit code; Ctrl-C exit code 130."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -61,6 +128,9 @@ def one_line_errors(command: F) -> F:
         except (NasEdgeError, OSError) as exc:
             print_error(error_line(exc))
             raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+        except KeyboardInterrupt:
+            print_interrupted()
+            raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
 
     return run  # type: ignore[return-value]
 
@@ -78,5 +148,5 @@ class App(typer.Typer):
         return decorator
 
 
-__all__ = ["BUG_EXIT_CODE", "App", "CLIError", "console", "err_console", "error_line", "fail", "one_line_errors",
-           "print_error", "write_atomic"]
+__all__ = ["BUG_EXIT_CODE", "INTERRUPTED_EXIT_CODE", "App", "CLIError", "console", "err_console", "error_line", "fail",
+           "one_line_errors", "print_error", "printable", "quiet_optuna_failures", "shown", "write_atomic"]

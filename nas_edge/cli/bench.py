@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from nas_edge.cli._common import App, console, err_console, fail
+from nas_edge.cli._common import App, console, err_console, fail, printable, shown
 
 app = App(help="NAS-Bench-201 cells with published CIFAR and analog-drift accuracy, costed on every chip.",
                   no_args_is_help=True)
@@ -35,7 +35,7 @@ def table(
     from nas_edge.bench.table import build_table
 
     header = build_table(hardware or None).write(out)
-    err_console.print(f"wrote {out}: {header['rows']} cells x {len(header['profiles'])} profiles in "
+    err_console.print(f"wrote {shown(out)}: {header['rows']} cells x {len(header['profiles'])} profiles in "
                       f"{time.perf_counter() - t0:.1f} s; table sha256 {header['table_sha256']}", highlight=False)
 
 
@@ -92,8 +92,8 @@ def run(
     write_atomic(outdir / "runs.jsonl", "\n".join(lines) + "\n")
     write_atomic(outdir / "summary.md", md)
     write_atomic(outdir / "hv.svg", bench_run.plot_svg(results, title))
-    console.print(md, highlight=False, soft_wrap=True)
-    err_console.print(f"{len(results)} runs in {wall:.1f} s; wrote {outdir}/runs.jsonl, summary.md, hv.svg",
+    console.print(printable(md, keep_newlines=True), highlight=False, soft_wrap=True, markup=False)
+    err_console.print(f"{len(results)} runs in {wall:.1f} s; wrote {shown(outdir)}/runs.jsonl, summary.md, hv.svg",
                       highlight=False)
 
 

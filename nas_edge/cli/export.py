@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import console, err_console, fail
+from nas_edge.cli._common import console, err_console, fail, printable, shown
 
 _STORAGE_HELP = "Optuna storage URL (or a journal file *.log) of the study"
 
@@ -45,9 +45,10 @@ def export(
     options = ExportOptions(quantize=quantize, ort_format=ort, ort_target=ort_target, hardware=tuple(hardware or ()),
                             host_profile=host_profile, atol=atol, threads=threads, runs=runs)
     result = export_study(storage, study_name, out, trial=trial, pareto=pareto, best=best, epochs=epochs, seed=seed,
-                          data=data, options=options, progress=lambda msg: err_console.print(msg, highlight=False))
+                          data=data, options=options,
+                          progress=lambda msg: err_console.print(shown(msg), highlight=False))
     console.print(_table(result.exports))
-    typer.echo(str(result.html.resolve()))
+    typer.echo(printable(result.html.resolve()))
 
 
 def _table(exports: list[Any]) -> Any:
@@ -60,11 +61,11 @@ def _table(exports: list[Any]) -> Any:
     for e in exports:
         r = e.record
         q = r.get("quantization") or {}
-        table.add_row(str(r["source"].get("trial", e.name)), f"{r['accuracy']['onnx_fp32']:.4f}",
+        table.add_row(shown(r["source"].get("trial", e.name)), f"{r['accuracy']['onnx_fp32']:.4f}",
                       f"{q['accuracy']:.4f}" if q else "–", f"{r['verification']['parity']['max_abs_diff']:.1e}",
                       f"{r['latency']['ort_fp32']['p50_ms']:.3f}", f"{r['latency']['torch_eager']['p50_ms']:.3f}",
                       f"{q['latency']['p50_ms']:.3f}" if q else "–", f"{r['model']['bytes'] / 1024:.0f} KiB",
-                      str(e.dir))
+                      shown(e.dir))
     return table
 
 
@@ -83,8 +84,8 @@ def report(
     from nas_edge.export import study_report
 
     paths = study_report(storage, study_name, out, chosen=trial, hardware=tuple(hardware or ()))
-    err_console.print(f"wrote {', '.join(p.name for p in paths)} in {paths[0].parent}", highlight=False)
-    typer.echo(str(paths[-1].resolve()))
+    err_console.print(f"wrote {', '.join(p.name for p in paths)} in {shown(paths[0].parent)}", highlight=False)
+    typer.echo(printable(paths[-1].resolve()))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,10 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from nas_edge.cli._common import App, console, err_console, fail
+from nas_edge.cli._common import App, console, err_console, fail, shown
 
 app = App(help="Hardware profiles: built-in ones and your own YAML files.", no_args_is_help=True)
 
@@ -24,7 +23,7 @@ def list_profiles() -> None:
         table.add_column(col, overflow="fold")
     for name in builtin_names():
         p = load_profile(name)
-        table.add_row(name, p.kind, _summary(p), p.description)
+        table.add_row(shown(name), p.kind, shown(_summary(p)), shown(p.description))
     console.print(table)
 
 
@@ -55,7 +54,7 @@ def show(
         return
     import yaml
 
-    console.print(f"[bold]{p.name}[/] ({p.kind}) - {_summary(p)}")
+    console.print(f"[bold]{shown(p.name)}[/] ({p.kind}) - {shown(_summary(p))}")
     console.print(yaml.safe_dump(data, sort_keys=False, width=110), highlight=False, markup=False)
 
 
@@ -70,14 +69,14 @@ def validate(files: Annotated[list[str], typer.Argument(help="profile files (or 
             p = load_profile(f)
         except ProfileError as exc:
             bad += 1
-            err_console.print(f"[red]invalid[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+            err_console.print(f"[red]invalid[/] {shown(exc)}", soft_wrap=True, highlight=False)
         else:
-            console.print(f"[green]ok[/] {f} ({p.name}, {p.kind})", highlight=False)
+            console.print(f"[green]ok[/] {shown(f)} ({shown(p.name)}, {p.kind})", highlight=False)
             if p.scaling is not None:
                 console.print(f"  scaled from {p.scaling.from_nm:g} nm to {p.scaling.to_nm:g} nm: "
                               f"{len(p.scaling.scaled)} figures", highlight=False)
                 for note in p.scaling.explicit:
-                    console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
+                    console.print(f"  note: {shown(note)}", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 
@@ -91,7 +90,7 @@ def schema(out: Annotated[str | None, typer.Option("--out", help="write to this 
     text = json.dumps(json_schema(), indent=2)
     if out:
         write_atomic(out, text + "\n")
-        console.print(f"wrote {out}")
+        console.print(f"wrote {shown(out)}", highlight=False)
     else:
         typer.echo(text)
 
@@ -125,10 +124,10 @@ def calibrate_cmd(
     try:
         cal = calibrate(threads=threads, name=name, quick=quick, repeat=repeat, energy_per_mac_pj=energy_per_mac_pj,
                         energy_per_byte_pj=energy_per_byte_pj, technology_nm=technology_nm,
-                        progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]", highlight=False))
+                        progress=lambda msg: err_console.print(f"[dim]{shown(msg)}[/]", highlight=False))
         write_profile(cal, out)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     p = cal.profile
-    console.print(f"wrote {out}: {p['peak_gmacs_per_s']:g} GMAC/s peak, {p['bandwidth_gb_per_s']:g} GB/s, "
+    console.print(f"wrote {shown(out)}: {p['peak_gmacs_per_s']:g} GMAC/s peak, {p['bandwidth_gb_per_s']:g} GB/s, "
                   f"{p['layer_overhead_ns']:g} ns per op, efficiency {p['efficiency']}", highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import console, err_console, fail
+from nas_edge.cli._common import console, err_console, fail, shown
 
 _FORMATS = ("json", "csv", "md")
 
@@ -51,7 +51,7 @@ def profile(
             write_atomic(out, text)
         except OSError as exc:
             fail(f"cannot write {out}: {exc.strerror or exc}")
-        err_console.print(f"wrote {out} ({fmt})", highlight=False)
+        err_console.print(f"wrote {shown(out)} ({fmt})", highlight=False)
     else:
         typer.echo(text, nl=False)
 
@@ -74,15 +74,14 @@ def _run(model: str, hardware: list[str], batch: int, shapes: list[str]) -> Any:
 
 
 def _print_rich(result: Any, *, top: int, layers: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from nas_edge.profiling import TOTAL_ROWS, fmt_count, fmt_energy_pj, fmt_inputs, fmt_time_ns, shape_text
 
     m, s = result.model, result.summary()
-    console.print(f"[bold]{escape(str(m['source']))}[/]  {s['layers']} layers, {s['static_layers']} with static "
+    console.print(f"[bold]{shown(m['source'])}[/]  {s['layers']} layers, {s['static_layers']} with static "
                   f"weights, {fmt_count(s['macs'], 'MACs')}, {fmt_count(s['params'])} static weights "
-                  f"({fmt_count(s['initializer_params'])} in the file); inputs {escape(fmt_inputs(m['inputs']))}, "
+                  f"({fmt_count(s['initializer_params'])} in the file); inputs {shown(fmt_inputs(m['inputs']))}, "
                   f"batch {m['batch']}, opset {m['opset']}", highlight=False)
     hw = result.hardware
     rows = result.layer_rows()
@@ -92,7 +91,7 @@ def _print_rich(result: Any, *, top: int, layers: bool) -> None:
                           ("vectors", "right"), ("MACs", "right")):
             table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         for h in hw:
-            tag = f" {h.name}" if len(hw) > 1 else ""
+            tag = f" {shown(h.name)}" if len(hw) > 1 else ""
             if h.kind == "imc":
                 for col in ("arrays", "util", "ADC conv"):
                     table.add_column(col + tag, justify="right")
@@ -100,7 +99,7 @@ def _print_rich(result: Any, *, top: int, layers: bool) -> None:
             table.add_column("latency" + tag, justify="right")
         for r in rows:
             i = r["index"]
-            cells = [str(i), escape(r["name"]), escape(r["op_type"] or r["kind"]), shape_text(r),
+            cells = [str(i), shown(r["name"]), shown(r["op_type"] or r["kind"]), shape_text(r),
                      fmt_count(r["m"]) if r["kind"] in ("conv", "linear", "dynamic_matmul") else "-",
                      fmt_count(r["macs"])]
             for h in hw:
@@ -115,22 +114,22 @@ def _print_rich(result: Any, *, top: int, layers: bool) -> None:
     totals = Table(title="totals", title_justify="left", header_style="bold")
     totals.add_column("")
     for h in hw:
-        totals.add_column(f"{h.name} ({h.kind})", justify="right")
+        totals.add_column(f"{shown(h.name)} ({h.kind})", justify="right")
     for label, fmt in TOTAL_ROWS:
         totals.add_row(label, *(fmt(h) for h in hw))
     console.print(totals)
     for h in hw:
         lat, en = h.layer("latency_ns"), h.layer("energy_pj")
         tl, te = max(float(lat.sum()), 1e-300), max(float(en.sum()), 1e-300)
-        t = Table(title=f"top {top} layers by latency on {h.name}", title_justify="left", header_style="bold")
+        t = Table(title=f"top {top} layers by latency on {shown(h.name)}", title_justify="left", header_style="bold")
         for col in ("#", "name", "op", "latency", "share", "energy", "share "):
             t.add_column(col, justify="left" if col in ("name", "op") else "right")
         for i in h.top("latency_ns", top):
-            t.add_row(str(i), escape(rows[i]["name"]), escape(rows[i]["op_type"] or rows[i]["kind"]),
+            t.add_row(str(i), shown(rows[i]["name"]), shown(rows[i]["op_type"] or rows[i]["kind"]),
                       fmt_time_ns(lat[i]), f"{lat[i] / tl:.1%}", fmt_energy_pj(en[i]), f"{en[i] / te:.1%}")
         console.print(t)
     for w in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {shown(w)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

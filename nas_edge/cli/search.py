@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nas_edge.cli._common import console, err_console, fail
+from nas_edge.cli._common import console, err_console, fail, quiet_optuna_failures, shown
 
 
 def search(
@@ -58,7 +58,7 @@ def search(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas_edge.search import run_search
-    from nas_edge.search.run import FINISHED, SearchRun
+    from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -71,12 +71,15 @@ def search(
         opened.append(run)
         done = run.finished
         if done:
-            err_console.print(f"resuming study {study_name!r}: {done} finished trial(s)", highlight=False)
+            err_console.print(f"resuming study {shown(repr(study_name))}: {done} finished trial(s)", highlight=False)
         bar.update(task, completed=min(done, trials))
         if done < trials:
             bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.user_attrs.get(TIMEOUT_ATTR):
+            err_console.print(f"--timeout reached while trial {trial.number} waited for trials still running in "
+                              "other workers; stopping (rerun to go on)", highlight=False)
         if trial.state not in FINISHED:  # a surplus trial of a finished budget, or a failure
             return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
@@ -85,18 +88,21 @@ def search(
                    + (f", Pareto front {n}" if n is not None else ""))
 
     try:  # one worker among any number on this study: the budget holds over all of them
-        study = run_search(space=space, hardware=hardware, data=None if data.lower() == "none" else data,
-                           space_options=_space_options(space_option or []), objectives=objectives,
-                           constraints=list(constraint or []), hardware_search=hardware_search, n_trials=trials,
-                           timeout=timeout, sampler=sampler, pruner=pruner, storage=storage, study_name=study_name,
-                           seed=seed, training={"epochs": epochs}, analog={"hwa": hwa, "repeats": analog_repeats},
-                           evaluator=evaluator, method=method, callbacks=[advance], on_ready=ready)
-    except KeyboardInterrupt:
+        with quiet_optuna_failures(*QUIET_FAILURES):
+            study = run_search(space=space, hardware=hardware, data=None if data.lower() == "none" else data,
+                               space_options=_space_options(space_option or []), objectives=objectives,
+                               constraints=list(constraint or []), hardware_search=hardware_search,
+                               n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
+                               study_name=study_name, seed=seed, training={"epochs": epochs},
+                               analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
+                               callbacks=[advance], on_ready=ready)
+    except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper
         bar.stop()
-        if not opened:
-            raise
-        err_console.print("interrupted; rerun the same command to resume", highlight=False)
-        study = opened[0].study
+        if opened:
+            console.print(pareto_table(opened[0].study, opened[0].objective.objectives))
+            err_console.print("the running trial is marked failed (interrupted); rerun the same command to resume",
+                              highlight=False)
+        raise
     bar.stop()
     console.print(pareto_table(study, opened[0].objective.objectives))
 
@@ -124,10 +130,10 @@ def _fmt(v: float) -> str:
 def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
     """The feasible Pareto front (``study.best_trials``) as a table."""
     front = sorted(study.best_trials, key=lambda t: t.values[0], reverse=study.directions[0].name == "MAXIMIZE")
-    table = Table(title=f"Pareto front of {study.study_name!r}: {len(front)} of {len(study.trials)} trials")
+    table = Table(title=f"Pareto front of {shown(repr(study.study_name))}: {len(front)} of {len(study.trials)} trials")
     table.add_column("trial", justify="right")
     for name in objectives:
-        table.add_column(name, justify="right")
+        table.add_column(shown(name), justify="right")
     for col in ("params", "area mm2", "architecture", "chip"):
         table.add_column(col, justify="right" if col in ("params", "area mm2") else "left", overflow="fold")
     for t in front:
@@ -136,7 +142,8 @@ def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
         chip = (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
                 f"p{hw['rows_parallel']}") if "rows" in hw else hw.get("profile", "")
         table.add_row(str(t.number), *(_fmt(v) for v in t.values), _fmt(cost.get("params", float("nan"))),
-                      _fmt(cost.get("area_mm2", float("nan"))), _arch_summary(t.user_attrs.get("arch")), chip)
+                      _fmt(cost.get("area_mm2", float("nan"))), shown(_arch_summary(t.user_attrs.get("arch"))),
+                      shown(chip))
     return table
 
 

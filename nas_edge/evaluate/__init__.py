@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas_edge.evaluate.config import TrainConfig
+from nas_edge.evaluate.config import TrainConfig, TrainingError
 from nas_edge.evaluate.data import ARRAYS, Data, DataError, digits, from_arrays, from_function, from_npz, load_data
 
 _LAZY = {"TrainResult": "train", "train_and_evaluate": "train", "accuracy": "train",
@@ -23,5 +23,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nas_edge.evaluate' has no attribute {name!r}")
 
 
-__all__ = ["ARRAYS", "Data", "DataError", "TrainConfig", "digits", "from_arrays", "from_function", "from_npz",
-           "load_data", *_LAZY]
+__all__ = ["ARRAYS", "Data", "DataError", "TrainConfig", "TrainingError", "digits", "from_arrays", "from_function",
+           "from_npz", "load_data", *_LAZY]

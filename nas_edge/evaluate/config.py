@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nas_edge.errors import NasEdgeError
+
+
+class TrainingError(NasEdgeError):
+    """A training that cannot give a meaningful result (its loss became NaN or infinite)."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:

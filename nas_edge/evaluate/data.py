@@ -2,8 +2,12 @@
 
 Everything becomes a :class:`Data` of NumPy arrays (small data, short training: it fits in memory).
 Images are ``(N, C, H, W)`` floats (``(N, H, W)`` gains a channel axis); token sequences are ``(N, L)``
-integers (``vocab_size`` = largest id + 1). Labels are integer classes ``0..num_classes-1``.
-Loading ``digits`` or a file needs no torch; a function returning torch datasets does.
+integers (``vocab_size`` = largest id + 1). Labels are integer classes ``0..num_classes-1``; labels that leave
+most class ids unused (one label of 5·10⁷ among ten classes) are refused rather than made into a layer of
+that many outputs. Loading ``digits`` or a file needs no torch; a function returning torch datasets does.
+
+``package.module:function`` imports and runs code: only a spec the user gave runs it. A spec read back from a
+study file is data, not an instruction (``load_data(spec, run_code=False)``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from nas_edge.errors import NasEdgeError
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 _FUNC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+MAX_UNUSED_CLASSES = 100  # unused class ids tolerated beyond half of them (labels 0..C-1 need not all appear)
 
 
 class DataError(NasEdgeError, ValueError):
@@ -63,7 +68,8 @@ def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, f
     """Mean and std of the (first ``limit``) training inputs: images are standardised with these, in training
     (:func:`nas_edge.evaluate.train.tensors`), in the analog simulation and in the exported ONNX file."""
     xt = x_train[:limit]
-    return float(xt.mean()), float(xt.std()) or 1.0
+    # in float64: float32 sums overflow for large inputs (digits x 3e38 gave NaN tensors and 10 % accuracy)
+    return float(xt.mean(dtype=np.float64)), float(xt.std(dtype=np.float64)) or 1.0
 
 
 def from_arrays(name: str, x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> Data:
@@ -104,9 +110,13 @@ def from_arrays(name: str, x_train: Any, y_train: Any, x_val: Any, y_val: Any) -
     else:
         raise DataError(f"{name}: x_train has shape {xt.shape} ({xt.dtype}); expected images (N, C, H, W) or "
                         "(N, H, W), or integer token sequences (N, L)")
-    num_classes = int(max(ys["y_train"].max(), ys["y_val"].max())) + 1
+    num_classes = int(max(int(ys["y_train"].max()), int(ys["y_val"].max()))) + 1
     if num_classes < 2:
         raise DataError(f"{name}: need at least 2 classes, the labels have {num_classes}")
+    seen = len(np.union1d(np.unique(ys["y_train"]), np.unique(ys["y_val"])))
+    if num_classes > 2 * seen and num_classes > seen + MAX_UNUSED_CLASSES:
+        raise DataError(f"{name}: labels run up to {num_classes - 1} but only {seen} distinct classes appear; "
+                        f"expected labels 0..C-1 (renumber them), not a {num_classes}-class output layer")
     return Data(name=name, x_train=np.ascontiguousarray(xt), y_train=ys["y_train"].astype(np.int64),
                 x_val=np.ascontiguousarray(xv), y_val=ys["y_val"].astype(np.int64), num_classes=num_classes,
                 vocab_size=vocab)
@@ -151,15 +161,12 @@ def from_function(spec: str) -> Data:
     module_name, _, func_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise DataError(f"{spec}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})") from None
     func = getattr(module, func_name, None)
     if not callable(func):
         raise DataError(f"{spec}: module {module_name!r} has no function {func_name!r}")
-    try:
-        result = func()
-    except Exception as exc:
-        raise DataError(f"{spec}: the function raised {type(exc).__name__}: {exc}") from None
+    result = _user_call(spec, "the function", func)
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise DataError(f"{spec}: returned {type(result).__name__}; expected a pair (train_dataset, val_dataset)")
     arrays: list[np.ndarray] = []
@@ -168,33 +175,50 @@ def from_function(spec: str) -> Data:
     return from_arrays(spec, *arrays)
 
 
+def _user_call(spec: str, what: str, func: Any, *args: Any) -> Any:
+    """Call into the user's dataset code: whatever it raises — ``SystemExit`` too, which would otherwise end a
+    search silently with status 0 — is one :class:`DataError` line (Ctrl-C still stops)."""
+    try:
+        return func(*args)
+    except (Exception, SystemExit) as exc:
+        detail = f": {exc}" if str(exc) else ""
+        raise DataError(f"{spec}: {what} raised {type(exc).__name__}{detail}") from None
+
+
+def _plain_item(x: Any, y: Any) -> tuple[np.ndarray, Any]:
+    """An item's input as an array and its label as a Python scalar (tensors converted)."""
+    return (x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)), (y.item() if hasattr(y, "item")
+                                                                                   else y)
+
+
 def _dataset_arrays(spec: str, split: str, ds: Any) -> tuple[np.ndarray, np.ndarray]:
     if not (hasattr(ds, "__len__") and hasattr(ds, "__getitem__")):
         raise DataError(f"{spec}: the {split} dataset is a {type(ds).__name__}; expected a map-style torch "
                         "Dataset (with __len__ and __getitem__)")
-    n = len(ds)
+    n = _user_call(spec, f"len() of the {split} dataset", len, ds)
     if n == 0:
         raise DataError(f"{spec}: the {split} dataset is empty")
     xs: list[Any] = []
     ys: list[Any] = []
     for i in range(n):
-        item = ds[i]
+        item = _user_call(spec, f"{split} item {i}", ds.__getitem__, i)
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise DataError(f"{spec}: {split} item {i} is {type(item).__name__}; expected (x, label)")
-        x, y = item
-        x = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-        y = y.item() if hasattr(y, "item") else y
+        x, y = _user_call(spec, f"{split} item {i}", _plain_item, *item)
         if not isinstance(y, (int, np.integer)) or isinstance(y, bool):
             raise DataError(f"{spec}: {split} item {i} has label {y!r}; expected an integer class")
         if xs and x.shape != xs[0].shape:
             raise DataError(f"{spec}: {split} item {i} has shape {x.shape}, item 0 has {xs[0].shape}")
         xs.append(x)
         ys.append(int(y))
-    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+    return np.stack(xs), np.asarray(ys)  # the labels' range is checked by from_arrays
 
 
-def load_data(spec: str | Data, *, seed: int = 0) -> Data:
-    """``"digits"``, a path to a ``.npz`` file, or ``"package.module:function"``; a :class:`Data` passes."""
+def load_data(spec: str | Data, *, seed: int = 0, run_code: bool = True) -> Data:
+    """``"digits"``, a path to a ``.npz`` file, or ``"package.module:function"``; a :class:`Data` passes.
+
+    ``run_code=False`` for a spec that did not come from the user (a study file's record of its dataset): a
+    ``module:function`` there is refused instead of imported and called."""
     if isinstance(spec, Data):
         return spec
     spec = str(spec)
@@ -203,6 +227,9 @@ def load_data(spec: str | Data, *, seed: int = 0) -> Data:
     if spec.endswith(".npz") or Path(spec).is_file():
         return from_npz(spec)
     if _FUNC_RE.match(spec):
+        if not run_code:
+            raise DataError(f"the dataset {spec!r} is a function to import and run; a study file cannot make "
+                            "nas-edge run code: give it yourself with --data")
         return from_function(spec)
     raise DataError(f"unknown dataset {spec!r}; expected 'digits', a .npz file with {', '.join(ARRAYS)}, "
                     "or package.module:function")

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_edge.evaluate.config import TrainConfig
+from nas_edge.evaluate.config import TrainConfig, TrainingError
 from nas_edge.evaluate.data import Data, input_stats
 
 
@@ -77,6 +77,15 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def one_cycle(opt: torch.optim.Optimizer, lr: float, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """A one-cycle schedule (a quarter warm-up, at least one step of it) over ``total_steps``; a constant rate
+    for fewer than 4 steps. Torch's own divides by zero when the warm-up rounds to no step (4 steps in all)."""
+    if total_steps < 4:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps,
+                                               pct_start=max(0.25, 2.0 / total_steps))
+
+
 def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None
            ) -> TrainResult:
     t0 = time.perf_counter()
@@ -84,8 +93,7 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
     gen = torch.Generator().manual_seed(cfg.seed)
     steps = int(np.ceil(len(xt) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
-                                                pct_start=0.25)
+    sched = one_cycle(opt, cfg.lr, cfg.epochs * steps)
     history: list[float] = []
     for epoch in range(cfg.epochs):
         model.train()
@@ -93,6 +101,9 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
         for i in range(steps):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            if not torch.isfinite(loss):
+                raise TrainingError(f"training diverged: the loss became {loss.item()} in epoch {epoch + 1} "
+                                    f"(learning rate {cfg.lr:g}); check the data's scale and labels")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,22 +1,28 @@
 """Directory-level atomic output: everything is written under a hidden staging folder and renamed into place.
 
 Readers (and a user looking at the output folder after a failure) never see a partial export under a final
-name: a failed export leaves the output folder as it was.
+name: a failed export leaves the output folder as it was. A re-export replaces only what nas-edge wrote in
+the folder (its reports and the files its ``report.json`` lists); any other file there is the user's and is
+kept, and one in the way of a file the export writes is refused before any work.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from nas_edge.export.errors import OutputError
 
 STAGING_PREFIX = ".nas-edge-staging-"
+REPORTS = ("report.json", "report.md", "report.html")
+OUTPUT_NAMES = ("model.onnx", "model.int8.onnx", "model.ort", "model.int8.ort", "required_operators.config",
+                *REPORTS)  # every name an export may write into its folder
 
 
 def ensure_writable(out: Path) -> Path:
@@ -44,17 +50,54 @@ def staging(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def written_by_nas_edge(folder: Path) -> set[str]:
+    """The names in an earlier export folder that nas-edge wrote: its reports and the files its report lists."""
+    try:
+        record = json.loads((folder / "report.json").read_text())
+        if record.get("schema") != "nas-edge.export":
+            return set()
+        return {str(f["file"]) for f in record.get("files", [])} | set(REPORTS)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()
+
+
+def users_files(folder: Path) -> list[str]:
+    """The entries of an export folder that nas-edge did not write (notes, results: the user's own)."""
+    if not folder.is_dir():
+        return []
+    ours = written_by_nas_edge(folder)
+    return sorted(p.name for p in folder.iterdir() if p.name not in ours)
+
+
+def check_replaceable(dst: Path, names: Sequence[str] = OUTPUT_NAMES) -> None:
+    """Refuse (before any work) a re-export into ``dst`` where a file of the user's has a name it writes."""
+    clash = [n for n in users_files(dst) if n in names]
+    if clash:
+        raise OutputError(f"{dst} holds {', '.join(clash)}, not written by nas-edge, where the export writes its "
+                          "own: move it away or choose another --out (nothing was changed)")
+
+
 def publish(src: Path, dst: Path) -> Path:
-    """Move the finished folder ``src`` to ``dst`` (a rename on one file system), replacing an older ``dst``."""
+    """Move the finished folder ``src`` to ``dst`` (a rename on one file system). An older ``dst`` is replaced,
+    except the user's files in it (:func:`users_files`), which move into the new folder."""
     old: Path | None = None
+    moved: list[str] = []
     try:
         if dst.exists():
+            keep = users_files(dst)
+            check_replaceable(dst, [n for n in keep if (src / n).exists() or (src / n).is_symlink()])
+            for name in keep:
+                os.replace(dst / name, src / name)
+                moved.append(name)
             old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
             os.replace(dst, old / dst.name)
         os.replace(src, dst)
     except OSError as exc:
         if old is not None and (old / dst.name).exists() and not dst.exists():
             os.replace(old / dst.name, dst)  # put the previous export back
+        for name in moved:  # and the user's files into it
+            if dst.is_dir() and not (dst / name).exists():
+                os.replace(src / name, dst / name)
         raise OutputError(f"cannot move the export into {dst}: {exc.strerror or exc}") from None
     finally:
         if old is not None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from nas_edge._json import finite_or_none, json_safe
 from nas_edge.evaluate.data import input_stats  # the training's normalisation, baked into the ONNX file
-from nas_edge.export._files import ensure_writable, publish, sha256, staging
+from nas_edge.export._files import check_replaceable, ensure_writable, publish, sha256, staging
 from nas_edge.export.errors import ExportError
 from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION
 
@@ -474,6 +474,7 @@ def export_model(
 
     options = options or ExportOptions()
     out = ensure_writable(Path(out))
+    check_replaceable(out / name)
     with staging(out) as tmp:
         folder = tmp / name
         folder.mkdir()

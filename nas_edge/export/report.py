@@ -28,6 +28,7 @@ from typing import Any
 
 from nas_edge._io import write_atomic
 from nas_edge._json import json_safe
+from nas_edge._text import md_escape as md
 from nas_edge.cost.layout import ENERGY_COMPONENTS
 from nas_edge.export._svg import bars_svg, fmt_num, scatter_svg
 
@@ -126,11 +127,9 @@ def _shape(t: Mapping[str, Any]) -> str:
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    """A Markdown table whose cells are text (names from studies and models never become HTML or links)."""
+    lines = ["| " + " | ".join(md(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(md(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -331,12 +330,12 @@ def _source_rows(src: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def export_markdown(r: Mapping[str, Any]) -> str:
     """``report.md`` of one export."""
-    out = [f"# Deployment report: {r['name']}", "",
+    out = [f"# Deployment report: {md(r['name'])}", "",
            f"Generated {r.get('created', '')} by nas-edge {r['environment'].get('nas_edge')} "
            f"(torch {r['environment'].get('torch')}, onnx {r['environment'].get('onnx')}, "
-           f"onnxruntime {r['environment'].get('onnxruntime')}) on {r['environment'].get('processor')}.", "",
+           f"onnxruntime {r['environment'].get('onnxruntime')}) on {md(r['environment'].get('processor'))}.", "",
            _md_table(["", ""], _source_rows(r["source"])), "",
-           *(f"> **warning:** {w}" for w in r.get("warnings") or []), "", "## Summary", "",
+           *(f"> **warning:** {md(w)}" for w in r.get("warnings") or []), "", "## Summary", "",
            _md_table(["figure", "value"], summary_rows(r)), ""]
     t = r.get("training")
     if t:
@@ -372,12 +371,12 @@ def export_markdown(r: Mapping[str, Any]) -> str:
     out += ["## Hardware", ""]
     for p in r["hardware"]:
         headers, rows, _ = _layer_rows(p)
-        out += [f"### {p['name']} ({p['kind']})", "", _md_table(["", ""], _profile_summary(p)), "",
+        out += [f"### {md(p['name'])} ({md(p['kind'])})", "", _md_table(["", ""], _profile_summary(p)), "",
                 _md_table(["total", "value"], _totals_rows(p)), "", _md_table(headers, rows), ""]
     cmp_rows = search_vs_export(r)
     if cmp_rows:
         out += [f"Search-time estimate (the space's analytic workload) against the exported graph "
-                f"({r['source'].get('hardware_name')}):", "",
+                f"({md(r['source'].get('hardware_name'))}):", "",
                 _md_table(["", "search", "exported", "difference"], cmp_rows), "", _CMP_NOTE, ""]
     h = r.get("host_estimate")
     if h:
@@ -594,7 +593,7 @@ def _study_head(s: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def study_markdown(s: Mapping[str, Any]) -> str:
     """``report.md`` of a study."""
-    out = [f"# Study report: {s['study']['name']}", "", f"Generated {s.get('created', '')}.", "",
+    out = [f"# Study report: {md(s['study']['name'])}", "", f"Generated {s.get('created', '')}.", "",
            _md_table(["", ""], _study_head(s)), "", "## Completed trials", ""]
     headers, rows = _trial_rows(s)
     out += [_md_table(headers, rows), ""]
@@ -608,7 +607,7 @@ def study_markdown(s: Mapping[str, Any]) -> str:
                                   [_hw_line(h) for h in e["hardware"]]), ""]
     for a in s["analytic"]:
         headers, rows, _ = _layer_rows(a["cost"])
-        out += [f"## Trial #{a['trial']}: analytic mapping on {a['cost']['name']} (not exported)", "",
+        out += [f"## Trial #{a['trial']}: analytic mapping on {md(a['cost']['name'])} (not exported)", "",
                 _md_table(["total", "value"], _totals_rows(a["cost"])), "", _md_table(headers, rows), ""]
     return "\n".join(out)
 

@@ -9,14 +9,14 @@ one that was searched.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas_edge.export._files import ensure_writable, publish, staging
+from nas_edge.errors import mask_credentials
+from nas_edge.export._files import check_replaceable, ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
 from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION, STUDY_SCHEMA_ID
@@ -26,8 +26,8 @@ Progress = Callable[[str], None]
 
 
 def redact(url: str) -> str:
-    """A storage URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(url))
+    """A storage URL without its password (:func:`nas_edge.errors.mask_credentials`)."""
+    return mask_credentials(str(url))
 
 
 def load_study(storage: str, study_name: str) -> Any:
@@ -35,7 +35,7 @@ def load_study(storage: str, study_name: str) -> Any:
     import optuna
 
     from nas_edge.search import SearchError, open_storage
-    from nas_edge.search.study import is_journal_url
+    from nas_edge.search.storage import is_journal_url
 
     url = str(storage)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -117,30 +117,36 @@ class Rebuilt:
     training: dict[str, Any] | None = None  # the search's training options (TrainConfig.describe())
 
 
-def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | None) -> tuple[Any, Any]:
+def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | None, *,
+                    with_data: bool = True) -> tuple[Any, Any]:
+    """The study's space and (``with_data``) its dataset. The dataset recorded in the study is loaded only when it
+    is built in or a file: a ``module:function`` there would run code a study file names (``--data`` runs it).
+    Without data the space comes from the shapes the study recorded."""
     from nas_edge.evaluate import DataError, load_data
     from nas_edge.spaces import SpaceError, create_space
 
     meta = study.user_attrs.get("nas_edge") or {}
-    if data_spec is None and "data" in meta and meta["data"] is None:  # e.g. accuracy from the bench tables
-        evaluator = (meta.get("evaluator") or {}).get("name", "train")
-        raise ExportError(f"the search used no dataset (its model metrics came from the {evaluator!r} evaluator); "
-                          "the export trains the network: pass the data to train it on with --data")
-    spec = data_spec if data_spec is not None else (meta.get("data") or {}).get("name", "digits")
-    try:
-        data = load_data(spec)
-    except DataError as exc:
-        raise ExportError(f"dataset for the export: {exc}") from None
+    data = None
+    if with_data or not meta.get("space_config"):
+        if data_spec is None and "data" in meta and meta["data"] is None:  # e.g. accuracy from the bench tables
+            evaluator = (meta.get("evaluator") or {}).get("name", "train")
+            raise ExportError(f"the search used no dataset (its model metrics came from the {evaluator!r} "
+                              "evaluator); the export trains the network: pass the data to train it on with --data")
+        spec = data_spec if data_spec is not None else (meta.get("data") or {}).get("name", "digits")
+        try:
+            data = load_data(spec, run_code=data_spec is not None)
+        except DataError as exc:
+            raise ExportError(f"dataset for the export: {exc}") from None
     name = meta.get("space") or arch_dict.get("space")
     try:
-        options = dict(meta.get("space_config") or data.space_kwargs())
+        options = dict(meta.get("space_config") or (data.space_kwargs() if data is not None else {}))
         if options.get("vocab_size") is None:
             options.pop("vocab_size", None)
         space = create_space(str(name), **options)
     except SpaceError as exc:
         raise ExportError(f"cannot recreate the search space: {exc}") from None
     want = tuple(int(v) for v in getattr(space, "input_shape", ()))
-    if want and tuple(data.input_shape) != want:
+    if data is not None and want and tuple(data.input_shape) != want:
         raise ExportError(f"the dataset {data.name!r} has inputs {tuple(data.input_shape)}, the study's space "
                           f"expects {want}; pass the study's dataset with --data")
     return space, data
@@ -159,14 +165,21 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
         ref = meta.get("hardware") or hw.get("profile")
         if not ref:
             return None, ["the trial records no hardware profile; its cost table is missing"]
-        return load_profile(ref), []
+        profile = load_profile(ref)
+        from nas_edge.search.hardware_cost import profile_sha256
+
+        if meta.get("hardware_sha256") not in (None, profile_sha256(profile)):
+            return profile, [f"the hardware profile {ref!r} changed since the search: its cost table is of the "
+                             "profile as it is now"]
+        return profile, []
     except Exception as exc:  # a moved profile file should not stop the export: the other profiles still run
         return None, [f"the trial's hardware profile could not be loaded ({str(exc).splitlines()[0]}); "
                       "its cost table is missing"]
 
 
-def rebuild(study: Any, trial: Any, *, data: Any | None = None) -> Rebuilt:
-    """Architecture, space, dataset and hardware of ``trial``; checks the architecture against the stored cost."""
+def rebuild(study: Any, trial: Any, *, data: Any | None = None, with_data: bool = True) -> Rebuilt:
+    """Architecture, space, dataset (unless ``with_data`` is false: a report needs none) and hardware of
+    ``trial``; checks the architecture against the stored cost."""
     from nas_edge.spaces import Architecture, SpaceError
 
     arch_dict = trial.user_attrs.get("arch")
@@ -177,7 +190,7 @@ def rebuild(study: Any, trial: Any, *, data: Any | None = None) -> Rebuilt:
         arch = Architecture.from_dict(arch_dict)
     except SpaceError as exc:
         raise TrialSelectionError(f"trial {trial.number}: stored architecture cannot be read: {exc}") from None
-    space, dataset = _space_and_data(study, arch_dict, data)
+    space, dataset = _space_and_data(study, arch_dict, data, with_data=with_data)
     try:
         workload = space.layers(arch)
     except SpaceError as exc:
@@ -300,6 +313,8 @@ def export_study(
     if epochs is not None and epochs < 1:
         raise ExportError(f"--epochs must be at least 1, got {epochs}")
     out = ensure_writable(Path(out))
+    for rb in rebuilt:  # a file of the user's in the way is refused before any training
+        check_replaceable(out / f"trial-{rb.trial.number}")
     results: list[ExportResult] = []
     with staging(out) as tmp:
         staged = []
@@ -399,7 +414,7 @@ def _analytic_cost(study: Any, trial: Any, hardware: Sequence[Any]) -> dict[str,
     from nas_edge.export.pipeline import cost_entry
 
     try:
-        rb = rebuild(study, trial)
+        rb = rebuild(study, trial, with_data=False)
     except ExportError:
         return None
     profile = rb.profile if rb.profile is not None else (hardware[0] if hardware else None)

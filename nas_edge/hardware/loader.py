@@ -76,13 +76,22 @@ def _check_size(data: Any, source: str) -> None:
             stack.extend(node)
 
 
+_PROFILE_SUFFIXES = (".yaml", ".yml")
+
+
 def _locate(ref: str, relative_to: Path | None) -> tuple[str, str]:
-    """(source label, text) for a built-in name or a file path."""
+    """(source label, text) for a built-in name or a file path. A ``base:`` (``relative_to`` given: the folder
+    of the file that names it) is a built-in or a ``.yaml``/``.yml`` file, relative to that folder, never to
+    the working directory; any other file (``base: /etc/shadow``) is refused before it is read, so no message
+    can quote it."""
     if ref in builtin_names():
         return f"<built-in {ref}>", (_builtin_dir() / f"{ref}.yaml").read_text(encoding="utf-8")
     path = Path(ref).expanduser()
-    if not path.is_absolute() and relative_to is not None and not path.exists():
-        path = relative_to / path
+    if relative_to is not None:
+        if not path.is_absolute():
+            path = relative_to / path
+        if path.suffix.lower() not in _PROFILE_SUFFIXES or path.resolve().suffix.lower() not in _PROFILE_SUFFIXES:
+            raise ProfileError(ref, "a base is a built-in name or a profile file ending in .yaml or .yml")
     if not path.is_file():
         names = ", ".join(builtin_names())
         raise ProfileError(ref, f"no such profile file, and not a built-in name (built-ins: {names})")
@@ -260,6 +269,8 @@ def _format_error(exc: ValidationError, source: str) -> ProfileError:
         msg = "unknown field (check the spelling; `nas-edge hardware schema` lists the fields)"
     elif kind == "missing":
         msg = "required field is missing"
+    elif kind == "string_pattern_mismatch":  # the one pattern: printable names
+        msg = f"must be printable text without control characters (got {_REPR.repr(first['input'])})"
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
         field, msg = "kind", "expected 'imc' or 'digital'"
     elif "input" in first and kind not in ("value_error",):

@@ -20,14 +20,23 @@ ProgrammingNoise = Literal["none", "pcm", "gaussian"]
 MAPPINGS: tuple[str, ...] = get_args(CellMapping)
 PROGRAMMING_NOISE_MODELS: tuple[str, ...] = get_args(ProgrammingNoise)
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
+MAX_COUNT = 2**20
+"""The largest count a profile may give (rows, columns, arrays per PE, tiles, ...): products of three stay
+exact in int64. A crossbar or a chip beyond it is a typo or an attack (10^30 rows validated, then divided by
+zero in the cost model)."""
+MAX_FIGURE = 1e12
+"""The largest figure in any unit (pJ, ns, um^2, GHz, GB/s, ...): 1e12 of each is beyond any device, and the
+cost model's sums of such figures over 2^62 operations stay finite."""
+
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_COUNT)]
+PositiveFloat = Annotated[float, Field(gt=0, le=MAX_FIGURE)]
+NonNegFloat = Annotated[float, Field(ge=0, le=MAX_FIGURE)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # finite numbers only: a profile with .inf energies or clock validated and costed as inf / null with exit 0
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Precision(_Strict):
@@ -178,7 +187,8 @@ class Scaling(_Strict):
 
 
 class _ProfileBase(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+                      description="one line of printable text (no control characters)")
     description: str = ""
     provenance: str = Field(min_length=1, description="where the numbers come from")
     base: str | None = Field(None, description="profile this one extends (name or path); resolved on load")

@@ -15,7 +15,8 @@ Modules, in the order data flows through them:
 - :mod:`~nas_edge.search.evaluators` — where model metrics come from; :func:`register_evaluator`;
 - :mod:`~nas_edge.search.screening` — exact cheap objectives/constraints for the screening sampler;
 - :mod:`~nas_edge.search.objective` — :class:`Objective`;
-- :mod:`~nas_edge.search.study` — storages, samplers, pruners, create-or-resume;
+- :mod:`~nas_edge.search.storage` — storages from URLs (journal files kept whole, creation races retried);
+- :mod:`~nas_edge.search.study` — samplers, pruners, create-or-resume;
 - :mod:`~nas_edge.search.run` — :func:`run_search` and search methods; :func:`register_method`.
 """
 

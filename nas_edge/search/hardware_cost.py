@@ -3,6 +3,8 @@ objective function, a user's own included) and the :class:`HardwareResult` it re
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,12 +12,18 @@ from typing import Any
 
 from nas_edge._json import json_safe
 from nas_edge.cost import Cost, estimate
-from nas_edge.hardware import Profile, ProfileError, load_profile
+from nas_edge.hardware import Profile, ProfileError, load_profile, profile_to_dict
 from nas_edge.search.constraints import CAPACITY_KEY, ConstraintSpec, is_feasible, parse_constraints
 from nas_edge.search.errors import SearchError
 from nas_edge.search.metrics import CONSTRAINABLE, OBJECTIVES, Direction, check_objectives
 from nas_edge.spaces import HardwareSpace, SpaceError
 from nas_edge.workload.table import Workload
+
+
+def profile_sha256(profile: Profile) -> str:
+    """The content hash of a profile as resolved (``base:`` applied): what its costs depend on, not its layout."""
+    text = json.dumps(profile_to_dict(profile), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def candidate_metrics(totals: Mapping[str, Any], workload: Workload) -> dict[str, float]:
@@ -87,7 +95,10 @@ class HardwareCost:
         return [OBJECTIVES[n] for n in self.objectives]
 
     def describe(self) -> dict[str, Any]:
-        return {"hardware": self.hardware_name, "search": self.space.config() if self.space else None,
+        """What a resumed study must share: the profile's name or file, its content hash (an edited file would
+        make one study mix two chips), the co-search space and the constraints."""
+        return {"hardware": self.hardware_name, "hardware_sha256": profile_sha256(self.base),
+                "search": self.space.config() if self.space else None,
                 "constraints": [str(c) for c in self.constraints]}
 
     def profile_for(self, params: Mapping[str, Any]) -> Profile:

@@ -28,11 +28,18 @@ from nas_edge.search.constraints import ConstraintSpec
 from nas_edge.search.errors import SearchError
 from nas_edge.search.evaluators import Evaluator
 from nas_edge.search.objective import Objective
+from nas_edge.search.storage import storage_errors
 from nas_edge.search.study import DEFAULT_STORAGE, DEFAULT_STUDY, make_pruner, make_sampler, open_study
 from nas_edge.spaces import Architecture, HardwareChoice, NetworkSpace
+from nas_edge.workers import TIMEOUT_ATTR as TIMEOUT_ATTR  # for front ends (they do not import workers)
+from nas_edge.workers import TrialLost, WaitTimedOut, YieldToQueued
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+QUIET_FAILURES: tuple[type[BaseException], ...] = (KeyboardInterrupt, TrialLost, WaitTimedOut, YieldToQueued)
+"""A trial failed by one of these is explained by the front end (Ctrl-C, a trial taken over by another worker,
+a wait cut short by ``--timeout``, a new trial stepping aside for a retry): Optuna's log of it, with its
+traceback, is left out."""
 
 
 @dataclass
@@ -164,4 +171,5 @@ def run_search(
                     method_options=dict(method_options or {}))
     if on_ready is not None:
         on_ready(run)
-    return run.run(callbacks)
+    with storage_errors(storage):
+        return run.run(callbacks)

@@ -1,77 +1,28 @@
-"""Where a search is stored and how it proposes: storages, samplers and pruners by short name, and a study
-created — or resumed, when it was made by the same search — for an :class:`~nas_edge.search.Objective`."""
+"""How a search proposes and where it lives: samplers and pruners by short name, and a study created — or
+resumed, when it was made by the same search — for an :class:`~nas_edge.search.Objective` (storages:
+:mod:`nas_edge.search.storage`)."""
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from nas_edge.search.errors import SearchError
 from nas_edge.search.objective import set_metric_names
+from nas_edge.search.storage import DEFAULT_STORAGE, open_storage, storage_errors
 
 if TYPE_CHECKING:
     from nas_edge.search.objective import Objective
 
-DEFAULT_STORAGE = "sqlite:///nas_edge.db"
 DEFAULT_STUDY = "nas-edge"
 SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "cmaes", "qmc", "hw")
 PRUNERS = ("none", "median", "sha", "hyperband")
-RESUME_KEYS = ("space", "space_config", "objectives", "hardware", "search", "constraints", "data", "analog",
-               "training", "evaluator")  # what must match for a run to extend an existing study
-_LATER_KEYS = ("analog", "training", "evaluator")  # studies made by earlier versions lack these: not compared
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (optuna-dashboard) do not block the writer
-    cur.execute("PRAGMA synchronous=NORMAL")  # commit without fsync; durable across a crashed process
-    cur.close()
-
-
-def is_journal_url(url: str) -> bool:
-    """A journal file: ``journal:PATH`` or a path ending in ``.log`` / ``.jsonl``."""
-    return url.startswith("journal:") or url.endswith((".log", ".jsonl"))
-
-
-def open_storage(url: str | optuna.storages.BaseStorage | None) -> optuna.storages.BaseStorage | None:
-    """An Optuna storage from a URL: RDB URLs (SQLite gets WAL mode and a 60 s lock timeout), or a journal
-    file (``*.log`` / ``*.jsonl`` / ``journal:PATH``) for many processes on one machine. ``None`` = memory."""
-    if url is None or isinstance(url, optuna.storages.BaseStorage):
-        return url
-    url = str(url)
-    try:
-        if is_journal_url(url):
-            from optuna.storages.journal import JournalFileBackend
-
-            path = Path(url.removeprefix("journal:"))
-            if not path.parent.is_dir():
-                raise SearchError(f"cannot open storage {url!r}: directory {str(path.parent)!r} does not exist")
-            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-        if "://" not in url:
-            raise SearchError(f"cannot open storage {url!r}: expected a database URL such as "
-                              f"{DEFAULT_STORAGE} or a journal file ending in .log")
-        if url.startswith("sqlite:"):
-            db = url.split(":///", 1)[1] if ":///" in url else ""
-            if db and db != ":memory:" and not Path(db).expanduser().parent.is_dir():
-                raise SearchError(f"cannot open storage {url!r}: directory {str(Path(db).parent)!r} does not exist")
-            storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-            from sqlalchemy import event
-
-            event.listen(storage.engine, "connect", _sqlite_pragmas)
-            storage.engine.dispose()  # reconnect with the pragmas
-            return storage
-        from nas_edge.workers import heartbeat_storage  # a server shared by many machines: workers beat
-
-        return heartbeat_storage(url)
-    except SearchError:
-        raise
-    except Exception as exc:  # the driver's or SQLAlchemy's error for a URL it cannot open: one line
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SearchError(f"cannot open storage {url!r}: {msg}") from None
+RESUME_KEYS = ("space", "space_config", "objectives", "hardware", "hardware_sha256", "search", "constraints", "data",
+               "analog", "training", "evaluator")  # what must match for a run to extend an existing study
+_LATER_KEYS = ("analog", "training", "evaluator", "hardware_sha256")  # earlier versions lack these: not compared
 
 
 def make_sampler(name: str, *, seed: int | None = None, n_objectives: int = 1,
@@ -123,19 +74,26 @@ def open_study(objective: Objective, *, storage: str | optuna.storages.BaseStora
     """Create the study, or load it when it exists and was made by the same search (else an error)."""
     store = open_storage(storage)
     meta = objective.describe()
-    if store is not None:
-        try:
-            existing = optuna.load_study(study_name=study_name, storage=store, sampler=sampler, pruner=pruner)
-        except KeyError:
-            existing = None
-        if existing is not None:
-            _check_resume(existing, objective, meta)
-            return existing
-    study = optuna.create_study(storage=store, study_name=study_name, directions=objective.directions,
-                                sampler=sampler, pruner=pruner)
-    set_metric_names(study, objective.metric_names)
-    study.set_user_attr("nas_edge", meta)
-    return study
+    with storage_errors(storage):
+        for _attempt in range(2):
+            if store is not None:
+                try:
+                    existing = optuna.load_study(study_name=study_name, storage=store, sampler=sampler,
+                                                 pruner=pruner)
+                except KeyError:
+                    existing = None
+                if existing is not None:
+                    _check_resume(existing, objective, meta)
+                    return existing
+            try:
+                study = optuna.create_study(storage=store, study_name=study_name, directions=objective.directions,
+                                            sampler=sampler, pruner=pruner)
+            except optuna.exceptions.DuplicatedStudyError:  # a worker started beside this one created it first
+                continue
+            set_metric_names(study, objective.metric_names)
+            study.set_user_attr("nas_edge", meta)
+            return study
+    raise SearchError(f"study {study_name!r} could not be created or loaded")
 
 
 def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any]) -> None:
@@ -149,6 +107,11 @@ def _check_resume(study: optuna.Study, objective: Objective, meta: dict[str, Any
     for key in RESUME_KEYS:
         if key not in old and key in _LATER_KEYS:
             continue
+        if key == "hardware_sha256" and old.get(key) != meta.get(key):
+            raise SearchError(f"study {study.study_name!r} was run on hardware profile {old.get('hardware')!r} "
+                              f"with other contents (sha256 {str(old.get(key))[:12]}… then, "
+                              f"{str(meta.get(key))[:12]}… now): the profile changed since; a resumed study "
+                              "would mix two chips. Restore the profile or choose another --study-name")
         if old.get(key) != meta.get(key):
             raise SearchError(f"study {study.study_name!r} exists with a different {key.replace('_', ' ')} "
                               f"({old.get(key)!r} vs {meta.get(key)!r}); resume it with the same options or "

@@ -30,7 +30,7 @@ from nas_edge.workload._onnx_common import (
     conv_attrs,
     conv_output_shape,
 )
-from nas_edge.workload.table import OpKind
+from nas_edge.workload.table import DimensionError, OpKind
 
 if TYPE_CHECKING:
     import onnx
@@ -233,6 +233,8 @@ class Walker:
         except _Unknown as exc:
             if handler is not None:
                 self.unsized.append((op, name, f" (shape of {exc.args[0]!r} unknown){self._weight_note(node)}"))
+        except DimensionError:  # an overflow, not a malformed node: the whole model is refused
+            raise
         except Exception as exc:  # a malformed node must not stop the profile
             self.warnings.append(f"{op} {name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                  "; counted as an empty digital op")

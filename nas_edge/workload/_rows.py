@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nas_edge.workload.table import OpKind
+from nas_edge.workload.table import MAX_COUNT, DimensionError, OpKind
 
 Shape = tuple[int, ...]
 
@@ -84,13 +84,11 @@ def numel(shape: Sequence[int]) -> int:
     return math.prod(int(d) for d in shape)
 
 
-_MAX_INT = 2**62
-
-
 def _row(name: str, kind: OpKind, *, k: int = 1, n: int = 1, m: int = 1, groups: int = 1, kernel: int = 1,
          macs: float, params: float = 0.0, in_elems: float, out_elems: float) -> dict[str, Any]:
-    if max(k, n, m, groups, kernel) > _MAX_INT:
-        raise ValueError(f"tensor dimensions too large ({max(k, n, m, groups, kernel):.3g} elements)")
+    if max(k, n, m, groups, kernel) > MAX_COUNT:
+        raise DimensionError(f"{name!r}: tensor dimensions too large ({max(k, n, m, groups, kernel):.3g} "
+                             f"elements; at most {MAX_COUNT:.3g})")
     return {"name": name, "kind": int(kind), "k": int(k), "n": int(n), "m": max(1, int(m)),
             "groups": int(groups), "kernel": int(kernel), "macs": float(macs), "params": float(params),
             "in_elems": float(in_elems), "out_elems": float(out_elems)}

@@ -53,7 +53,7 @@ from nas_edge.errors import NasEdgeError
 from nas_edge.workload._onnx_common import STD_DOMAINS, conv_output_shape, value_dims
 from nas_edge.workload._onnx_shapes import infer_shapes
 from nas_edge.workload._onnx_walk import Walker
-from nas_edge.workload.table import Workload
+from nas_edge.workload.table import DimensionError, Workload
 
 if TYPE_CHECKING:
     import onnx
@@ -332,6 +332,8 @@ def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 
         walker.run()
     except OnnxError:
         raise
+    except DimensionError as exc:
+        raise OnnxError(f"{label}: {exc}") from None
     except Exception as exc:  # a hostile file must give one line, never a traceback
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise OnnxError(f"{label}: cannot read this model ({type(exc).__name__}: {reason}); the file may be "

@@ -64,6 +64,16 @@ class WorkloadError(NasEdgeError, ValueError):
     """A workload row with impossible values."""
 
 
+MAX_COUNT = 2**62
+"""The largest dimension, vector count or reduction size a row may have: int64 arithmetic on the columns (and
+on ``m * batch``) stays exact below it. Beyond it lies no real network, only an overflow."""
+
+
+class DimensionError(WorkloadError):
+    """A tensor dimension or count beyond :data:`MAX_COUNT` (a hostile or corrupted file, a huge ``--batch``):
+    the whole workload is refused rather than a layer counted as empty (0 MACs)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Workload:
     """A network as a table of compute ops. Build it with :meth:`from_layers` or the adapters."""
@@ -195,6 +205,10 @@ class Workload:
         if batch < 1:
             raise WorkloadError(f"batch must be >= 1, got {batch}")
         elementwise = self.kind > int(OpKind.DYNAMIC_MATMUL)
+        vectors = int(self.m[~elementwise].max(initial=1))
+        if vectors * batch > MAX_COUNT or self.batch * batch > MAX_COUNT:
+            raise DimensionError(f"batch {batch} is too large: a layer would see {vectors * batch:.3g} input vectors "
+                                 f"(at most {MAX_COUNT:.3g})")
         return Workload(
             kind=self.kind, k=self.k, n=self.n, m=np.where(elementwise, self.m, self.m * batch),
             groups=self.groups, kernel=self.kernel, macs=self.macs * batch, params=self.params,

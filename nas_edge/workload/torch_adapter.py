@@ -33,7 +33,7 @@ from typing import Any
 from nas_edge.errors import NasEdgeError
 from nas_edge.workload import _rows as R
 from nas_edge.workload._fuse import Op, fold_kind, fuse
-from nas_edge.workload.table import OpKind, Workload
+from nas_edge.workload.table import DimensionError, OpKind, Workload
 
 VIEW_OPS = frozenset((
     "view", "_unsafe_view", "reshape", "_reshape_alias", "t", "transpose", "permute", "expand", "expand_as",
@@ -131,6 +131,8 @@ class _Recorder:
         label = self.scope[-1] or base
         try:
             rows = self._rows(base, label, args, kwargs, out)
+        except DimensionError:
+            raise
         except (ValueError, IndexError, TypeError) as exc:
             self.warnings.append(f"{base} {label!r}: {exc}; counted as an empty digital op")
             rows = [R.digital_row(label, OpKind.OTHER, 0.0, 0.0, 0.0)]
