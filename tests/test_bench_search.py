@@ -77,7 +77,8 @@ def test_co_search_report_and_export_of_a_table_study(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     best = min(study.best_trials, key=lambda t: t.values[1])
     report = (tmp_path / "ex" / f"trial-{best.number}" / "report.md").read_text()
-    assert f"objective {md_escape('anb_hwt_30d')} | {best.values[0]:.3g}" in report  # the table's value, beside the retrained one
+    # the table's value, beside the retrained one
+    assert f"objective {md_escape('anb_hwt_30d')} | {best.values[0]:.3g}" in report
 
 
 def test_table_fields_are_left_to_the_surrogate() -> None:
