@@ -166,15 +166,6 @@ def test_cli_bad_input_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code == 1 and r.stderr.count("\n") == 1 and 'pip install "nas-edge[bench]"' in r.stderr
 
 
-@needs_data
-def test_cli_run_writes_jsonl_markdown_svg(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["bench", "run", "-O", "anb_hwt_30d,latency_ms", "--samplers", "random,tpe",
-                                 "--seeds", "2", "--trials", "8", "--budgets", "4,8", "--jobs", "1",
-                                 "-o", str(tmp_path)])
-    assert r.exit_code == 0, r.output
-    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
-    assert len(runs) == 4 and {x["sampler"] for x in runs} == {"random", "tpe"}
-    assert "HV/optimum @8" in (tmp_path / "summary.md").read_text()
-    assert (tmp_path / "hv.svg").read_text().startswith("<svg")
+def test_cli_fields_lists_the_names() -> None:
     fields = CliRunner().invoke(app, ["bench", "fields"])
-    assert fields.exit_code == 0 and "anb_hwt_30d" in fields.stdout
+    assert fields.exit_code == 0 and "anb_hwt_30d" in fields.stdout and "nb201_cifar100" in fields.stdout

@@ -1,12 +1,12 @@
-"""The table's accuracies as search objectives: ``nas-edge search --space nb201 --evaluator bench`` end to end
-(search, co-search, report, export), the screening glue, and one clear line for each kind of bad input."""
+"""The table's accuracies as search objectives: ``nas-edge search --space nb201 --evaluator bench`` with chip
+knobs (test_bench_e2e has the plain search, report and export), the screening glue, and one clear line for each
+kind of bad input."""
 
 from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
 from typer.testing import CliRunner
@@ -27,35 +27,10 @@ def search(*args: str) -> tuple[int, str]:
 
 
 @needs_data
-def test_search_reads_the_table_and_costs_like_the_bench(tmp_path: Path) -> None:
-    """Each trial's table objective is the cell's table value, its costs the bench problem's: one network,
-    one cost, whichever way it is reached."""
-    from nas_edge.bench import load
-    from nas_edge.bench.problem import make_problem
-    from nas_edge.spaces import NB201Architecture
-
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    code, err = search(*BENCH, "--objectives", "nb201_cifar10,energy_uj,latency_ms", "--constraint",
-                       "area_mm2<=50", "--trials", "12", "--storage", url, "--seed", "1")
-    assert code == 0, err
-    study = optuna.load_study(study_name="nas-edge", storage=url)
-    problem = make_problem(["nb201_cifar10", "energy_uj", "latency_ms"], "neurosim-rram-22nm", ["area_mm2<=50"])
-    table = load().column("nb201_cifar10")
-    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(trials) == 12 and study.user_attrs["nas_edge"]["evaluator"]["name"] == "bench"
-    for t in trials:
-        cell = NB201Architecture.from_dict(t.user_attrs["arch"]).index
-        assert t.user_attrs["evaluation"] == {"mode": "table", "cell": cell}
-        assert t.values[0] == table[cell]
-        np.testing.assert_allclose(t.values, problem.values[cell], rtol=1e-12)
-        assert t.constraints["area_mm2<=50"] == pytest.approx(problem.violations["area_mm2<=50"][cell], rel=1e-12)
-
-
-@needs_data
 @pytest.mark.slow
-def test_co_search_report_and_export_of_a_table_study(tmp_path: Path) -> None:
+def test_co_search_and_report_of_a_table_study(tmp_path: Path) -> None:
     """With chip knobs the table gives the accuracy and the cost model the rest; report needs no data; export
-    trains the cell on the data it is given (and says so when none is)."""
+    says it needs one (test_bench_e2e exports with data)."""
     url = f"sqlite:///{tmp_path / 'h.db'}"
     code, err = search(*BENCH, "--hardware-search", "--objectives", "anb_hwt_30d,energy_uj", "--trials", "10",
                        "--storage", url)
@@ -68,17 +43,6 @@ def test_co_search_report_and_export_of_a_table_study(tmp_path: Path) -> None:
     r = runner.invoke(app, ["export", "--storage", url, "-o", str(tmp_path / "ex"), "--best", "energy_uj"])
     assert r.exit_code == 1 and "used no dataset" in r.stderr and "--data" in r.stderr
     assert not (tmp_path / "ex").exists()
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "cifar.npz", x_train=rng.random((32, 3, 32, 32), dtype=np.float32),
-             y_train=np.arange(32) % 10, x_val=rng.random((16, 3, 32, 32), dtype=np.float32),
-             y_val=np.arange(16) % 10)
-    r = runner.invoke(app, ["export", "--storage", url, "-o", str(tmp_path / "ex"), "--best", "energy_uj",
-                            "--data", str(tmp_path / "cifar.npz"), "--epochs", "1"])
-    assert r.exit_code == 0, r.output
-    best = min(study.best_trials, key=lambda t: t.values[1])
-    report = (tmp_path / "ex" / f"trial-{best.number}" / "report.md").read_text()
-    # the table's value, beside the retrained one
-    assert f"objective {md_escape('anb_hwt_30d')} | {best.values[0]:.3g}" in report
 
 
 def test_table_fields_are_left_to_the_surrogate() -> None:
