@@ -169,3 +169,14 @@ def test_cli_bad_input_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_fields_lists_the_names() -> None:
     fields = CliRunner().invoke(app, ["bench", "fields"])
     assert fields.exit_code == 0 and "anb_hwt_30d" in fields.stdout and "nb201_cifar100" in fields.stdout
+
+
+@needs_data
+def test_grid_and_bruteforce_draw_each_cell_once(problem) -> None:
+    from nas_edge.bench.run import run
+
+    results = run(problem, ["grid", "bruteforce"], [0, 1], 40)
+    for r in results:
+        assert len(set(r["cells"])) == 40, r["sampler"]
+    by = {(r["sampler"], r["seed"]): r["cells"] for r in results}
+    assert by["grid", 0] != by["grid", 1] and by["bruteforce", 0] != by["bruteforce", 1]  # the seed orders them

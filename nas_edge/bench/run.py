@@ -6,7 +6,8 @@ hypervolume ratio (:meth:`~nas_edge.bench.problem.Problem.hv_ratio`) after every
 infeasible trials so far, the wall time per trial (the sampler's time: the objective is a lookup) and the
 cells evaluated (so the share of trials that repeat a network already evaluated can be read off).
 
-Samplers by name: Optuna's ``random``, ``tpe``, ``nsga2``, ``nsga3``, ``gp``, ``qmc``, and nas-edge's ``hw``
+Samplers by name: Optuna's ``random``, ``tpe``, ``nsga2``, ``nsga3``, ``gp``, ``qmc``, ``grid`` and ``bruteforce``
+(both: every cell once, in a seeded random order; Optuna's CMA-ES takes one objective only), and nas-edge's ``hw``
 (:func:`nas_edge.search.screening_sampler`, as ``nas-edge search`` builds it for the nb201 space: the hardware
 objectives and constraints are its cheap, exact functions, the accuracy, which a real search would train for,
 is the one it models, and it proposes one cell per network, :meth:`nas_edge.spaces.NB201Space.canonical`).
@@ -30,9 +31,9 @@ from nas_edge.bench.fields import is_field
 from nas_edge.bench.problem import Problem, cell_indices
 from nas_edge.samplers import HWScreeningSampler
 from nas_edge.search.screening import canonical_params, screening_sampler
-from nas_edge.spaces.nb201 import NB201Architecture, NB201Space, network_representatives
+from nas_edge.spaces.nb201 import OPS, PARAM_NAMES, NB201Architecture, NB201Space, network_representatives
 
-SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "gp", "qmc", "hw")
+SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "gp", "qmc", "grid", "bruteforce", "hw")
 DEFAULT_SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "qmc", "hw")
 
 
@@ -76,6 +77,8 @@ def make_sampler(name: str, problem: Problem, seed: int) -> optuna.samplers.Base
         "nsga3": lambda: s.NSGAIIISampler(seed=seed),
         "gp": lambda: s.GPSampler(seed=seed),
         "qmc": lambda: s.QMCSampler(seed=seed),
+        "grid": lambda: s.GridSampler({name: list(OPS) for name in PARAM_NAMES}, seed=seed),
+        "bruteforce": lambda: s.BruteForceSampler(seed=seed),
         "hw": lambda: hw_sampler(problem, seed=seed),
     }
     if name not in factories:

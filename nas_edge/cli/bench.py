@@ -51,7 +51,8 @@ def run(
         "--per-network", help="score each cell with the mean accuracy of the cells that build the same network "
         "(the table trained them apart: their spread is training noise)")] = False,
     samplers: Annotated[str, typer.Option(
-        help="comma-separated: random, tpe, nsga2, nsga3, gp, qmc, hw")] = "random,tpe,nsga2,nsga3,qmc,hw",
+        help="comma-separated: random, tpe, nsga2, nsga3, gp, qmc, grid, bruteforce (Optuna's), hw (nas-edge's)")
+    ] = "random,tpe,nsga2,nsga3,qmc,hw",
     seeds: Annotated[int, typer.Option(min=1, help="seeds per sampler (0 .. N-1)")] = 10,
     trials: Annotated[int, typer.Option(min=1, help="trials per run")] = 100,
     budgets: Annotated[str, typer.Option(help="trial counts to report (comma-separated)")] = "50,100",
