@@ -148,6 +148,8 @@ def test_cli_bad_input_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code == 1 and "valid drift times: 60s, 1h, 1d, 30d" in r.stderr and "Traceback" not in r.output
     r = runner.invoke(app, ["bench", "run", "-O", "nb201_cifar10,energy_uj", "--samplers", "tpe,cma"])
     assert r.exit_code == 1 and "unknown sampler 'cma'" in r.stderr
+    r = runner.invoke(app, ["bench", "table", "-o", "cells.txt"])  # refused before the table is built
+    assert r.exit_code == 1 and "name the file .csv or .parquet or .pq" in r.stderr and "Traceback" not in r.output
 
     import importlib.metadata
 

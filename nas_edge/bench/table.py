@@ -29,9 +29,23 @@ from nas_edge._io import write_atomic
 from nas_edge.bench.costs import COST_COLUMNS, cell_costs
 from nas_edge.bench.data import BenchData, load
 from nas_edge.bench.fields import FIELDS
+from nas_edge.errors import NasEdgeError
 from nas_edge.spaces.nb201 import N_CELLS, arch_string, network_representatives, ops_of_index
 
-FORMATS = ("csv", "parquet")
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class TableFormatError(NasEdgeError, ValueError):
+    """An output file whose name says no table format."""
+
+
+def table_format(path: str | Path) -> str:
+    """``csv`` or ``parquet``, by the file's suffix (checked before the table is built)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise TableFormatError(f"{path}: the table is written as CSV or Parquet; name the file "
+                               f"{' or '.join(FORMATS)}")
+    return FORMATS[suffix]
 
 
 def cost_column(total: str, profile: str) -> str:
@@ -59,12 +73,10 @@ class BenchTable:
         header = {**self.header, "table_sha256": hashlib.sha256(body.encode()).hexdigest()}
         return "".join(f"# {k}: {json.dumps(v, sort_keys=True)}\n" for k, v in header.items()) + body
 
-    def write(self, path: str | Path, fmt: str | None = None) -> dict[str, Any]:
-        """Write CSV or Parquet (by ``fmt`` or the suffix) atomically; returns the header written."""
+    def write(self, path: str | Path) -> dict[str, Any]:
+        """Write CSV or Parquet (by the suffix: :func:`table_format`) atomically; returns the header written."""
         path = Path(path)
-        fmt = fmt or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown table format {fmt!r}; valid: {', '.join(FORMATS)}")
+        fmt = table_format(path)
         body = self.csv_body()
         header = {**self.header, "table_sha256": hashlib.sha256(body.encode()).hexdigest()}
         if fmt == "csv":

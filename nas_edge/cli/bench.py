@@ -32,8 +32,9 @@ def table(
 ) -> None:
     """Write every cell x every accuracy field x cost totals on the profiles, with a citable header."""
     t0 = time.perf_counter()
-    from nas_edge.bench.table import build_table
+    from nas_edge.bench.table import build_table, table_format
 
+    table_format(out)
     header = build_table(hardware or None).write(out)
     err_console.print(f"wrote {shown(out)}: {header['rows']} cells x {len(header['profiles'])} profiles in "
                       f"{time.perf_counter() - t0:.1f} s; table sha256 {header['table_sha256']}", highlight=False)
