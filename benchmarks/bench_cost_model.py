@@ -124,6 +124,14 @@ def main() -> None:
         samples.append(time.perf_counter() - t0)
     single = statistics.median(samples)
     print(f"estimate(), 50 layers, warm: median {single * 1e6:.1f} us (target <= 50 us)")
+    by_name = []
+    for _ in range(2000):  # the same with the profile given by name (the loader's lookup each call)
+        t0 = time.perf_counter()
+        estimate(w50, "neurosim-rram-22nm")
+        by_name.append(time.perf_counter() - t0)
+    named = statistics.median(by_name)
+    print(f"estimate(w, 'neurosim-rram-22nm'), same network: median {named * 1e6:.1f} us "
+          f"({named / single:.2f}x the profile object)")
 
     # 4. the pure-Python reference on the same network, same run
     from reference_cost import reference

@@ -21,6 +21,14 @@ class NasEdgeError(Exception):
 
     exit_code: int = 1
     """The command line's exit status for this error (1; 2 is a usage error)."""
+    cli_message: str | None = None
+    """The same message in the command line's words (``--input-shape x=1x3``, where ``str()`` says
+    ``input_shapes={'x': (1, 3)}``); the command line prints it instead of ``str()`` when set."""
+
+    def for_cli(self, message: str) -> NasEdgeError:
+        """Set :attr:`cli_message` and return the error (``raise SomeError(python_words).for_cli(cli_words)``)."""
+        self.cli_message = message
+        return self
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^\s:/@'\"]*:)[^\s'\"]*@")  # to the token's last @

@@ -29,7 +29,10 @@ ever added within a version; a rename or removal bumps it. Units are in the name
                    top_energy  [layer index, ...]  (the 10 most energy-hungry)}]
 
 Non-finite numbers are written as ``null``. CSV (``to_csv``) has one line per (hardware, layer) with the
-layer columns followed by the cost columns; Markdown (``to_markdown``) is the human report.
+layer columns followed by the cost columns, every column name once (a cost column that repeats a layer
+column's name is prefixed ``cost_``: ``cost_macs``); Markdown (``to_markdown``) is the human report;
+``to_text`` is compact plain text for pipes and narrow terminals (totals and the top layers, names last and
+never wrapped).
 """
 
 from __future__ import annotations
@@ -145,13 +148,49 @@ class ProfileResult:
 
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(("hardware", *LAYER_COLUMNS, *LAYER_FIELDS))
+        writer.writerow(csv_header(LAYER_FIELDS))
         rows = self.layer_rows()
         for h in self.hardware:
             for i, row in enumerate(rows):
                 writer.writerow((h.name, *(row[c] for c in LAYER_COLUMNS),
                                  *(repr(float(v)) for v in h.layers[i])))
         return buf.getvalue()
+
+    def header_line(self) -> str:
+        """One line about the model: layers, MACs, weights, inputs, batch, opset."""
+        m, s = self.model, self.summary()
+        return (f"{m['source']}: {s['layers']} layers, {s['static_layers']} with static weights, "
+                f"{fmt_count(s['macs'], 'MACs')}, {fmt_count(s['params'])} static weights "
+                f"({fmt_count(s['initializer_params'])} in the file); inputs {fmt_inputs(m['inputs'])}, "
+                f"batch {m['batch']}, opset {m['opset']}")
+
+    def to_text(self, top: int = 10, layers: bool = False) -> str:
+        """Compact plain text: the model line, totals per chip, the ``top`` slowest layers per chip (layer
+        names last, whole) and, with ``layers``, every layer. Fits a pipe, a log file or a narrow terminal."""
+        hw = self.hardware
+        out = [self.header_line(), "", "totals"]
+        out += plain_table(["", *(f"{h.name} ({h.kind})" for h in hw)],
+                           [[label, *(fmt(h) for h in hw)] for label, fmt in TOTAL_ROWS], indent=2)
+        names, ops = self.workload.names, self.op_types()
+        for h in hw:
+            lat, en = h.layer("latency_ns"), h.layer("energy_pj")
+            tl, te = max(float(lat.sum()), 1e-300), max(float(en.sum()), 1e-300)
+            out += ["", f"top {top} layers by latency on {h.name}"]
+            out += plain_table(["#", "latency", "share", "energy", "share", "op", "layer"],
+                               [[str(i), fmt_time_ns(lat[i]), f"{lat[i] / tl:.1%}", fmt_energy_pj(en[i]),
+                                 f"{en[i] / te:.1%}", ops[i] or _kind_name(self.workload, i), names[i]]
+                                for i in h.top("latency_ns", top)], indent=2)
+        if layers:
+            for h in hw:
+                out += ["", f"layers on {h.name}"]
+                out += plain_table(["#", "K x N", "MACs", "energy", "latency", "op", "layer"],
+                                   [[str(r["index"]), shape_text(r), fmt_count(r["macs"]),
+                                     fmt_energy_pj(h.layer("energy_pj")[r["index"]]),
+                                     fmt_time_ns(h.layer("latency_ns")[r["index"]]), r["op_type"] or r["kind"],
+                                     r["name"]] for r in self.layer_rows()], indent=2)
+        if self.warnings:
+            out += [""] + [f"warning: {w}" for w in self.warnings]
+        return "\n".join(out) + "\n"
 
     def to_markdown(self, top: int = 10, layers: bool = True) -> str:
         m = self.model
@@ -197,6 +236,43 @@ class ProfileResult:
 
 
 # ---- formatting helpers (shared with the CLI) -------------------------------------------------------------
+
+def csv_header(cost_fields: Sequence[str]) -> list[str]:
+    """``hardware``, the layer columns, then the cost columns; a cost column that repeats a name gets ``cost_``."""
+    return ["hardware", *LAYER_COLUMNS, *(f"cost_{f}" if f in LAYER_COLUMNS else f for f in cost_fields)]
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: int = 0) -> list[str]:
+    """Lines of a plain-text table: columns padded to their widest cell, the last column neither padded nor
+    cut (put long free text, such as layer names, last). Text columns (the last one and any whose cells are not
+    numbers) are left-aligned, numbers right-aligned."""
+    cells = [[str(h) for h in headers], *([str(c) for c in r] for r in rows)]
+    n = len(headers)
+    widths = [max(len(r[j]) for r in cells) for j in range(n)]
+    numeric = [j < n - 1 and all(_looks_numeric(r[j]) for r in cells[1:]) for j in range(n)]
+    pad = " " * indent
+    lines = []
+    for r in cells:
+        parts = [(r[j].rjust(widths[j]) if numeric[j] else r[j].ljust(widths[j])) if j < n - 1 else r[j]
+                 for j in range(n)]
+        lines.append((pad + "  ".join(parts)).rstrip())
+    return lines
+
+
+def _looks_numeric(text: str) -> bool:
+    head = text.strip().split(" ")[0].rstrip("%")
+    try:
+        float(head)
+    except ValueError:
+        return text.strip() in ("", "-", "–")
+    return True
+
+
+def _kind_name(workload: Any, i: int) -> str:
+    from nas_edge.workload import OpKind
+
+    return OpKind(int(workload.kind[i])).name.lower()
+
 
 md = md_escape  # names from the model and the profiles are text, never Markdown or HTML
 
@@ -305,4 +381,5 @@ def profile_onnx(model: Any, hardware: Any, batch: int = 1,
     return profile_workload(workload, hardware)
 
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "HardwareResult", "ProfileResult", "profile_onnx", "profile_workload"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "HardwareResult", "ProfileResult", "csv_header", "plain_table", "profile_onnx",
+           "profile_workload"]

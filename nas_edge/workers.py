@@ -22,11 +22,13 @@ processes on one machine); this module adds what a fixed-budget, crash-tolerant 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,41 @@ _log = optuna.logging.get_logger("nas_edge.workers")
 
 class BudgetExhausted(NasEdgeError):
     """Raised inside a surplus trial; ``study.optimize(catch=...)`` closes it as FAILED."""
+
+    def __init__(self, message: str, number: int | None = None) -> None:
+        super().__init__(message)
+        self.number = number
+
+
+class _OneLineBudgetLog(logging.Filter):
+    """Optuna logs a caught exception as a warning with its traceback, then "Trial N failed with value None":
+    for a surplus trial that is one line, the exception's message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        # the subclasses (a wait timed out, a place kept for a queued trial) are the front end's to word
+        if isinstance(exc, BudgetExhausted) and type(exc) is BudgetExhausted and exc.number is not None:
+            self.closed.add(exc.number)
+            record.msg, record.args, record.exc_info, record.exc_text = str(exc), (), None, None
+            return True
+        text = record.getMessage()
+        return not any(text.startswith(f"Trial {n} failed with value") for n in self.closed)
+
+
+@contextlib.contextmanager
+def one_line_budget_messages() -> Iterator[None]:
+    """While inside: a surplus trial is reported by Optuna's logger as one line, without a traceback."""
+    logger = logging.getLogger("optuna.study._optimize")
+    flt = _OneLineBudgetLog()
+    logger.addFilter(flt)
+    try:
+        yield
+    finally:
+        logger.removeFilter(flt)
 
 
 class YieldToQueued(BudgetExhausted):
@@ -203,7 +240,8 @@ class TrialBudget:
                 raise
             if not admitted:
                 trial.set_user_attr(BUDGET_ATTR, True)
-                raise BudgetExhausted(f"trial {trial.number}: the study's budget of {self.total} trials is spent")
+                raise BudgetExhausted(f"trial {trial.number} closed unrun: the study's budget of {self.total} trials "
+                                      "is spent (other workers ran the last ones)", trial.number)
             trial.set_user_attr(WORKER_ATTR, worker_id())
             try:
                 value = objective(trial)
@@ -291,6 +329,13 @@ def run_worker(study: optuna.Study, objective: Callable[[optuna.Trial], Any], bu
     among many."""
     deadline = None if timeout is None else time.monotonic() + timeout
     guarded = budget.guard(objective, deadline=deadline)
+    with one_line_budget_messages():
+        _run_until_spent(study, budget, guarded, deadline, callbacks, show_progress_bar)
+
+
+def _run_until_spent(study: optuna.Study, budget: TrialBudget, guarded: Callable[[optuna.Trial], Any],
+                     deadline: float | None, callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] | None,
+                     show_progress_bar: bool) -> None:
     while True:
         budget.recovery(study)
         left = None if deadline is None else deadline - time.monotonic()

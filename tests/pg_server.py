@@ -59,7 +59,7 @@ def postgres_server() -> Iterator[str]:
         run(bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "30",
             "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=100 "
             "-c synchronous_commit=off", "start")
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"  # the default driver (psycopg 3)
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
                        check=False, capture_output=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 import nas_edge
 
 PACKAGE = Path(nas_edge.__file__).parent
-LEAVES = {"<root>", "_io", "_json", "_ort", "_text", "errors"}  # helpers every room may use; they import no room
+# helpers every room may use; they import no room
+LEAVES = {"<root>", "_io", "_json", "_ort", "_progress", "_text", "errors"}
 LOW = LEAVES | {"hardware", "workload"}
 # what each room may import (besides itself); a new room is added here and in docs/design.md
 ALLOWED: dict[str, set[str]] = {

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from nas_edge._text import md_escape
 from nas_edge.bench.data import versions
 from nas_edge.cli import app
+from nas_edge.export.report import metric_label
 
 needs_data = pytest.mark.skipif(None in versions().values(),
                                 reason='needs the bench extra: pip install "nas-edge[bench]"')
@@ -39,7 +40,7 @@ def test_co_search_and_report_of_a_table_study(tmp_path: Path) -> None:
     assert all("adc_bits" in t.user_attrs["hardware"] for t in study.trials)
     r = runner.invoke(app, ["report", "--storage", url, "-o", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
-    assert md_escape("anb_hwt_30d") in (tmp_path / "rep" / "report.md").read_text()  # names escaped in Markdown
+    assert f"| {md_escape(metric_label('anb_hwt_30d'))} |" in (tmp_path / "rep" / "report.md").read_text()
     r = runner.invoke(app, ["export", "--storage", url, "-o", str(tmp_path / "ex"), "--best", "energy_uj"])
     assert r.exit_code == 1 and "used no dataset" in r.stderr and "--data" in r.stderr
     assert not (tmp_path / "ex").exists()

@@ -190,6 +190,12 @@ def test_hardware_co_search_profiles_are_rebuilt(tmp_path: Path) -> None:
     assert entry["cost"]["name"] == trial.user_attrs["hardware"]["profile"] != "neurosim-rram-22nm"
     assert entry["cost"]["totals"]["energy_uj"] == pytest.approx(trial.user_attrs["cost"]["energy_uj"])
     assert entry["cost"]["totals"]["area_mm2"] == pytest.approx(trial.user_attrs["cost"]["area_mm2"])
+    # the report names the chip by its knobs and base, and every trial row has its chip
+    assert entry["cost"]["chip"] == trial.user_attrs["chip"] and entry["cost"]["base"] == "neurosim-rram-22nm"
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert f"{trial.user_attrs['chip']} (knobs chosen by the search on base neurosim-rram-22nm)" in page
+    rows = json.loads((tmp_path / "rep" / "report.json").read_text())["trials"]
+    assert [row["chip"] for row in rows] == [t.user_attrs["chip"] for t in study.trials]
 
 
 def test_select_trials(study_db: str) -> None:

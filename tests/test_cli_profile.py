@@ -18,7 +18,7 @@ from nas_edge.cli import app
 
 runner = CliRunner()
 NAS_EDGE = Path(sys.executable).parent / "nas-edge"
-WIDE = {"COLUMNS": "220"}
+WIDE = {"COLUMNS": "220", "TTY_COMPATIBLE": "1"}  # rich tables: a terminal, and a wide one
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,10 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     seq.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "seq"
     onnx.save(seq, d / "symbolic.onnx")
     onnx.save(conv_model(8, 16, 16), d / "conv.onnx")
+    named = mlp_attention_model(18)
+    for i, node in enumerate(named.graph.node):
+        node.name = f"/encoder/layers.0/self_attention/projection_block_{i}/{node.op_type}"
+    onnx.save(named, d / "named.onnx")
     data = attention.SerializeToString()
     (d / "truncated.onnx").write_bytes(data[: len(data) // 2])
     corrupt = bytearray(data)
@@ -71,6 +75,45 @@ def test_out_file_format_from_flag_or_suffix(models: dict[str, Path], tmp_path: 
         assert r.exit_code == 0 and f"wrote {tmp_path / name}" in r.stderr.replace("\n", "")
         assert check((tmp_path / name).read_text())
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
+
+
+@pytest.mark.parametrize("env", [{"COLUMNS": "40"}, {"COLUMNS": "60", "TTY_COMPATIBLE": "1"}],
+                         ids=["pipe", "narrow-terminal"])
+def test_pipe_or_narrow_terminal_gets_compact_text(models: dict[str, Path], env: dict[str, str]) -> None:
+    """Not a terminal, or a narrow one: totals and the top layers as plain text, each layer name whole on its
+    line (rich tables folded them to a few characters a line)."""
+    from nas_edge.profiling import profile_onnx
+
+    r = runner.invoke(app, ["profile", str(models["named"]), "-H", "neurosim-rram-22nm", "-H", "mobile-cpu-a78",
+                            "--top", "3"], env=env)
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "┃" not in r.stdout and "│" not in r.stdout  # no rich table
+    assert lines[0].startswith(str(models["named"])) and "totals" in lines
+    res = profile_onnx(models["named"], ["neurosim-rram-22nm", "mobile-cpu-a78"])
+    for h in range(2):
+        for i in res.top_layers(h, n=3):
+            name = res.workload.names[i]
+            assert len(name) > 40 and any(line.endswith(" " + name) for line in lines), name
+    assert "top 3 layers by latency on mobile-cpu-a78" in lines
+
+
+def test_csv_column_names_are_unique(models: dict[str, Path]) -> None:
+    header = runner.invoke(app, ["profile", str(models["conv"]), "-H", "neurosim-rram-22nm", "--csv"]
+                           ).stdout.splitlines()[0].split(",")
+    assert len(header) == len(set(header)), sorted(h for h in header if header.count(h) > 1)
+    assert "macs" in header and "cost_macs" in header
+
+
+def test_out_txt_is_text_and_an_unknown_suffix_is_refused(models: dict[str, Path], tmp_path: Path) -> None:
+    r = runner.invoke(app, ["profile", str(models["conv"]), "-H", "neurosim-rram-22nm", "--out",
+                            str(tmp_path / "p.txt")])
+    assert r.exit_code == 0, r.stderr
+    text = (tmp_path / "p.txt").read_text()
+    assert text.startswith(str(models["conv"])) and "top 10 layers by latency" in text and not text.startswith("{")
+    r = runner.invoke(app, ["profile", str(models["conv"]), "-H", "neurosim-rram-22nm", "--out",
+                            str(tmp_path / "p.data")])
+    assert r.exit_code == 1 and "--text" in r.stderr and not (tmp_path / "p.data").exists()
 
 
 def test_input_shape_option(models: dict[str, Path]) -> None:

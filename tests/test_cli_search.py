@@ -30,6 +30,13 @@ def test_search_runs_resumes_and_prints_the_pareto_front(tmp_path: Path) -> None
                             "--hardware-search", "--seed", "2")
     assert code == 0, err
     assert "Pareto front of 'nas-edge'" in out and "naswot" in out and "energy_uj" in out
+    lines = out.splitlines()  # not a terminal: plain text, one line a trial, the architecture whole at the end
+    assert lines[1].split()[:3] == ["trial", "naswot", "energy_uj"] and "│" not in out
+    study = optuna.load_study(study_name="nas-edge", storage=url)
+    for t in study.best_trials:
+        from nas_edge.spaces import Architecture
+
+        assert any(line.endswith(Architecture.from_dict(t.user_attrs["arch"]).summary()) for line in lines)
     study = optuna.load_study(study_name="nas-edge", storage=url)
     assert len(study.trials) == 3 and study.metric_names == ["naswot", "energy_uj"]
     assert study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]

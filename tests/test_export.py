@@ -217,3 +217,20 @@ def test_transformer_gets_dynamic_int8(tmp_path: Path) -> None:
     assert q["method"] == "dynamic"
     assert res.record["verification"]["parity"]["max_abs_diff"] <= 1e-4
     assert q["bytes"] < res.record["model"]["bytes"]
+
+
+def test_onnx_files_describe_themselves(exported: dict) -> None:
+    """Netron and ORT read what a file says about itself: metadata_props and doc_string."""
+    res = exported["result"]
+    rec = res.record
+    files = (("model.onnx", rec["accuracy"]["onnx_fp32"]), ("model.int8.onnx", rec["quantization"]["accuracy"]))
+    for name, acc in files:
+        meta = ort.InferenceSession(str(res.dir / name), providers=["CPUExecutionProvider"]).get_modelmeta()
+        props = meta.custom_metadata_map
+        assert props["nas_edge_version"] == rec["environment"]["nas_edge"]
+        assert float(props["accuracy"]) == pytest.approx(acc, abs=1e-6)
+        assert json.loads(props["preprocessing"])["mean"] == pytest.approx(rec["model"]["preprocessing"]["mean"])
+        assert json.loads(props["dataset"])["name"] == "digits"
+        assert "Validation accuracy" in meta.description and "raw inputs" in meta.description
+    # the recorded size and hash are those of the described file
+    assert sha256(res.dir / "model.onnx") == next(f["sha256"] for f in rec["files"] if f["file"] == "model.onnx")

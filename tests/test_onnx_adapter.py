@@ -279,21 +279,25 @@ def test_symbolic_batch_and_batch_option() -> None:
 def test_unknown_non_batch_dim_needs_input_shapes() -> None:
     model = mlp_attention_model(18, batch="N")
     model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "seq"
-    with pytest.raises(OnnxShapeError, match=r"--input-shape x=1xNx32.*seq=N"):
+    with pytest.raises(OnnxShapeError, match=r"input_shapes=\{'x': \(1, N, 32\)\}.*input_shapes=\{'seq': N\}") as info:
         from_onnx(model)
+    assert "--input-shape" not in str(info.value)  # Python words in Python; the command line's in cli_message
+    assert "--input-shape x=1xNx32 or the symbol with --input-shape seq=N" in info.value.cli_message
     by_input = from_onnx(model, input_shapes={"x": (1, 16, 32)})
     by_symbol = from_onnx(model, input_shapes={"seq": 16})
     assert by_input.total_macs == by_symbol.total_macs == mlp_attention_macs()
-    with pytest.raises(OnnxError, match="neither an input"):
+    with pytest.raises(OnnxError, match="input_shapes names 'nope', which is neither an input") as info:
         from_onnx(model, input_shapes={"nope": 3})
+    assert info.value.cli_message.endswith(str(info.value).split("input_shapes names ")[1])
     with pytest.raises(OnnxError, match="rank"):
         from_onnx(model, input_shapes={"x": (16, 32)})
 
 
 def test_input_without_shape() -> None:
     model = make([helper.make_node("Relu", ["x"], ["y"])], [vi("x", None)], [vi("y", None)])
-    with pytest.raises(OnnxShapeError, match="no declared shape"):
+    with pytest.raises(OnnxShapeError, match=r"no declared shape; give it with input_shapes=\{'x': \(...\)\}") as info:
         from_onnx(model)
+    assert "--input-shape x=DIMS" in info.value.cli_message and "--" not in str(info.value)
     assert from_onnx(model, input_shapes={"x": (2, 3)}).rows()[0]["macs"] == 6
 
 

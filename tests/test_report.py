@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from nas_edge.export._svg import bars_svg, nice_ticks, scatter_svg
+from nas_edge.export._svg import bars_svg, front_2d, line_svg, nice_ticks, scatter_svg
 from nas_edge.export.report import (
     EXPORT_SCHEMA,
     STUDY_SCHEMA,
@@ -140,7 +140,7 @@ def test_export_html_is_self_contained_and_complete() -> None:
                    "analog accuracy analog_accuracy_1d", "90.00 %", "INT8 quantisation", "estimate / measured",
                    "a &lt;test&gt; chip"):
         assert needle in page, needle
-    assert page.count("<svg") == 3  # latency bars + an energy chart per profile
+    assert page.count("<svg") == 5  # latency bars + an energy and a per-layer latency chart per profile
     assert "<test>" not in page  # text is escaped
 
 
@@ -193,9 +193,10 @@ def test_nice_ticks_cover_the_range(a: float, b: float) -> None:
 
 def test_scatter_skips_non_finite_points_and_draws_the_front() -> None:
     pts = [(1.0, 0.9, "#0"), (2.0, 0.95, "#1"), (math.nan, 0.5, "#2"), (3.0, 0.7, "#3")]
-    svg = scatter_svg(pts, x_label="energy", y_label="accuracy", highlight=["#1"], front=["#0", "#1"])
+    svg = scatter_svg(pts, x_label="energy", y_label="accuracy", highlight=["#1"], front=["#0", "#1"],
+                      line=["#0", "#1"])
     assert svg.count("<circle") == 2 and svg.count('class="chosen"') == 1  # #2 dropped, #1 drawn as chosen
-    assert "<path d=\"M" in svg and "#2" not in svg
+    assert '<path class="front-line" d="M' in svg and "#2" not in svg
 
 
 def test_stacked_bars_are_proportional() -> None:
@@ -203,3 +204,142 @@ def test_stacked_bars_are_proportional() -> None:
     widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)"', svg)]
     a_x, a_y, b_x, b_y = widths[:4]
     assert a_x == pytest.approx(a_y) and b_x == pytest.approx(2 * a_x) and b_y == 0
+
+
+# -- plots that do not mislead, units, one accuracy format, tables that fit (issue 17, item 3) ---------------
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), max_size=12), st.booleans(), st.booleans())
+def test_front_2d_is_exactly_the_non_dominated_points(xy: list[tuple[int, int]], x_min: bool, y_min: bool) -> None:
+    pts = [(float(x), float(y), f"#{i}") for i, (x, y) in enumerate(xy)]
+    sx, sy = (1 if x_min else -1), (1 if y_min else -1)
+
+    def dominated(p: tuple[float, float, str]) -> bool:
+        return any(sx * q[0] <= sx * p[0] and sy * q[1] <= sy * p[1] and (q[0], q[1]) != (p[0], p[1]) for q in pts)
+
+    got = set(front_2d(pts, x_min=x_min, y_min=y_min))
+    want = {p[2] for p in pts if not dominated(p)}
+    firsts = {next(q[2] for q in pts if q[:2] == p[:2]) for p in pts if p[2] in want}  # duplicates: one label
+    assert got == firsts
+
+
+def _three_objective_record() -> dict[str, Any]:
+    """Trial #2 is on the 3-D front (best latency) but dominated in the accuracy/energy projection by #1."""
+    values = {0: [0.50, 5.0, 3.0], 1: [0.90, 2.0, 2.0], 2: [0.80, 3.0, 0.5], 3: [0.95, 8.0, 4.0], 4: [0.60, 9.0, 9.0]}
+    rec = study_record()
+    rec["study"].update(objectives=["accuracy", "energy_uj", "latency_ms"],
+                        directions=["maximize", "minimize", "minimize"])
+    rec["trials"] = [{"number": n, "state": "COMPLETE", "values": v, "feasible": True, "chip": "128x128 c1 adc4 m8 p16"}
+                     for n, v in values.items()]
+    rec["pareto"], rec["chosen"] = [1, 2, 3], []
+    return rec
+
+
+def _front_line_points(svg: str) -> list[tuple[float, float]]:
+    path = re.search(r'class="front-line" d="([^"]+)"', svg).group(1)
+    xs = [float(v) for v in re.findall(r"[MH]([\d.]+)", path)]
+    ys = [float(v) for v in re.findall(r"(?:M[\d.]+,|V)([\d.]+)", path)]
+    return list(zip(xs, ys, strict=True))
+
+
+def test_three_objective_pareto_plot_draws_no_line_through_a_dominated_point() -> None:
+    page = study_html(_three_objective_record())
+    acc_energy = page[page.index('aria-label="accuracy (%) vs energy (µJ)"'):]
+    acc_energy = acc_energy[: acc_energy.index("</svg>")]
+    markers = dict(re.findall(r'<circle cx="([\d.]+)" cy="[\d.]+" r="4.5"[^>]*class="front"><title>(#\d)', acc_energy))
+    assert sorted(markers.values()) == ["#1", "#2", "#3"]  # the 3-D front: markers
+    line_x = {x for x, _ in _front_line_points(acc_energy)}
+    on_line = {lab for x, lab in markers.items() if float(x) in line_x}
+    assert on_line == {"#1", "#3"}  # #2 (worse accuracy and energy than #1) is not on this projection's line
+    assert "front of this projection" in acc_energy and "Pareto front (all objectives)" in acc_energy
+
+
+def test_axes_columns_and_accuracies_carry_units_and_one_format() -> None:
+    page = study_html(_three_objective_record())
+    for label in ("accuracy (%)", "energy (µJ)", "latency (ms)"):
+        assert f">{label}</text>" in page and f"<th>{label}</th>" in page, label
+    assert "energy_uj" not in page.replace('"energy_uj"', "")  # no raw metric names shown
+    assert "<td>90.00 %</td>" in page and "<td>0.9</td>" not in page  # accuracy as a percentage, like elsewhere
+    assert "<th>chip</th>" in page and "<td>128x128 c1 adc4 m8 p16</td>" in page
+    export = export_html(export_record())
+    for head in ("energy (pJ)", "latency (ns)", "K (rows)"):
+        assert f"<th>{head}</th>" in export, head
+    assert "objective: accuracy (%)" in export and "96.00 %" in export
+
+
+def test_no_empty_header_rows() -> None:
+    for page in (export_html(export_record()), study_html(study_record())):
+        assert not re.search(r"<thead><tr>(<th></th>)+</tr></thead>", page)
+    for md in (export_markdown(export_record()), study_markdown(study_record())):
+        for block in re.findall(r"(?:^\|.*\|$\n?)+", md, re.M):
+            head = block.splitlines()[0]
+            assert any(c.strip() for c in head.strip("|").split("|")), head
+
+
+def test_tables_sit_in_scrolling_boxes_and_plots_shrink() -> None:
+    page = export_html(export_record())
+    assert page.count("<table") == page.count('<div class="scroll"><table')
+    assert ".scroll{overflow-x:auto" in page and "svg{" in page and "max-width:100%" in page
+
+
+def test_per_layer_latency_and_history_charts() -> None:
+    page = export_html(export_record())
+    assert "latency of the 2 slowest layers (chip-imc) (µs)" in page
+    rec = _three_objective_record()
+    rec["history"] = {"kind": "hypervolume", "points": [[0, 0.1], [1, 0.5], [2, 0.7]], "reference": [1.1] * 3}
+    page = study_html(rec)
+    assert "Optimisation history" in page and "hypervolume of the feasible front so far" in page
+    single = study_record()
+    single["study"].update(objectives=["accuracy"], directions=["maximize"])
+    for t in single["trials"]:
+        t["values"] = t["values"][:1]
+    single["history"] = {"kind": "best", "points": [[0, 0.5, 0.5], [1, 0.4, 0.5], [2, 0.7, 0.7]]}
+    page = study_html(single)
+    assert "optimisation history: accuracy (%)" in page and "best so far" in page
+
+
+def test_line_chart_draws_each_series() -> None:
+    svg = line_svg({"a": [(0, 1.0), (1, 2.0)], "b": [(0, 3.0), (1, math.inf)]}, x_label="x", y_label="y")
+    assert svg.count('class="series"') == 2 and svg.count("<circle") == 3  # the infinite point is left out
+
+
+def test_cosearched_chip_shows_its_knobs_not_the_base_description() -> None:
+    rec = study_record()
+    cost = rec["analytic"][0]["cost"]
+    cost.update(name="base-chip@256x128-c2-adc6-m8-p32", chip="256x128 c2 adc6 m8 p32", base="base-chip")
+    page = study_html(rec)
+    assert "co-searched chip" in page
+    assert "256x128 c2 adc6 m8 p32 (knobs chosen by the search on base base-chip)" in page
+    assert "a &lt;test&gt; chip" not in page.split("analytic mapping")[1]  # the base profile's description is gone
+
+
+def test_search_history_is_monotone_and_counts_feasible_trials_only() -> None:
+    import optuna
+
+    from nas_edge.search.history import search_history
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(t: optuna.Trial) -> tuple[float, float]:
+        x, y = t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)
+        t.set_constraint("c", x - 0.8)  # x > 0.8 is infeasible
+        return x, y
+
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(objective, n_trials=30)
+    h = search_history(study)
+    hv = [p[1] for p in h["points"]]
+    feasible = [t.number for t in study.trials if t.params["x"] <= 0.8]
+    assert [p[0] for p in h["points"]] == feasible and len(feasible) < 30
+    assert all(a <= b + 1e-12 for a, b in itertools.pairwise(hv)) and hv[-1] > hv[0]
+    single = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=2))
+    single.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=10)
+    pts = search_history(single)["points"]
+    assert [p[2] for p in pts] == [min(q[1] for q in pts[: i + 1]) for i in range(len(pts))]
+
+
+def test_band_lines_are_the_same_line_chart() -> None:
+    from nas_edge.export._svg import lines_svg
+
+    svg = lines_svg({"hw": ([1, 2, 3], [0.5, 0.7, 0.9], [0.4, 0.6, 0.8], [0.6, 0.8, 1.0])}, x_label="trials",
+                    y_label="hv")
+    assert svg.count("<polygon") == 1 and svg.count('class="series"') == 1 and "<circle" not in svg

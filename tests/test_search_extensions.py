@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 import pytest
 
+from nas_edge.samplers import named_constraints
 from nas_edge.search import (
     MODEL_METRICS,
     OBJECTIVES,
@@ -125,7 +126,7 @@ def test_a_search_method_records_derived_architectures(tmp_path: Any) -> None:
             assert t.state == optuna.trial.TrialState.COMPLETE
             assert t.user_attrs["arch"] == arch.to_dict() and t.user_attrs["derived_by"] == "test"
             assert plain.hardware_metrics(t.params)["energy_uj"] == pytest.approx(t.values[0])
-            assert set(t.constraints) == {"fits_on_chip"}
+            assert set(named_constraints(t)) == {"fits_on_chip"}
         with pytest.raises(SearchError, match="already registered"):
             register_method("derive", lambda run, cb: None)
         with pytest.raises(SearchError, match="unknown search method"):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nas_edge import _progress as progress
 from nas_edge.analog.config import SECOND, AnalogConfig, HWAConfig
 from nas_edge.analog.model import analog_layers, calibrate, convert_to_analog, drift_to, program, set_hwa, set_mode
 from nas_edge.evaluate.config import TrainConfig
@@ -131,6 +132,7 @@ def _evaluate(model: nn.Module, data: Data, config: AnalogConfig, times: tuple[f
         for i, t in enumerate(times):
             drift_to(net, t)
             accs[r, i] = accuracy(net, xv, yv, batch_size)
+        progress.report("analog chip", r + 1, n_rep, f"accuracy {accs[r, 0]:.3f}")
     return AnalogResult(times_s=times, accuracies=accs, digital_accuracy=digital,
                         seconds=time.perf_counter() - t0, config=config.describe())
 

@@ -67,8 +67,17 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, NasEdgeError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return mask_credentials(f"{where}{exc.strerror}")
-    text = str(exc).strip()
+    text = (getattr(exc, "cli_message", None) or str(exc)).strip()  # the library's message in the CLI's words
     return mask_credentials(text.splitlines()[0] if text else type(exc).__name__)
+
+
+RICH_MIN_WIDTH = 100
+
+
+def wide_terminal(min_width: int = RICH_MIN_WIDTH) -> bool:
+    """Whether stdout is a terminal at least ``min_width`` columns wide: rich tables there, compact plain text
+    otherwise (pipes, files, CI logs, narrow windows), so that no table is squeezed to a few characters a line."""
+    return console.is_terminal and console.width >= min_width
 
 
 def print_error(message: str) -> None:
@@ -149,4 +158,5 @@ class App(typer.Typer):
 
 
 __all__ = ["BUG_EXIT_CODE", "INTERRUPTED_EXIT_CODE", "App", "CLIError", "console", "err_console", "error_line", "fail",
-           "one_line_errors", "print_error", "printable", "quiet_optuna_failures", "shown", "write_atomic"]
+           "one_line_errors", "print_error", "printable", "quiet_optuna_failures", "shown", "wide_terminal",
+           "write_atomic"]

@@ -19,6 +19,9 @@ def export(
     pareto: Annotated[bool, typer.Option("--pareto", help="export the feasible Pareto front (the default)")] = False,
     best: Annotated[str | None, typer.Option(help="export the best feasible trial on this objective, e.g. "
                                              "accuracy")] = None,
+    min_accuracy: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="leave out trials whose search "
+                                                       "accuracy is below this (default: those at chance level, "
+                                                       "named in a warning; 0 exports them all)")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="final training epochs (default: the search's)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the final training")] = 0,
     quantize: Annotated[str | None, typer.Option(help="int8: also write an INT8 model (static QDQ calibrated on "
@@ -41,11 +44,12 @@ def export(
         fail(f"unknown --quantize {quantize!r}; expected int8")
 
     from nas_edge.export import ExportOptions, export_study
+    from nas_edge.export.study import CHANCE
 
     options = ExportOptions(quantize=quantize, ort_format=ort, ort_target=ort_target, hardware=tuple(hardware or ()),
                             host_profile=host_profile, atol=atol, threads=threads, runs=runs)
     result = export_study(storage, study_name, out, trial=trial, pareto=pareto, best=best, epochs=epochs, seed=seed,
-                          data=data, options=options,
+                          data=data, options=options, min_accuracy=CHANCE if min_accuracy is None else min_accuracy,
                           progress=lambda msg: err_console.print(shown(msg), highlight=False))
     console.print(_table(result.exports))
     typer.echo(printable(result.html.resolve()))

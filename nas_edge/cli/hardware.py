@@ -38,24 +38,59 @@ def _summary(p) -> str:
 @app.command("show")
 def show(
     profile: Annotated[str, typer.Argument(help="built-in name or YAML file")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the resolved profile as JSON")] = False,
+    as_yaml: Annotated[bool, typer.Option("--yaml", help="print exactly the loadable profile as YAML (no "
+                                          "comments)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print exactly the loadable profile as JSON")] = False,
+    derived: Annotated[bool, typer.Option("--derived", help="add a 'derived' block (ADC energy, latency, area; "
+                                          "arrays per tile) to --yaml/--json: informative, not loadable")] = False,
 ) -> None:
-    """Show a profile with its base applied and its derived ADC figures."""
-    from nas_edge.hardware import adc_figures, load_profile, profile_to_dict
+    """Print a profile with its base applied, as a file you can save and edit (`show X > mine.yaml`).
 
+    Without a flag: YAML with the summary and the derived ADC figures as comments. The output loads back to
+    the same profile (`base` is already applied, so the file stands alone).
+    """
+    from nas_edge.hardware import load_profile
+
+    if as_yaml and as_json:
+        fail("choose one of --yaml, --json")
     p = load_profile(profile)
-    data = profile_to_dict(p)
-    if p.kind == "imc":
-        f = adc_figures(p.adc, technology_nm=p.technology_nm, clock_ghz=p.clock_ghz)
-        data["derived"] = {"adc_energy_pj": f.energy_pj, "adc_latency_ns": f.latency_ns,
-                           "adc_area_um2": f.area_um2, "arrays_per_tile": p.arrays_per_tile}
+    data = loadable_dict(p)
+    extra = derived_figures(p)
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps({**data, "derived": extra} if derived and extra else data, indent=2))
         return
     import yaml
 
-    console.print(f"[bold]{shown(p.name)}[/] ({p.kind}) - {shown(_summary(p))}")
-    console.print(yaml.safe_dump(data, sort_keys=False, width=110), highlight=False, markup=False)
+    body = yaml.safe_dump({**data, "derived": extra} if derived and extra else data, sort_keys=False,
+                          allow_unicode=True, width=100)
+    if as_yaml:
+        typer.echo(body, nl=False)
+        return
+    head = [f"# {p.name} ({p.kind}): {_summary(p)}"]
+    if p.base:
+        head.append(f"# resolved from base {p.base!r}: every field is written out, the file stands alone")
+    tail = ["# derived figures (not read on load):"] + [f"#   {k}: {v:.6g}" for k, v in extra.items()] if extra else []
+    typer.echo("\n".join(head) + "\n" + body + "\n".join(tail) + ("\n" if tail else ""), nl=False)
+
+
+def loadable_dict(p) -> dict:
+    """The profile as a mapping that loads back to an equal profile: base applied (and dropped), kind first."""
+    from nas_edge.hardware import profile_to_dict
+
+    data = profile_to_dict(p)
+    data.pop("base", None)
+    return {"name": data.pop("name"), "kind": data.pop("kind"), **data}
+
+
+def derived_figures(p) -> dict[str, float]:
+    """ADC energy / latency / area at the profile's node and arrays per tile (IMC profiles; empty otherwise)."""
+    if p.kind != "imc":
+        return {}
+    from nas_edge.hardware import adc_figures
+
+    f = adc_figures(p.adc, technology_nm=p.technology_nm, clock_ghz=p.clock_ghz)
+    return {"adc_energy_pj": f.energy_pj, "adc_latency_ns": f.latency_ns, "adc_area_um2": f.area_um2,
+            "arrays_per_tile": p.arrays_per_tile}
 
 
 @app.command("validate")

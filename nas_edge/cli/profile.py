@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import console, err_console, fail, shown
+from nas_edge.cli._common import console, err_console, fail, shown, wide_terminal
 
-_FORMATS = ("json", "csv", "md")
+_FORMATS = ("json", "csv", "md", "text")
+_SUFFIXES = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".txt": "text", ".text": "text"}
 
 
 def profile(
@@ -23,27 +24,35 @@ def profile(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON document (nas-edge.profile v1)")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="print one CSV line per (hardware, layer)")] = False,
     as_md: Annotated[bool, typer.Option("--md", help="print a Markdown report")] = False,
+    as_text: Annotated[bool, typer.Option("--text", help="print compact plain text (the default when the output "
+                                          "is not a terminal or is narrower than 100 columns)")] = False,
     out: Annotated[str | None, typer.Option("--out", "-o", help="write to this file instead (format from the "
-                                                                  "flag, else from the suffix .json/.csv/.md)")] = None,
+                                            "flag, else from the suffix .json/.csv/.md/.txt)")] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="how many of the most expensive layers to list")] = 10,
-    layers: Annotated[bool, typer.Option("--layers/--no-layers", help="show the per-layer table")] = True,
+    layers: Annotated[bool | None, typer.Option("--layers/--no-layers", help="show the per-layer table (default: "
+                                                "in the terminal table and Markdown, not in plain text)")] = None,
 ) -> None:
     """Profile an ONNX model layer by layer on one or more hardware profiles (IMC chips or edge devices)."""
-    chosen = [f for f, on in zip(_FORMATS, (as_json, as_csv, as_md), strict=True) if on]
+    chosen = [f for f, on in zip(_FORMATS, (as_json, as_csv, as_md, as_text), strict=True) if on]
     if len(chosen) > 1:
-        fail("choose one of --json, --csv, --md")
+        fail("choose one of --json, --csv, --md, --text")
     fmt = chosen[0] if chosen else None
     if out and fmt is None:
-        fmt = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(Path(out).suffix.lower(), "json")
+        fmt = _SUFFIXES.get(Path(out).suffix.lower())
+        if fmt is None:
+            fail(f"cannot tell the format of {out} from its suffix: use .json, .csv, .md or .txt, or give "
+                 "--json, --csv, --md or --text")
     try:
         result = _run(model, hardware, batch, input_shape or [])
     except MemoryError:
         fail("out of memory while reading the model")
-    if fmt is None:
-        _print_rich(result, top=top, layers=layers)
+    if fmt is None and wide_terminal():
+        _print_rich(result, top=top, layers=True if layers is None else layers)
         return
+    fmt = fmt or "text"
     text = {"json": lambda: result.to_json() + "\n", "csv": result.to_csv,
-            "md": lambda: result.to_markdown(top=top, layers=layers)}[fmt]()
+            "md": lambda: result.to_markdown(top=top, layers=True if layers is None else layers),
+            "text": lambda: result.to_text(top=top, layers=bool(layers))}[fmt]()
     if out:
         from nas_edge._io import write_atomic
 
@@ -76,13 +85,9 @@ def _run(model: str, hardware: list[str], batch: int, shapes: list[str]) -> Any:
 def _print_rich(result: Any, *, top: int, layers: bool) -> None:
     from rich.table import Table
 
-    from nas_edge.profiling import TOTAL_ROWS, fmt_count, fmt_energy_pj, fmt_inputs, fmt_time_ns, shape_text
+    from nas_edge.profiling import TOTAL_ROWS, fmt_count, fmt_energy_pj, fmt_time_ns, shape_text
 
-    m, s = result.model, result.summary()
-    console.print(f"[bold]{shown(m['source'])}[/]  {s['layers']} layers, {s['static_layers']} with static "
-                  f"weights, {fmt_count(s['macs'], 'MACs')}, {fmt_count(s['params'])} static weights "
-                  f"({fmt_count(s['initializer_params'])} in the file); inputs {shown(fmt_inputs(m['inputs']))}, "
-                  f"batch {m['batch']}, opset {m['opset']}", highlight=False)
+    console.print(f"[bold]{shown(result.header_line())}[/]", highlight=False)
     hw = result.hardware
     rows = result.layer_rows()
     if layers:

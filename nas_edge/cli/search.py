@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand, TyperOption
 
-from nas_edge.cli._common import console, err_console, fail, quiet_optuna_failures, shown
+from nas_edge.cli._common import console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
+
+SPACE_HELP = "network search space: {spaces} (the chip's knobs are co-searched with --hardware-search)"
 
 
 def search(
-    space: Annotated[str, typer.Option(help="search space: cnn or transformer")] = "cnn",
-    hardware: Annotated[str, typer.Option(help="hardware profile: built-in name or YAML file")] = "neurosim-rram-22nm",
+    space: Annotated[str, typer.Option(help=SPACE_HELP.format(spaces="see nas_edge.spaces.list_spaces()"))]
+    = "cnn",
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="hardware profile: built-in name or YAML file")]
+    = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
     data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val), "
@@ -57,15 +63,21 @@ def search(
     import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nas_edge._progress import Step, listening
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
+    from nas_edge.spaces import list_spaces
 
+    if space in list_spaces("hardware"):
+        fail(f"--space {space} is the chip's knobs, not a network: keep a network --space "
+             f"({', '.join(list_spaces('network'))}) and add --hardware-search to co-search the chip")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
     task = bar.add_task("", total=trials)
 
     opened: list[SearchRun] = []
+    last = [""]  # the latest finished trial, shown beside the running trial's progress
 
     def ready(run: SearchRun) -> None:
         opened.append(run)
@@ -83,12 +95,15 @@ def search(
         if trial.state not in FINISHED:  # a surplus trial of a finished budget, or a failure
             return
         n = len(study.best_trials) if trial.state == optuna.trial.TrialState.COMPLETE else None
-        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=FINISHED)),
-                   description=f"trial {trial.number} {trial.state.name.lower()}"
-                   + (f", Pareto front {n}" if n is not None else ""))
+        last[0] = f"trial {trial.number} {trial.state.name.lower()}" + (f", Pareto front {n}" if n is not None
+                                                                        else "")
+        bar.update(task, completed=len(study.get_trials(deepcopy=False, states=FINISHED)), description=last[0])
+
+    def inside(step: Step) -> None:  # epochs and analog chips of the running trial
+        bar.update(task, description=f"{last[0]}{' · ' if last[0] else ''}running: {step}")
 
     try:  # one worker among any number on this study: the budget holds over all of them
-        with quiet_optuna_failures(*QUIET_FAILURES):
+        with listening(inside) if progress else contextlib.nullcontext(), quiet_optuna_failures(*QUIET_FAILURES):
             study = run_search(space=space, hardware=hardware, data=None if data.lower() == "none" else data,
                                space_options=_space_options(space_option or []), objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search,
@@ -99,12 +114,12 @@ def search(
     except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper
         bar.stop()
         if opened:
-            console.print(pareto_table(opened[0].study, opened[0].objective.objectives))
+            print_front(opened[0].study, opened[0].objective.objectives)
             err_console.print("the running trial is marked failed (interrupted); rerun the same command to resume",
                               highlight=False)
         raise
     bar.stop()
-    console.print(pareto_table(study, opened[0].objective.objectives))
+    print_front(study, opened[0].objective.objectives)
 
 
 def _space_options(items: list[str]) -> dict[str, Any]:
@@ -127,24 +142,51 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
 
 
-def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
-    """The feasible Pareto front (``study.best_trials``) as a table."""
+def front_title(study: Any) -> str:
+    """``Pareto front of 'name': F of N trials``; surplus trials closed by another worker's budget do not count."""
+    from nas_edge.search.run import counted_trials
+
+    trials = counted_trials(study)
+    failed = sum(t.state.name == "FAIL" for t in trials)
+    return (f"Pareto front of {study.study_name!r}: {len(study.best_trials)} of {len(trials)} trials"
+            + (f" ({failed} failed)" if failed else ""))
+
+
+def front_rows(study: Any, objectives: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    """The feasible Pareto front (``study.best_trials``) as headers and text rows; the architecture last."""
+    from nas_edge.search.hardware_cost import chip_summary
+
     front = sorted(study.best_trials, key=lambda t: t.values[0], reverse=study.directions[0].name == "MAXIMIZE")
-    table = Table(title=f"Pareto front of {shown(repr(study.study_name))}: {len(front)} of {len(study.trials)} trials")
-    table.add_column("trial", justify="right")
-    for name in objectives:
-        table.add_column(shown(name), justify="right")
-    for col in ("params", "area mm2", "architecture", "chip"):
-        table.add_column(col, justify="right" if col in ("params", "area mm2") else "left", overflow="fold")
+    headers = ["trial", *objectives, "params", "area_mm2", "chip", "architecture"]
+    rows = []
     for t in front:
         cost = t.user_attrs.get("cost", {})
-        hw = t.user_attrs.get("hardware", {})
-        chip = (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
-                f"p{hw['rows_parallel']}") if "rows" in hw else hw.get("profile", "")
-        table.add_row(str(t.number), *(_fmt(v) for v in t.values), _fmt(cost.get("params", float("nan"))),
-                      _fmt(cost.get("area_mm2", float("nan"))), shown(_arch_summary(t.user_attrs.get("arch"))),
-                      shown(chip))
+        rows.append([str(t.number), *(_fmt(v) for v in t.values), _fmt(cost.get("params", float("nan"))),
+                     _fmt(cost.get("area_mm2", float("nan"))), chip_summary(t.user_attrs.get("hardware") or {}),
+                     _arch_summary(t.user_attrs.get("arch"))])
+    return headers, rows
+
+
+def pareto_table(study: Any, objectives: tuple[str, ...]) -> Table:
+    """The feasible Pareto front (``study.best_trials``) as a rich table."""
+    headers, rows = front_rows(study, objectives)
+    table = Table(title=shown(front_title(study)))
+    for col in headers:
+        table.add_column(shown(col), justify="left" if col in ("chip", "architecture") else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(shown(c) for c in row))
     return table
+
+
+def print_front(study: Any, objectives: tuple[str, ...]) -> None:
+    """The front as a rich table on a wide terminal, else as compact plain text (one line a trial)."""
+    if wide_terminal():
+        console.print(pareto_table(study, objectives))
+        return
+    from nas_edge.profiling import plain_table
+
+    headers, rows = front_rows(study, objectives)
+    typer.echo("\n".join([front_title(study), *plain_table(headers, rows)]))
 
 
 def _arch_summary(arch: dict[str, Any] | None) -> str:
@@ -158,5 +200,18 @@ def _arch_summary(arch: dict[str, Any] | None) -> str:
         return str(arch)
 
 
+class SearchCommand(TyperCommand):
+    """``search`` lists the registered network spaces in its help, read when the help is shown (importing the
+    registry at start-up would slow every command)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from nas_edge.spaces import list_spaces
+
+        for param in self.params:
+            if param.name == "space" and isinstance(param, TyperOption):
+                param.help = SPACE_HELP.format(spaces=", ".join(list_spaces("network")))
+        super().format_help(ctx, formatter)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("search")(search)
+    app.command("search", cls=SearchCommand)(search)

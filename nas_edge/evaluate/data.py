@@ -58,6 +58,11 @@ class Data:
             kw["vocab_size"] = self.vocab_size
         return kw
 
+    def __repr__(self) -> str:
+        vocab = f", vocab_size={self.vocab_size}" if self.vocab_size is not None else ""
+        return (f"Data({self.name!r}: {len(self.y_train)} train / {len(self.y_val)} val {self.kind}, input_shape="
+                f"{self.input_shape}, num_classes={self.num_classes}{vocab})")
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "vocab_size": self.vocab_size,

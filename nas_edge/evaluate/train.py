@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_edge import _progress as progress
 from nas_edge.evaluate.config import TrainConfig, TrainingError
 from nas_edge.evaluate.data import Data, input_stats
 
@@ -56,7 +57,8 @@ def train_and_evaluate(
 ) -> TrainResult:
     """Train ``model`` on ``data`` and return its validation accuracy.
 
-    After each epoch ``report(val_accuracy, epoch)`` is called; it may raise (``optuna.TrialPruned``) to
+    After each epoch ``report(val_accuracy, epoch)`` is called (and the epoch is reported to
+    :mod:`nas_edge._progress` listeners); ``report`` may raise (``optuna.TrialPruned``) to
     stop early. Shuffling uses its own generator seeded from ``config.seed``: with the same initial weights
     (seed torch before building the model) the result is reproducible on one machine.
     """
@@ -110,6 +112,7 @@ def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[flo
             sched.step()
         acc = accuracy(model, xv, yv)
         history.append(acc)
+        progress.report("epoch", epoch + 1, cfg.epochs, f"val accuracy {acc:.3f}")
         if report is not None:
             report(acc, epoch)
     return TrainResult(accuracy=history[-1], history=history, seconds=time.perf_counter() - t0)

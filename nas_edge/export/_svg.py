@@ -46,7 +46,7 @@ class _Frame:
 
     def __init__(self, xs: Sequence[float], ys: Sequence[float], width: int, height: int) -> None:
         self.w, self.h = width, height
-        self.left, self.right, self.top, self.bottom = 64, 16, 28, 46
+        self.left, self.right, self.top, self.bottom = 64, 16, 42, 46  # title, then legend, above the plot
         self.xt = nice_ticks(min(xs), max(xs)) if xs else [0.0, 1.0]
         self.yt = nice_ticks(min(ys), max(ys)) if ys else [0.0, 1.0]
 
@@ -75,7 +75,7 @@ class _Frame:
                    f'text-anchor="middle">{escape(x_label)}</text>')
         out.append(f'<text x="12" y="{(self.top + self.h - self.bottom) / 2:.1f}" text-anchor="middle" '
                    f'transform="rotate(-90 12 {(self.top + self.h - self.bottom) / 2:.1f})">{escape(y_label)}</text>')
-        out.append(f'<text x="{self.left}" y="16" font-weight="bold">{escape(title)}</text>')
+        out.append(f'<text x="4" y="16" font-weight="bold">{escape(title)}</text>')
         return out
 
 
@@ -83,6 +83,36 @@ def _svg(width: int, height: int, body: list[str], label: str) -> str:
     return (f'<svg role="img" aria-label="{escape(label)}" width="{width}" '
             f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'
             + "".join(body) + "</svg>")
+
+
+def front_2d(points: Sequence[tuple[float, float, str]], *, x_min: bool = True, y_min: bool = True) -> list[str]:
+    """Labels of the points no other point dominates in this 2-D projection (``x_min`` / ``y_min``: whether
+    smaller is better on that axis); a duplicate point keeps its first label."""
+    sx, sy = (1.0 if x_min else -1.0), (1.0 if y_min else -1.0)
+    pts = sorted(((sx * x, sy * y, i) for i, (x, y, _) in enumerate(points)
+                  if math.isfinite(x) and math.isfinite(y)))
+    out, best_y = [], math.inf
+    for _x, y, i in pts:  # by x ascending: a point is on the front when it beats every y seen so far
+        if y < best_y:
+            out.append(points[i][2])
+            best_y = y
+    return out
+
+
+def _staircase(fr: _Frame, pts: Sequence[tuple[float, float]]) -> str:
+    """SVG path of the attainment surface through front points sorted by x (horizontal, then vertical)."""
+    d = [f"M{fr.x(pts[0][0]):.1f},{fr.y(pts[0][1]):.1f}"]
+    for x, y in pts[1:]:
+        d.append(f"H{fr.x(x):.1f} V{fr.y(y):.1f}")
+    return " ".join(d)
+
+
+def _legend(body: list[str], items: Sequence[tuple[str, str]], right: float) -> None:
+    x = right
+    for name, color in reversed(items):  # right-aligned, in order
+        x -= 16 + 6.2 * len(name)
+        body.append(f'<rect x="{x:.0f}" y="23" width="9" height="9" fill="{color}"/>'
+                    f'<text x="{x + 13:.0f}" y="31">{escape(name)}</text>')
 
 
 def scatter_svg(
@@ -93,24 +123,31 @@ def scatter_svg(
     title: str = "",
     highlight: Sequence[str] = (),
     front: Sequence[str] = (),
+    line: Sequence[str] = (),
+    front_label: str = "Pareto front",
+    line_label: str = "front of this projection",
     width: int = 560,
     height: int = 360,
 ) -> str:
-    """Scatter of ``(x, y, label)``; labels in ``front`` are joined by a step line, those in ``highlight``
-    drawn as large red marks with their label."""
+    """Scatter of ``(x, y, label)``: labels in ``front`` drawn as front markers, those in ``line`` joined by a
+    staircase (the attainment surface; give it the projection's own front, :func:`front_2d`, so that no line
+    runs through points dominated in this view), those in ``highlight`` as large red marks with their label."""
     pts = [(float(x), float(y), str(lab)) for x, y, lab in points if math.isfinite(x) and math.isfinite(y)]
     fr = _Frame([p[0] for p in pts], [p[1] for p in pts], width, height)
     body = fr.axes(x_label, y_label, title)
-    front_set, hi_set = set(front), set(highlight)
-    fpts = sorted((p for p in pts if p[2] in front_set), key=lambda p: (p[0], p[1]))
-    if len(fpts) > 1:
-        path = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}" for i, (x, y, _) in enumerate(fpts))
-        body.append(f'<path d="{path}" fill="none" stroke="{PALETTE[1]}" stroke-width="1.5" stroke-dasharray="4 3"/>')
+    front_set, hi_set, line_set = set(front), set(highlight), set(line)
+    lpts = sorted((p[:2] for p in pts if p[2] in line_set), key=lambda p: (p[0], p[1]))
+    if len(lpts) > 1:
+        body.append(f'<path class="front-line" d="{_staircase(fr, lpts)}" fill="none" stroke="{PALETTE[1]}" '
+                    'stroke-width="1.5" stroke-dasharray="4 3"/>')
     for x, y, lab in pts:
         if lab in hi_set:
             continue
-        color = PALETTE[1] if lab in front_set else PALETTE[0]
-        body.append(f'<circle cx="{fr.x(x):.1f}" cy="{fr.y(y):.1f}" r="3.5" fill="{color}" fill-opacity="0.75">'
+        on_front = lab in front_set
+        color = PALETTE[1] if on_front else PALETTE[0]
+        cls = ' class="front"' if on_front else ""
+        body.append(f'<circle cx="{fr.x(x):.1f}" cy="{fr.y(y):.1f}" r="{4.5 if on_front else 3.5}" fill="{color}" '
+                    f'fill-opacity="0.8"{cls}>'
                     f'<title>{escape(lab)}: ({fmt_num(x)}, {fmt_num(y)})</title></circle>')
     for x, y, lab in pts:
         if lab in hi_set:
@@ -119,11 +156,59 @@ def scatter_svg(
                         f'{py:.1f} L{px:.1f},{py + 7:.1f} Z" fill="{PALETTE[2]}" stroke="#000" stroke-width="0.8">'
                         f'<title>{escape(lab)} (chosen): ({fmt_num(x)}, {fmt_num(y)})</title></path>')
             body.append(f'<text x="{px + 9:.1f}" y="{py - 6:.1f}" fill="{PALETTE[2]}">{escape(lab)}</text>')
-    legend = [("trial", PALETTE[0]), ("Pareto front", PALETTE[1]), ("chosen", PALETTE[2])]
-    for i, (name, color) in enumerate(legend):
-        lx = width - fr.right - 250 + i * 85
-        body.append(f'<rect x="{lx}" y="8" width="9" height="9" fill="{color}"/>'
-                    f'<text x="{lx + 13}" y="16">{name}</text>')
+    legend = [("trial", PALETTE[0]), (front_label, PALETTE[1])]
+    if line and set(line) != front_set:
+        legend.append((f"- - {line_label}", PALETTE[1]))
+    if hi_set:
+        legend.append(("chosen", PALETTE[2]))
+    _legend(body, legend, width - fr.right)
+    return _svg(width, height, body, title or f"{y_label} vs {x_label}")
+
+
+def line_svg(
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    x_label: str,
+    y_label: str,
+    title: str = "",
+    step: bool = False,
+    markers: bool = True,
+    bands: Mapping[str, Sequence[tuple[float, float, float]]] | None = None,
+    width: int = 560,
+    height: int = 300,
+) -> str:
+    """One line per named series of ``(x, y)`` points (sorted by x); ``step``: a step line (the value holds
+    until the next point: best-so-far curves); ``bands``: per series, ``(x, low, high)`` drawn as a shaded band.
+    Non-finite points are left out. The one line chart of the reports (study history, benchmark curves)."""
+    clean = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x) and math.isfinite(y))
+             for name, pts in series.items()}
+    shade = {name: sorted((float(x), float(lo), float(hi)) for x, lo, hi in pts
+                          if math.isfinite(x) and math.isfinite(lo) and math.isfinite(hi))
+             for name, pts in (bands or {}).items()}
+    xs = [x for pts in clean.values() for x, _ in pts]
+    ys = [y for pts in clean.values() for _, y in pts] + [v for pts in shade.values() for _, lo, hi in pts
+                                                          for v in (lo, hi)]
+    fr = _Frame(xs, ys, width, height)
+    body = fr.axes(x_label, y_label, title)
+    for j, (name, pts) in enumerate(clean.items()):
+        if not pts:
+            continue
+        color = PALETTE[j % len(PALETTE)]
+        band = shade.get(name)
+        if band:
+            outline = [f"{fr.x(x):.1f},{fr.y(hi):.1f}" for x, _, hi in band]
+            outline += [f"{fr.x(x):.1f},{fr.y(lo):.1f}" for x, lo, _ in reversed(band)]
+            body.append(f'<polygon points="{" ".join(outline)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
+        if step:
+            d = _staircase(fr, pts)
+        else:
+            d = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}" for i, (x, y) in enumerate(pts))
+        body.append(f'<path class="series" d="{d}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+        if markers:
+            body += [f'<circle cx="{fr.x(x):.1f}" cy="{fr.y(y):.1f}" r="2.5" fill="{color}">'
+                     f'<title>{escape(name)}: ({fmt_num(x)}, {fmt_num(y)})</title></circle>' for x, y in pts]
+    if len(clean) > 1:
+        _legend(body, [(n, PALETTE[j % len(PALETTE)]) for j, n in enumerate(clean)], width - fr.right)
     return _svg(width, height, body, title or f"{y_label} vs {x_label}")
 
 
@@ -185,21 +270,8 @@ def lines_svg(
     width: int = 640,
     height: int = 380,
 ) -> str:
-    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``."""
-    xs_all = [float(x) for s in series.values() for x in s[0]]
-    ys_all = [float(y) for s in series.values() for part in s[1:] for y in part if math.isfinite(float(y))]
-    fr = _Frame(xs_all, ys_all, width, height)
-    body = fr.axes(x_label, y_label, title)
-    for j, (name, (xs, ys, lo, hi)) in enumerate(series.items()):
-        color = PALETTE[j % len(PALETTE)]
-        band = [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in zip(xs, hi, strict=True)]
-        band += [f"{fr.x(x):.1f},{fr.y(y):.1f}" for x, y in reversed(list(zip(xs, lo, strict=True)))]
-        body.append(f'<polygon points="{" ".join(band)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
-        path = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}"
-                        for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
-        body.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.8"><title>{escape(name)}'
-                    f"</title></path>")
-        lx, ly = fr.left + 8 + (j % 4) * 110, fr.top + 14 + 14 * (j // 4)
-        body.append(f'<rect x="{lx}" y="{ly - 9}" width="9" height="9" fill="{color}"/>'
-                    f'<text x="{lx + 13}" y="{ly}">{escape(name)}</text>')
-    return _svg(width, height, body, title or f"{y_label} vs {x_label}")
+    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``
+    (:func:`line_svg` with bands)."""
+    return line_svg({n: list(zip(xs, ys, strict=True)) for n, (xs, ys, _, _) in series.items()},
+                    bands={n: list(zip(xs, lo, hi, strict=True)) for n, (xs, _, lo, hi) in series.items()},
+                    x_label=x_label, y_label=y_label, title=title, markers=False, width=width, height=height)

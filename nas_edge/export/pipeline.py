@@ -218,8 +218,8 @@ def export_into(
 
     ``train`` (a :class:`~nas_edge.evaluate.TrainConfig`) trains the model first (seed torch before building
     it for a reproducible result); ``train_result`` records a training done by the caller. The steps, in
-    order: train, wrap (normalisation baked in), export and verify, measure latency, cost on every profile,
-    INT8, ORT format, list the files, assemble the record.
+    order: train, wrap (normalisation baked in), export and verify, describe the file (ONNX metadata), measure
+    latency, cost on every profile, INT8, ORT format, list the files, assemble the record.
     """
     from nas_edge.evaluate import load_data
     from nas_edge.export import _verify as V
@@ -236,6 +236,11 @@ def export_into(
         x_val, y_val = x_val[:options.parity_samples], y_val[:options.parity_samples]
     run = _Run(folder=folder, options=options, data=data, x_val=x_val, y_val=y_val)
     exported, checked, parity, verify_seconds = _export_and_verify(run, wrapped)
+    dataset = {"name": data.name, "train_samples": len(data.x_train), "val_samples": len(data.x_val),
+               "num_classes": data.num_classes, "input_shape": list(data.x_val.shape[1:]),
+               "dtype": str(data.x_val.dtype)}
+    acc_onnx = V.accuracy(run.ort_out, y_val)
+    _metadata_step(run.onnx_path, source, acc_onnx, dataset, preprocessing, "fp32")
     latency = _latency_record(run, wrapped)
     host_ref, host_how = resolve_host_profile(options.host_profile, options.threads)
     costs, workload = hardware_costs(run.onnx_path, _profiles(options, trial_hardware, host_ref))
@@ -243,6 +248,7 @@ def export_into(
     quant, q_out = _int8_step(run, workload, latency["ort_fp32"]) if options.quantize == "int8" else (None, None)
     if quant is not None:
         files.append({"file": "model.int8.onnx", "purpose": f"INT8 model ({quant['format']})"})
+        _metadata_step(folder / "model.int8.onnx", source, quant["accuracy"], dataset, preprocessing, "int8")
     ort_fmt = _ort_format_step(run, q_out) if options.ort_format else None
     if ort_fmt is not None:
         files += [{"file": f, "purpose": "ORT format model for onnxruntime mobile / minimal builds"}
@@ -251,16 +257,13 @@ def export_into(
                       "purpose": "operators for a reduced ORT build (build.py --include_ops_by_config)"})
     shutil.rmtree(folder / ".scratch", ignore_errors=True)
     _describe_files(folder, files)
-    acc_onnx = V.accuracy(run.ort_out, y_val)
     record: dict[str, Any] = {
         "schema": EXPORT_SCHEMA_ID, "version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "name": folder.name if not folder.name.startswith(".") else "model",
         "source": dict(source or {"kind": "module"}),
         "environment": environment(options.threads),
-        "dataset": {"name": data.name, "train_samples": len(data.x_train), "val_samples": len(data.x_val),
-                    "num_classes": data.num_classes, "input_shape": list(data.x_val.shape[1:]),
-                    "dtype": str(data.x_val.dtype)},
+        "dataset": dataset,
         "training": _training_record(train_result, train),
         "model": {**_model_record(run, exported, checked), "params": int(sum(p.numel() for p in model.parameters())),
                   "macs": float(workload.total_macs), "macs_analytic": finite_or_none(analytic_macs),
@@ -282,6 +285,17 @@ def export_into(
     }
     record["checklist"] = checklist(record)
     return record
+
+
+def _metadata_step(path: Path, source: Mapping[str, Any] | None, accuracy: float, dataset: Mapping[str, Any],
+                   preprocessing: Mapping[str, Any], variant: str) -> None:
+    """The file's own description (``metadata_props``, ``doc_string``): study, trial, objectives, accuracy,
+    preprocessing, hardware, nas-edge version (see :mod:`nas_edge.export._metadata`)."""
+    from nas_edge.export._metadata import model_metadata, stamp
+
+    props, doc = model_metadata(source or {"kind": "module"}, accuracy=accuracy, dataset=dataset,
+                                preprocessing=preprocessing, variant=variant)
+    stamp(path, props, doc)
 
 
 def _model_record(run: _Run, exported: Mapping[str, Any], checked: Mapping[str, Any]) -> dict[str, Any]:

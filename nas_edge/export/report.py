@@ -30,7 +30,7 @@ from nas_edge._io import write_atomic
 from nas_edge._json import json_safe
 from nas_edge._text import md_escape as md
 from nas_edge.cost.layout import ENERGY_COMPONENTS
-from nas_edge.export._svg import bars_svg, fmt_num, scatter_svg
+from nas_edge.export._svg import bars_svg, fmt_num, front_2d, line_svg, scatter_svg
 
 EXPORT_SCHEMA_ID, STUDY_SCHEMA_ID, SCHEMA_VERSION = "nas-edge.export", "nas-edge.study-report", 1
 ENERGY_PARTS = ENERGY_COMPONENTS  # the cost model's energy components, in its order
@@ -107,6 +107,41 @@ def _f(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+_UNITS = (("_uj_ms", "µJ·ms"), ("_uj", "µJ"), ("_pj", "pJ"), ("_fj", "fJ"), ("_ms", "ms"), ("_ns", "ns"),
+          ("_mm2", "mm²"), ("_um2", "µm²"), ("_mw", "mW"), ("_s", "s"))
+_NAMED = {"accuracy": "accuracy (%)", "params": "parameters", "macs": "MACs", "naswot": "NASWOT score",
+          "synflow": "SynFlow score", "tops": "TOPS", "tops_per_w": "TOPS/W", "tops_per_mm2": "TOPS/mm²",
+          "frames_per_s": "frames/s", "frames_per_s_pipelined": "frames/s (pipelined)", "edp_uj_ms": "EDP (µJ·ms)",
+          "utilisation": "utilisation (%)", "adc_conversions": "ADC conversions"}
+
+
+def is_accuracy(name: str) -> bool:
+    """Accuracy-type metrics: shown as percentages everywhere."""
+    return name == "accuracy" or name.startswith("analog_accuracy")
+
+
+def metric_label(name: str) -> str:
+    """A metric's name for people, with its unit: ``energy_uj`` -> ``energy (µJ)``."""
+    if name in _NAMED:
+        return _NAMED[name]
+    if is_accuracy(name):
+        return name.replace("_", " ") + " (%)"
+    for suffix, unit in _UNITS:
+        if name.endswith(suffix):
+            return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
+    return name.replace("_", " ")
+
+
+def metric_text(name: str, v: Any) -> str:
+    """One format per metric: accuracies as percentages, everything else :func:`_f`."""
+    return _pct(v) if is_accuracy(name) else _f(v)
+
+
+def plot_value(name: str, v: float) -> float:
+    """The value a plot axis labelled :func:`metric_label` shows (accuracies in %)."""
+    return 100.0 * v if is_accuracy(name) else v
+
+
 def _pct(v: Any) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{100 * float(v):.2f} %"
 
@@ -133,10 +168,21 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, cls: str = "") -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def _html_table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]], *, cls: str = "",
+                raw_last: bool = False) -> str:
+    """A table in a box that scrolls sideways when the table is wider than the page. ``headers`` ``None``: no
+    header row (key/value tables). ``raw_last``: the last cell of each row is HTML already (a link)."""
+    head = "" if headers is None else \
+        "<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in headers) + "</tr></thead>"
+
+    def cells(r: Sequence[Any]) -> str:
+        out = [f"<td>{html.escape(str(v))}</td>" for v in r]
+        if raw_last and r:
+            out[-1] = f"<td>{r[-1]}</td>"
+        return "".join(out)
+
+    body = "".join(f"<tr>{cells(r)}</tr>" for r in rows)
+    return f'<div class="scroll"><table class="{cls}">{head}<tbody>{body}</tbody></table></div>'
 
 
 _CSS = """
@@ -146,7 +192,9 @@ table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}td,th{border:1px
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .kv td:first-child{font-weight:600}.ok{color:#2a7d2a;font-weight:600}.bad{color:#b22;font-weight:600}
 code{background:#f4f4f4;padding:1px 4px;border-radius:3px}.muted{color:#666;font-size:12px}
-details{margin:8px 0}svg{margin:8px 8px 8px 0;background:#fff}.plots{display:flex;flex-wrap:wrap}
+details{margin:8px 0}svg{margin:8px 8px 8px 0;background:#fff;max-width:100%;height:auto}
+.plots{display:flex;flex-wrap:wrap;align-items:flex-start;gap:0 16px}.plots>*{max-width:100%;min-width:0}
+.scroll{overflow-x:auto;max-width:100%}.kv td{overflow-wrap:anywhere}.kv td:last-child{text-align:left}
 """
 
 
@@ -207,7 +255,12 @@ def _analog_items(analog: Any) -> list[tuple[str, str]]:
 
 def _profile_summary(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     prof = p.get("profile") or {}
-    rows = [("name", p["name"]), ("kind", p["kind"]), ("description", prof.get("description", ""))]
+    rows = [("name", p["name"]), ("kind", p["kind"])]
+    if p.get("chip"):  # a co-searched chip: its knobs, not the base profile's description
+        rows.append(("co-searched chip", f"{p['chip']} (knobs chosen by the search on base "
+                                         f"{p.get('base') or p['name'].split('@')[0]})"))
+    else:
+        rows.append(("description", prof.get("description", "")))
     if p["kind"] == "imc":
         a, adc, pr = prof.get("array", {}), prof.get("adc", {}), prof.get("precision", {})
         rows += [("technology", f"{prof.get('technology_nm')} nm, {prof.get('clock_ghz')} GHz"),
@@ -248,9 +301,10 @@ def _totals_rows(p: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _layer_rows(p: Mapping[str, Any]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Per-layer mapping table: static layers one by one, digital ops summed in one line; plus all rows."""
     imc = p["kind"] == "imc"
-    headers = (["layer", "op", "K", "N", "M", "groups", "arrays", "dup.", "utilisation", "ADC conv.", "energy pJ",
-                "array", "ADC", "DAC", "shift-add", "buffer", "digital", "latency ns"] if imc
-               else ["layer", "op", "K", "N", "M", "MACs", "energy pJ", "latency ns"])
+    headers = (["layer", "op", "K (rows)", "N (outputs)", "M (vectors)", "groups", "arrays", "duplication",
+                "utilisation", "ADC conversions", "energy (pJ)", "array (pJ)", "ADC (pJ)", "DAC (pJ)",
+                "shift-add (pJ)", "buffer (pJ)", "digital (pJ)", "latency (ns)"] if imc
+               else ["layer", "op", "K (rows)", "N (outputs)", "M (vectors)", "MACs", "energy (pJ)", "latency (ns)"])
 
     def row(lay: Mapping[str, Any]) -> list[str]:
         if imc:
@@ -287,9 +341,23 @@ def _energy_chart(p: Mapping[str, Any], top: int = 12) -> str:
     if not layers:
         return ""
     parts = [c for c in ENERGY_PARTS if any((lay.get(f"energy_{c}_pj") or 0) > 0 for lay in layers)]
-    series = {c: [(lay.get(f"energy_{c}_pj") or 0.0) / 1e6 for lay in layers] for c in parts}
+    series = {c.replace("_", "-"): [(lay.get(f"energy_{c}_pj") or 0.0) / 1e6 for lay in layers] for c in parts}
     return bars_svg([lay["name"] for lay in layers], series, stacked=True, unit="µJ",
                     title=f"energy by component, {len(layers)} most energy-hungry layers ({p['name']})")
+
+
+def _layer_latency_chart(p: Mapping[str, Any], top: int = 12) -> str:
+    """The ``top`` slowest layers on one chip (latency layer by layer, µs)."""
+    layers = sorted((lay for lay in p["layers"] if (lay.get("latency_ns") or 0) > 0),
+                    key=lambda lay: -(lay.get("latency_ns") or 0.0))[:top]
+    if not layers:
+        return ""
+    return bars_svg([lay["name"] for lay in layers], {"latency": [lay["latency_ns"] / 1e3 for lay in layers]},
+                    unit="µs", title=f"latency of the {len(layers)} slowest layers ({p['name']})")
+
+
+def _layer_charts(p: Mapping[str, Any]) -> str:
+    return f'<div class="plots">{_energy_chart(p)}{_layer_latency_chart(p)}</div>'
 
 
 def _latency_chart(r: Mapping[str, Any]) -> str:
@@ -320,11 +388,17 @@ def _source_rows(src: Mapping[str, Any]) -> list[tuple[str, str]]:
     names = src.get("objectives") or []
     values = src.get("values") or []
     for i, v in enumerate(values):
-        rows.append((f"objective {names[i] if i < len(names) else i}", _f(v)))
+        name = names[i] if i < len(names) else str(i)
+        rows.append((f"objective: {metric_label(name)}", metric_text(name, v)))
     if src.get("architecture_summary"):
         rows.append(("architecture", str(src["architecture_summary"])))
     if src.get("hardware_name"):
         rows.append(("hardware of the trial", str(src["hardware_name"])))
+    hw = src.get("hardware")
+    if isinstance(hw, Mapping) and hw.get("space") == "hardware":
+        from nas_edge.search.hardware_cost import chip_summary
+
+        rows.append(("co-searched chip", chip_summary(hw)))
     return rows
 
 
@@ -334,7 +408,7 @@ def export_markdown(r: Mapping[str, Any]) -> str:
            f"Generated {r.get('created', '')} by nas-edge {r['environment'].get('nas_edge')} "
            f"(torch {r['environment'].get('torch')}, onnx {r['environment'].get('onnx')}, "
            f"onnxruntime {r['environment'].get('onnxruntime')}) on {md(r['environment'].get('processor'))}.", "",
-           _md_table(["", ""], _source_rows(r["source"])), "",
+           _md_table(["item", "value"], _source_rows(r["source"])), "",
            *(f"> **warning:** {md(w)}" for w in r.get("warnings") or []), "", "## Summary", "",
            _md_table(["figure", "value"], summary_rows(r)), ""]
     t = r.get("training")
@@ -353,7 +427,7 @@ def export_markdown(r: Mapping[str, Any]) -> str:
     q = r.get("quantization")
     if q:
         out += ["## INT8 quantisation", "",
-                _md_table(["", ""], [("method", f"{q['method']} ({q['format']})"),
+                _md_table(["item", "value"], [("method", f"{q['method']} ({q['format']})"),
                                      ("calibration samples", _f(q.get("calibration_samples"))),
                                      ("accuracy fp32 → INT8", f"{_pct(q['accuracy_fp32'])} → {_pct(q['accuracy'])}"),
                                      ("drop (points)", f"{q['accuracy_drop_points']:.2f} "
@@ -371,7 +445,7 @@ def export_markdown(r: Mapping[str, Any]) -> str:
     out += ["## Hardware", ""]
     for p in r["hardware"]:
         headers, rows, _ = _layer_rows(p)
-        out += [f"### {md(p['name'])} ({md(p['kind'])})", "", _md_table(["", ""], _profile_summary(p)), "",
+        out += [f"### {md(p['name'])} ({md(p['kind'])})", "", _md_table(["item", "value"], _profile_summary(p)), "",
                 _md_table(["total", "value"], _totals_rows(p)), "", _md_table(headers, rows), ""]
     cmp_rows = search_vs_export(r)
     if cmp_rows:
@@ -411,7 +485,7 @@ def _checklist_md(c: Mapping[str, Any], files: Sequence[Mapping[str, Any]]) -> l
 
 
 def _kv_html(rows: Sequence[tuple[str, str]]) -> str:
-    return _html_table(["", ""], rows, cls="kv")
+    return _html_table(None, rows, cls="kv")
 
 
 def export_html(r: Mapping[str, Any]) -> str:
@@ -458,7 +532,7 @@ def export_html(r: Mapping[str, Any]) -> str:
                   _kv_html(_profile_summary(p)), _kv_html(_totals_rows(p)), "</div>",
                   "<p>Per-layer mapping (weight layers; digital ops summed):</p>", _html_table(headers, rows),
                   f"<details><summary>all {len(all_rows)} rows</summary>{_html_table(headers, all_rows)}</details>",
-                  _energy_chart(p)]
+                  _layer_charts(p)]
     cmp_rows = search_vs_export(r)
     if cmp_rows:
         parts += ["<p>Search-time estimate (the space's analytic workload) against the exported graph on "
@@ -504,23 +578,50 @@ def _write_all(folder: Path, js: str, md: str, page: str) -> list[Path]:
 # ---- study report -------------------------------------------------------------------------------------------
 
 def _pareto_plots(s: Mapping[str, Any]) -> list[str]:
-    names = s["study"]["objectives"]
+    """Objective 0 against each other objective. Points: completed trials; large markers: the feasible Pareto
+    front over all objectives; the dashed staircase: the feasible front of that 2-D projection only (with three
+    or more objectives a front point can be dominated in a projection: no line runs through it)."""
+    names, dirs = s["study"]["objectives"], s["study"]["directions"]
     trials = [t for t in s["trials"] if t["state"] == "COMPLETE" and t["values"]]
     chosen = [f"#{n}" for n in s["chosen"]]
     front = [f"#{n}" for n in s["pareto"]]
     if not trials:
         return ["<p>No completed trials.</p>"]
     if len(names) == 1:
-        pts = [(t["number"], t["values"][0], f"#{t['number']}") for t in trials if t["values"][0] is not None]
-        return [scatter_svg(pts, x_label="trial", y_label=names[0], title=f"{names[0]} by trial",
-                            highlight=chosen, front=[])]
+        pts = [(t["number"], plot_value(names[0], t["values"][0]), f"#{t['number']}") for t in trials
+               if t["values"][0] is not None]
+        return [scatter_svg(pts, x_label="trial", y_label=metric_label(names[0]), highlight=chosen,
+                            title=f"{metric_label(names[0])} of each trial")]
     plots = []
     for j in range(1, len(names)):
-        pts = [(t["values"][j], t["values"][0], f"#{t['number']}") for t in trials
-               if t["values"][0] is not None and t["values"][j] is not None]
-        plots.append(scatter_svg(pts, x_label=names[j], y_label=names[0], highlight=chosen, front=front,
-                                 title=f"Pareto front: {names[0]} vs {names[j]}"))
+        shown = [t for t in trials if t["values"][0] is not None and t["values"][j] is not None]
+        pts = [(plot_value(names[j], t["values"][j]), plot_value(names[0], t["values"][0]), f"#{t['number']}")
+               for t in shown]
+        feasible = [p for p, t in zip(pts, shown, strict=True) if t.get("feasible", True)]
+        line = front if len(names) == 2 else front_2d(feasible, x_min=dirs[j] == "minimize",
+                                                      y_min=dirs[0] == "minimize")
+        plots.append(scatter_svg(pts, x_label=metric_label(names[j]), y_label=metric_label(names[0]),
+                                 highlight=chosen, front=front, line=line,
+                                 front_label="Pareto front" if len(names) == 2 else "Pareto front (all objectives)",
+                                 title=f"{metric_label(names[0])} vs {metric_label(names[j])}"))
     return plots
+
+
+def _history_plot(s: Mapping[str, Any]) -> str:
+    """Best value so far (one objective) or the hypervolume of the feasible front so far (several)."""
+    h = s.get("history") or {}
+    pts = h.get("points") or []
+    if len(pts) < 2:
+        return ""
+    if h.get("kind") == "best":
+        name = s["study"]["objectives"][0]
+        return line_svg({"trial": [(p[0], plot_value(name, p[1])) for p in pts],
+                         "best so far": [(p[0], plot_value(name, p[2])) for p in pts]},
+                        step=False, x_label="trial", y_label=metric_label(name),
+                        title=f"optimisation history: {metric_label(name)}")
+    return line_svg({"hypervolume": [(p[0], p[1]) for p in pts]}, step=True, x_label="trial",
+                    y_label="hypervolume (normalised)",
+                    title="hypervolume of the feasible front so far")
 
 
 def _hw_line(h: Mapping[str, Any]) -> tuple[str, ...]:
@@ -558,8 +659,8 @@ def search_vs_export(r: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def _export_summary_rows(s: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    headers = ["trial", "accuracy fp32", "INT8", "ORT p50 ms", "INT8 p50 ms", "size", "params", "MACs", "opset",
-               "report"]
+    headers = ["trial", "accuracy fp32 (%)", "accuracy INT8 (%)", "ORT p50 (ms)", "INT8 p50 (ms)", "size",
+               "parameters", "MACs", "opset", "report"]
     rows = []
     for e in s["exports"]:
         x = e["summary"]
@@ -571,21 +672,22 @@ def _export_summary_rows(s: Mapping[str, Any]) -> tuple[list[str], list[list[str
 
 def _trial_rows(s: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     names = s["study"]["objectives"]
-    headers = ["trial", *names, "feasible", "Pareto", "chosen", "architecture"]
+    headers = ["trial", *(metric_label(n) for n in names), "chip", "feasible", "Pareto", "chosen", "architecture"]
     rows = []
     for t in s["trials"]:
         if t["state"] != "COMPLETE":
             continue
-        rows.append([f"#{t['number']}", *(_f(v) for v in t["values"]), _f(t.get("feasible")),
-                     "★" if t["number"] in s["pareto"] else "", "◆" if t["number"] in s["chosen"] else "",
-                     t.get("architecture_summary") or ""])
+        rows.append([f"#{t['number']}", *(metric_text(n, v) for n, v in zip(names, t["values"], strict=False)),
+                     t.get("chip") or "", _f(t.get("feasible")), "★" if t["number"] in s["pareto"] else "",
+                     "◆" if t["number"] in s["chosen"] else "", t.get("architecture_summary") or ""])
     return headers, rows
 
 
 def _study_head(s: Mapping[str, Any]) -> list[tuple[str, str]]:
     st = s["study"]
     return [("study", st["name"]), ("storage", str(st.get("storage", ""))),
-            ("objectives", ", ".join(f"{n} ({d})" for n, d in zip(st["objectives"], st["directions"], strict=False))),
+            ("objectives", ", ".join(f"{metric_label(n)}, {d}" for n, d in zip(st["objectives"], st["directions"],
+                                                                                 strict=False))),
             ("trials", ", ".join(f"{k.lower()} {v}" for k, v in st["states"].items())),
             ("Pareto front", ", ".join(f"#{n}" for n in s["pareto"]) or "–"),
             ("chosen", ", ".join(f"#{n}" for n in s["chosen"]) or "–")]
@@ -594,7 +696,7 @@ def _study_head(s: Mapping[str, Any]) -> list[tuple[str, str]]:
 def study_markdown(s: Mapping[str, Any]) -> str:
     """``report.md`` of a study."""
     out = [f"# Study report: {md(s['study']['name'])}", "", f"Generated {s.get('created', '')}.", "",
-           _md_table(["", ""], _study_head(s)), "", "## Completed trials", ""]
+           _md_table(["item", "value"], _study_head(s)), "", "## Completed trials", ""]
     headers, rows = _trial_rows(s)
     out += [_md_table(headers, rows), ""]
     if s["exports"]:
@@ -603,8 +705,8 @@ def study_markdown(s: Mapping[str, Any]) -> str:
         for e in s["exports"]:
             if e.get("hardware"):
                 out += [f"### Trial #{e['trial']} on the hardware", ""]
-                out += [_md_table(["profile", "energy µJ", "latency ms", "arrays", "utilisation", "ADC conv."],
-                                  [_hw_line(h) for h in e["hardware"]]), ""]
+                out += [_md_table(["profile", "energy (µJ)", "latency (ms)", "arrays", "utilisation",
+                                   "ADC conversions"], [_hw_line(h) for h in e["hardware"]]), ""]
     for a in s["analytic"]:
         headers, rows, _ = _layer_rows(a["cost"])
         out += [f"## Trial #{a['trial']}: analytic mapping on {md(a['cost']['name'])} (not exported)", "",
@@ -617,13 +719,13 @@ def study_html(s: Mapping[str, Any]) -> str:
     parts = [f"<h1>Study report: {html.escape(s['study']['name'])}</h1>",
              f"<p class=\"muted\">Generated {html.escape(str(s.get('created', '')))}.</p>",
              _kv_html(_study_head(s)), "<h2>Pareto front</h2>", '<div class="plots">', *_pareto_plots(s), "</div>"]
+    history = _history_plot(s)
+    if history:
+        parts += ["<h2>Optimisation history</h2>", history]
     if s["exports"]:
         headers, rows = _export_summary_rows(s)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r[:-1])
-            + f'<td><a href="{html.escape(r[-1])}">report</a></td></tr>' for r in rows)
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        parts += ["<h2>Exported models</h2>", f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
+        linked = [[*r[:-1], f'<a href="{html.escape(r[-1])}">report</a>'] for r in rows]
+        parts += ["<h2>Exported models</h2>", _html_table(headers, linked, raw_last=True)]
         for e in s["exports"]:
             parts.append(f"<h3>Trial #{e['trial']}</h3>")
             parts.append(_kv_html(e.get("key_figures", [])))
@@ -632,13 +734,13 @@ def study_html(s: Mapping[str, Any]) -> str:
                 parts += [f"<details><summary>{html.escape(h['name'])}: per-layer mapping, "
                           f"{_f(h['totals'].get('energy_uj'))} µJ, {_f(h['totals'].get('latency_ms'))} ms"
                           f"</summary>{_kv_html(_profile_summary(h))}{_html_table(headers, rows)}"
-                          f"{_energy_chart(h)}</details>"]
+                          f"{_layer_charts(h)}</details>"]
     for a in s["analytic"]:
         headers, rows, _ = _layer_rows(a["cost"])
         parts += [f"<h2>Trial #{a['trial']}: analytic mapping on {html.escape(a['cost']['name'])}</h2>",
                   "<p class=\"muted\">From the search space's analytic workload (no export yet).</p>",
                   '<div class="plots">', _kv_html(_profile_summary(a["cost"])), _kv_html(_totals_rows(a["cost"])),
-                  "</div>", _html_table(headers, rows), _energy_chart(a["cost"])]
+                  "</div>", _html_table(headers, rows), _layer_charts(a["cost"])]
     headers, rows = _trial_rows(s)
     parts += ["<h2>Completed trials</h2>", _html_table(headers, rows)]
     return _page(f"nas-edge study report: {s['study']['name']}", "\n".join(parts))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas_edge._progress import listening
 from nas_edge.errors import mask_credentials
 from nas_edge.export._files import check_replaceable, ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
@@ -65,14 +66,19 @@ def objective_names(study: Any) -> list[str]:
         f"objective {i}" for i in range(len(study.directions))]
 
 
-def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
-                  best: str | None = None) -> list[Any]:
+def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False, best: str | None = None,
+                  min_accuracy: float | str | None = None, skipped: dict[int, str] | None = None) -> list[Any]:
     """The trials to export: trial number ``trial``, the feasible Pareto front, or the best feasible trial on
-    the objective ``best``. With none given: the Pareto front."""
+    the objective ``best``. With none given: the Pareto front.
+
+    ``min_accuracy`` (see :func:`accuracy_floor`) leaves out trials below it: from the front (their numbers and
+    reasons go into ``skipped``), from the candidates of ``best``; a ``trial`` below it is refused."""
     from optuna.trial import TrialState
 
     if sum(x is not None and x is not False for x in (trial, best, pareto or None)) > 1:
-        raise TrialSelectionError("choose one of --trial, --pareto, --best")
+        raise TrialSelectionError("choose one of trial=, pareto=, best=").for_cli(
+            "choose one of --trial, --pareto, --best")
+    floor = accuracy_floor(study, min_accuracy)
     trials = study.get_trials(deepcopy=False)
     if trial is not None:
         found = next((t for t in trials if t.number == trial), None)
@@ -87,10 +93,19 @@ def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
         if found.state != TrialState.COMPLETE:
             raise TrialSelectionError(f"trial {trial} of study {study.study_name!r} has not finished "
                                       f"({found.state.name.lower()})")
+        low = below_floor(study, [found], floor)
+        if low:
+            raise TrialSelectionError(f"trial {trial}: {low[trial]}; pass min_accuracy=0 to export it anyway").for_cli(
+                f"trial {trial}: {low[trial]}; pass --min-accuracy 0 to export it anyway")
         return [found]
     done = [t for t in trials if t.state == TrialState.COMPLETE and feasible(t)]
     if not done:
         raise TrialSelectionError(f"study {study.study_name!r} has no completed feasible trial to export")
+    low = below_floor(study, done, floor)
+    if len(low) == len(done):
+        name, limit, why = floor or ("", 0.0, "")
+        raise TrialSelectionError(f"no feasible trial of study {study.study_name!r} reaches {name} {limit:.4f} "
+                                  f"({why})")
     if best is not None:
         names = objective_names(study)
         if best not in names:
@@ -98,8 +113,58 @@ def select_trials(study: Any, *, trial: int | None = None, pareto: bool = False,
                                       f"{', '.join(names)}")
         i = names.index(best)
         sign = 1.0 if study.directions[i].name == "MAXIMIZE" else -1.0
-        return [max(done, key=lambda t: (sign * t.values[i], -t.number))]
-    return sorted(study.best_trials, key=lambda t: t.number)
+        return [max((t for t in done if t.number not in low), key=lambda t: (sign * t.values[i], -t.number))]
+    front = sorted(study.best_trials, key=lambda t: t.number)
+    if skipped is not None:
+        skipped.update({n: r for n, r in low.items() if n in {t.number for t in front}})
+    kept = [t for t in front if t.number not in low]
+    if not kept:
+        raise TrialSelectionError(f"every trial on the Pareto front of study {study.study_name!r} is below the "
+                                  f"accuracy limit: {'; '.join(f'#{n}: {r}' for n, r in low.items())}")
+    return kept
+
+
+CHANCE = "chance"
+"""``min_accuracy`` default: refuse models no better than guessing (see :func:`accuracy_floor`)."""
+CHANCE_MARGIN = 0.1
+"""A model is at chance level below ``chance + CHANCE_MARGIN * (1 - chance)``, chance = 1 / classes (0.19 for
+ten classes, 0.55 for two)."""
+
+
+def accuracy_floor(study: Any, min_accuracy: float | str | None = CHANCE) -> tuple[str, float, str] | None:
+    """(objective, limit, why) that exported trials must reach, or ``None`` when nothing is checked.
+
+    The objective is ``accuracy`` (else the study's first ``analog_accuracy*``). ``min_accuracy``:
+    :data:`CHANCE` (the default: skipped where the study has no accuracy objective or does not record its
+    number of classes), a number in [0, 1], or ``None`` (no limit).
+    """
+    if min_accuracy is None:
+        return None
+    names = objective_names(study)
+    acc = "accuracy" if "accuracy" in names else next((n for n in names if n.startswith("analog_accuracy")), None)
+    if min_accuracy == CHANCE:
+        classes = ((study.user_attrs.get("nas_edge") or {}).get("data") or {}).get("num_classes")
+        if acc is None or not isinstance(classes, int) or classes < 2:
+            return None
+        chance = 1.0 / classes
+        limit = chance + CHANCE_MARGIN * (1.0 - chance)
+        return acc, limit, f"chance level for {classes} classes"
+    if isinstance(min_accuracy, str) or not 0.0 <= float(min_accuracy) <= 1.0:
+        raise TrialSelectionError(f"min_accuracy must be a number between 0 and 1, got {min_accuracy!r}")
+    if acc is None:
+        what = f"study {study.study_name!r} has no accuracy objective (its objectives: {', '.join(names)})"
+        raise TrialSelectionError(f"min_accuracy: {what}").for_cli(f"--min-accuracy: {what}")
+    return acc, float(min_accuracy), "the minimum asked for"
+
+
+def below_floor(study: Any, trials: Sequence[Any], floor: tuple[str, float, str] | None) -> dict[int, str]:
+    """``{trial number: reason}`` for the trials whose accuracy is below ``floor``."""
+    if floor is None:
+        return {}
+    name, limit, why = floor
+    i = objective_names(study).index(name)
+    return {t.number: f"{name} {t.values[i]:.4f} < {limit:.4f} ({why})" for t in trials
+            if t.values is not None and t.values[i] < limit}
 
 
 @dataclass
@@ -222,6 +287,7 @@ def rebuild(study: Any, trial: Any, *, data: Any | None = None, with_data: bool 
         "params": dict(trial.params), "space": space.name, "space_config": space.config(),
         "architecture": dict(arch_dict), "architecture_summary": arch.summary(),
         "hardware": trial.user_attrs.get("hardware"), "hardware_name": getattr(profile, "name", None),
+        "base_hardware": (study.user_attrs.get("nas_edge") or {}).get("hardware"),
         "cost": cost, "evaluation": evaluation, "feasible": feasible(trial),
         "search_accuracy": values[names.index("accuracy")] if "accuracy" in names and values else None,
         "analog": analog or None, "rebuild_check": checks, "warnings": warnings,
@@ -266,7 +332,18 @@ def export_trial(rb: Rebuilt, folder: Path, *, options: ExportOptions, epochs: i
     record = export_into(model, rb.data, folder, options=options, train=train, source=rb.source,
                          trial_hardware=rb.profile, analytic_macs=rb.analytic_macs)
     record["warnings"] = list(rb.warnings)
+    _mark_cosearched(record["hardware"], rb.trial.user_attrs.get("hardware"), "trial", rb.source.get("base_hardware"))
     return record
+
+
+def _say(progress: Progress | bool | None) -> Progress:
+    if progress is True:
+        import sys
+
+        return lambda msg: print(msg, file=sys.stderr, flush=True)
+    if not progress:
+        return lambda _msg: None
+    return progress
 
 
 @dataclass
@@ -276,6 +353,7 @@ class StudyExport:
     out: Path
     exports: list[ExportResult]
     report: list[Path]
+    skipped: dict[int, str] = field(default_factory=dict)  # trials of the front left out, and why
 
     @property
     def html(self) -> Path:
@@ -294,24 +372,34 @@ def export_study(
     seed: int = 0,
     data: Any | None = None,
     options: ExportOptions | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = True,
     build: Callable[[Any, Any], Any] | None = None,
+    min_accuracy: float | str | None = CHANCE,
 ) -> StudyExport:
     """Export the chosen trials of a study to ``out/trial-N/`` and write the study report ``out/report.*``.
 
     Everything is checked (study, trials, architectures, output folder) before any training. Exports are staged
     and only moved into place when all of them passed: on any failure nothing new appears under ``out``.
-    ``build(space, arch)`` replaces ``space.build`` (tests, custom modules).
+    ``progress``: ``True`` (the default) prints what the command line prints (each trial, its epochs, its
+    result) to stderr; a function receives those lines instead; ``False`` / ``None`` is silent.
+    ``build(space, arch)`` replaces ``space.build`` (tests, custom modules). ``min_accuracy``: trials below it
+    are not exported (default: those at chance level; see :func:`accuracy_floor`); the front's skipped trials
+    are named in a warning and in :attr:`StudyExport.skipped`.
     """
     from nas_edge.export.report import write_export_report
 
     options = options or ExportOptions()
-    say = progress or (lambda _msg: None)
+    say = _say(progress)
     study = load_study(storage, study_name)
-    chosen = select_trials(study, trial=trial, pareto=pareto, best=best)
+    skipped: dict[int, str] = {}
+    chosen = select_trials(study, trial=trial, pareto=pareto, best=best, min_accuracy=min_accuracy,
+                           skipped=skipped)
+    for n, reason in skipped.items():
+        say(f"warning: not exporting trial {n} of the Pareto front: {reason}")
     rebuilt = [rebuild(study, t, data=data) for t in chosen]
     if epochs is not None and epochs < 1:
-        raise ExportError(f"--epochs must be at least 1, got {epochs}")
+        raise ExportError(f"epochs must be at least 1, got {epochs}").for_cli(
+            f"--epochs must be at least 1, got {epochs}")
     out = ensure_writable(Path(out))
     for rb in rebuilt:  # a file of the user's in the way is refused before any training
         check_replaceable(out / f"trial-{rb.trial.number}")
@@ -325,7 +413,8 @@ def export_study(
             t0 = time.perf_counter()
             folder = tmp / f"trial-{n}"
             folder.mkdir()
-            record = export_trial(rb, folder, options=options, epochs=epochs, seed=seed, build=build)
+            with listening(lambda step: say(f"      {step}")):  # the training's epochs, as they finish
+                record = export_trial(rb, folder, options=options, epochs=epochs, seed=seed, build=build)
             record["name"] = f"trial-{n}"
             record["source"]["storage"] = redact(storage)
             write_export_report(folder, record)
@@ -338,7 +427,7 @@ def export_study(
             results.append(ExportResult(name=folder.name, dir=final, record=record,
                                         files=[f["file"] for f in record["files"]]))
     paths = study_report(storage, study_name, out, study=study, rerender=False)
-    return StudyExport(out=out, exports=results, report=paths)
+    return StudyExport(out=out, exports=results, report=paths, skipped=skipped)
 
 
 def _existing_exports(out: Path, study_name: str) -> list[dict[str, Any]]:
@@ -362,6 +451,8 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
     from collections import Counter
 
     from nas_edge.export.report import export_summary, summary_rows
+    from nas_edge.search.hardware_cost import chip_summary
+    from nas_edge.search.history import search_history
 
     names = objective_names(study)
     trials = study.get_trials(deepcopy=False)
@@ -379,16 +470,17 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
                 summary = Architecture.from_dict(arch).summary()
             except Exception:
                 summary = None
+        hw = t.user_attrs.get("hardware")
         rows.append({"number": t.number, "state": t.state.name, "values": list(t.values) if t.values else [],
                      "feasible": feasible(t), "params": dict(t.params), "architecture_summary": summary,
-                     "hardware": t.user_attrs.get("hardware")})
+                     "hardware": hw, "chip": chip_summary(hw) if isinstance(hw, Mapping) else None})
     export_entries = []
     for r in exports:
         export_entries.append({
             "trial": int(r["source"]["trial"]), "dir": f"trial-{r['source']['trial']}",
             "summary": export_summary(r), "key_figures": summary_rows(r),
-            "hardware": [{k: h[k] for k in ("name", "kind", "source", "profile", "totals", "layers")}
-                         for h in r.get("hardware", [])],
+            "hardware": [{k: h[k] for k in ("name", "kind", "source", "profile", "totals", "layers", "chip")
+                          if k in h} for h in r.get("hardware", [])],
         })
     analytic = []
     by_number = {t.number: t for t in trials}
@@ -405,7 +497,7 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
                   "states": dict(Counter(t.state.name for t in trials)),
                   "search": study.user_attrs.get("nas_edge")},
         "trials": rows, "pareto": pareto, "chosen": chosen, "exports": export_entries, "analytic": analytic,
-        "out": str(out),
+        "history": search_history(study), "out": str(out),
     }
 
 
@@ -420,7 +512,22 @@ def _analytic_cost(study: Any, trial: Any, hardware: Sequence[Any]) -> dict[str,
     profile = rb.profile if rb.profile is not None else (hardware[0] if hardware else None)
     if profile is None:
         return None
-    return cost_entry(rb.space.layers(rb.arch), profile, "trial (analytic)")
+    entry = cost_entry(rb.space.layers(rb.arch), profile, "trial (analytic)")
+    _mark_cosearched([entry], trial.user_attrs.get("hardware"), "trial (analytic)",
+                     (study.user_attrs.get("nas_edge") or {}).get("hardware"))
+    return entry
+
+
+def _mark_cosearched(entries: Sequence[dict[str, Any]], hw: Any, source: str, base: Any) -> None:
+    """A co-searched chip's cost entry (``source``) gets its knobs (``chip``, from the trial's ``hardware``
+    attribute) and ``base`` profile: the report shows those, not the base profile's description."""
+    from nas_edge.search.hardware_cost import chip_summary
+
+    if not isinstance(hw, Mapping) or hw.get("space") != "hardware":
+        return
+    for e in entries:
+        if e.get("source") == source:
+            e["chip"], e["base"] = chip_summary(hw), hw.get("base") or base
 
 
 def study_report(

@@ -40,7 +40,13 @@ def _builtin_dir() -> Any:
 
 def builtin_names() -> list[str]:
     """Names of the profiles shipped with nas-edge."""
-    return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".yaml"))
+    return list(_builtins())
+
+
+@lru_cache(maxsize=1)
+def _builtins() -> tuple[str, ...]:
+    """The shipped profiles' names, read from the package once (``estimate(w, "name")`` asks on every call)."""
+    return tuple(sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".yaml")))
 
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
@@ -84,7 +90,7 @@ def _locate(ref: str, relative_to: Path | None) -> tuple[str, str]:
     of the file that names it) is a built-in or a ``.yaml``/``.yml`` file, relative to that folder, never to
     the working directory; any other file (``base: /etc/shadow``) is refused before it is read, so no message
     can quote it."""
-    if ref in builtin_names():
+    if ref in _builtins():
         return f"<built-in {ref}>", (_builtin_dir() / f"{ref}.yaml").read_text(encoding="utf-8")
     path = Path(ref).expanduser()
     if relative_to is not None:
@@ -303,7 +309,7 @@ def load_profile(ref: str | Path | Profile) -> Profile:
     if isinstance(ref, (IMCProfile, DigitalProfile)):
         return ref
     ref = str(ref)
-    if ref in builtin_names():
+    if ref in _builtins():
         return _load_builtin(ref)
     source, text = _locate(ref, None)
     data = _read_yaml(text, source)

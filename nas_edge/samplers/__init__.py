@@ -6,5 +6,7 @@ Gaussian-process surrogate for the expensive ones. ``hypervolume`` is the projec
 
 from nas_edge.samplers._hv import hypervolume, nondominated_boxes, pareto_mask
 from nas_edge.samplers._hw_sampler import HWScreeningSampler
+from nas_edge.samplers._trials import LEGACY_CONSTRAINTS_KEY, named_constraints
 
-__all__ = ["HWScreeningSampler", "hypervolume", "nondominated_boxes", "pareto_mask"]
+__all__ = ["LEGACY_CONSTRAINTS_KEY", "HWScreeningSampler", "hypervolume", "named_constraints", "nondominated_boxes",
+           "pareto_mask"]

@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas_edge.samplers._encoding import SpaceEncoder
 from nas_edge.samplers._gp import GaussianProcess, GPParams, fit_gp, norm_cdf, norm_pdf
 from nas_edge.samplers._hv import nondominated_boxes, nondominated_ranks, pareto_mask
+from nas_edge.samplers._trials import named_constraints
 
 _logger = optuna.logging.get_logger(__name__)
 
@@ -350,7 +351,7 @@ class HWScreeningSampler(BaseSampler):
         n_obj = len(ctx.signs)
         y = _clip_infinite(np.array([t.values for t in done], dtype=float) * ctx.signs)
         expensive = [i for i in range(n_obj) if i not in self._cheap_idx]
-        constraints = [t.constraints for t in done]  # parsed from system attrs on every access: once only
+        constraints = [named_constraints(t) for t in done]  # parsed from system attrs on every access: once only
         feasible = np.array([all(v <= 0.0 for v in c.values()) for c in constraints], dtype=bool)
 
         x_model = self._canonical_rows(enc, x_done)  # equivalent trials share one surrogate input

@@ -13,11 +13,40 @@ from typing import Any
 from nas_edge._json import json_safe
 from nas_edge.cost import Cost, estimate
 from nas_edge.hardware import Profile, ProfileError, load_profile, profile_to_dict
+from nas_edge.samplers import LEGACY_CONSTRAINTS_KEY
 from nas_edge.search.constraints import CAPACITY_KEY, ConstraintSpec, is_feasible, parse_constraints
 from nas_edge.search.errors import SearchError
 from nas_edge.search.metrics import CONSTRAINABLE, OBJECTIVES, Direction, check_objectives
 from nas_edge.spaces import HardwareSpace, SpaceError
 from nas_edge.workload.table import Workload
+
+FLAT_ATTRS = ("area_mm2", "energy_uj", "latency_ms", "tops_per_w")
+"""Cost totals also stored as plain numeric user attributes (beside ``cost``): sortable in optuna-dashboard and
+plain columns of ``study.trials_dataframe()``, with ``chip`` and ``feasible``."""
+
+
+def chip_summary(hw: Mapping[str, Any]) -> str:
+    """The trial's chip in one short string: ``128x256 c2 adc6 m8 p32`` for co-searched knobs (rows x cols,
+    bits per cell, ADC bits, columns per ADC, rows in parallel), else the profile's name."""
+    if "rows" in hw:
+        return (f"{hw['rows']}x{hw['cols']} c{hw['cell_bits']} adc{hw['adc_bits']} m{hw['cols_per_adc']} "
+                f"p{hw['rows_parallel']}")
+    return str(hw.get("profile", ""))
+
+
+def record_for_tools(trial: Any, metrics: Mapping[str, float], violations: Mapping[str, float],
+                     hw_attr: Mapping[str, Any]) -> None:
+    """What Optuna's tools read without knowing nas-edge: flat user attributes (:data:`FLAT_ATTRS`, ``chip``,
+    ``feasible``) and the constraint values as the one list optuna-dashboard reads for feasibility
+    (:data:`~nas_edge.samplers.LEGACY_CONSTRAINTS_KEY`; Optuna keeps them by name too)."""
+    for key in FLAT_ATTRS:
+        if key in metrics:
+            trial.set_user_attr(key, float(metrics[key]))
+    trial.set_user_attr("chip", chip_summary(hw_attr))
+    trial.set_user_attr("feasible", is_feasible(violations))
+    storage, trial_id = getattr(trial, "storage", None), getattr(trial, "_trial_id", None)
+    if storage is not None and trial_id is not None:  # an optuna.Trial (not a FixedTrial)
+        storage.set_trial_system_attr(trial_id, LEGACY_CONSTRAINTS_KEY, [float(v) for v in violations.values()])
 
 
 def profile_sha256(profile: Profile) -> str:
@@ -55,8 +84,8 @@ class HardwareCost:
     """Hardware objectives and constraints for any objective function, yours included.
 
     ``hw(trial, workload)`` (co-)suggests the chip's knobs when ``search`` is on, costs the workload,
-    sets the constraints (``trial.set_constraint``) and the ``hardware`` / ``cost`` user attributes, and
-    returns the values of ``objectives`` (directions in :attr:`directions`).
+    sets the constraints (``trial.set_constraint``) and the ``hardware`` / ``cost`` user attributes (and the
+    flat ones of :func:`record_for_tools`), and returns the values of ``objectives`` (directions in :attr:`directions`).
     """
 
     def __init__(
@@ -134,6 +163,7 @@ class HardwareCost:
             trial.set_constraint(key, value)
         trial.set_user_attr("hardware", hw_attr)
         trial.set_user_attr("cost", json_safe(metrics))
+        record_for_tools(trial, metrics, violations, hw_attr)
         return HardwareResult(profile=profile, cost=cost, metrics=metrics, violations=violations)
 
     def __call__(self, trial: Any, workload: Workload) -> tuple[float, ...]:

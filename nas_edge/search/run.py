@@ -80,6 +80,14 @@ class SearchRun:
         return done[-1]
 
 
+def counted_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's trials less the surplus ones another worker's budget closed at once (``budget_exhausted``):
+    what a summary should count."""
+    from nas_edge.workers import BUDGET_ATTR
+
+    return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(BUDGET_ATTR)]
+
+
 def sampler_method(run: SearchRun, callbacks: list[Callback]) -> None:
     """The built-in method: the study's sampler proposes every trial until the budget (or timeout) is spent."""
     from nas_edge.workers import TrialBudget, recover_stale, run_worker
@@ -154,9 +162,11 @@ def run_search(
     the study; ``study.best_trials`` is the feasible Pareto front.
     """
     if n_trials is not None and n_trials < 1:
-        raise SearchError(f"--trials must be at least 1, got {n_trials}")
+        raise SearchError(f"n_trials must be at least 1, got {n_trials}").for_cli(
+            f"--trials must be at least 1, got {n_trials}")
     if timeout is not None and timeout <= 0:
-        raise SearchError(f"--timeout must be positive, got {timeout:g}")
+        raise SearchError(f"timeout must be positive, got {timeout:g}").for_cli(
+            f"--timeout must be positive, got {timeout:g}")
     get_method(method)
     obj = objective or Objective(space, hardware, data, objectives=objectives, constraints=constraints,
                                  hardware_search=hardware_search, training=training, seed=seed or 0,

@@ -162,7 +162,24 @@ def open_storage(url: str | optuna.storages.BaseStorage | None) -> optuna.storag
     except SearchError:
         raise
     except Exception as exc:  # the driver's or SQLAlchemy's error for a URL it cannot open: one line
-        raise StorageError(f"cannot open storage {shown}: {_first_line(exc)}") from None
+        msg = _first_line(exc)
+        if _missing_driver(exc):
+            scheme = url.split("://", 1)[0]
+            msg = "its database driver is not installed: " + (
+                'pip install "nas-edge[postgres]"' if scheme.startswith("postgresql")
+                else f"install the Python driver that SQLAlchemy uses for {scheme}://")
+        raise StorageError(f"cannot open storage {shown}: {msg}") from None
+
+
+def _missing_driver(exc: BaseException) -> bool:
+    """Whether opening a storage failed because the database driver module cannot be imported (Optuna wraps
+    SQLAlchemy's ImportError in its own message)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError) or "Failed to import DB access module" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _first_line(exc: BaseException) -> str:

@@ -91,6 +91,12 @@ class SearchSpace(ABC):
     def config(self) -> dict[str, Any]:
         """Constructor options, JSON-safe (stored with a study, so a resumed study uses the same space)."""
 
+    def __repr__(self) -> str:
+        """Short: the name, the parameter count and the scalar options (choice lists are in ``config()``)."""
+        options = ", ".join(f"{k}={tuple(v) if k == 'input_shape' else v!r}" for k, v in self.config().items()
+                            if k == "input_shape" or not isinstance(v, (list, tuple, dict)))
+        return f"{type(self).__name__}({self.name!r}, {len(self.distributions())} parameters; {options})"
+
     def suggest(self, trial: Any) -> Architecture:
         """Ask ``trial`` for every parameter (always all of them: the space is static)."""
         params: dict[str, Any] = {}

@@ -223,14 +223,15 @@ def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | Non
         elif len(given_dims) == 1:
             symbols[key] = given_dims[0]
         else:
-            raise OnnxError(f"{label}: --input-shape names {key!r}, which is neither an input "
-                            f"({', '.join(sorted(names)) or 'none'}) nor a symbolic dimension")
+            what = (f"{key!r}, which is neither an input ({', '.join(sorted(names)) or 'none'}) nor a symbolic "
+                    "dimension")
+            raise OnnxError(f"{label}: input_shapes names {what}").for_cli(f"{label}: --input-shape names {what}")
     known_symbols = {d for i in inputs for d in (value_dims(i) or []) if isinstance(d, str)}
     unknown_symbols = set(symbols) - known_symbols
     if unknown_symbols:
-        raise OnnxError(f"{label}: --input-shape names {sorted(unknown_symbols)[0]!r}, which is neither an "
-                        f"input ({', '.join(sorted(names)) or 'none'}) nor a symbolic dimension "
-                        f"({', '.join(sorted(known_symbols)) or 'none'})")
+        what = (f"{sorted(unknown_symbols)[0]!r}, which is neither an input ({', '.join(sorted(names)) or 'none'}) "
+                f"nor a symbolic dimension ({', '.join(sorted(known_symbols)) or 'none'})")
+        raise OnnxError(f"{label}: input_shapes names {what}").for_cli(f"{label}: --input-shape names {what}")
     out: dict[str, tuple[int, ...]] = {}
     batch_symbolic = False
     for inp in inputs:
@@ -244,8 +245,10 @@ def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | Non
         if not inp.type.HasField("tensor_type"):
             raise OnnxShapeError(f"{label}: input {inp.name!r} is not a tensor; its shape cannot be inferred")
         if declared is None:
-            raise OnnxShapeError(f"{label}: input {inp.name!r} has no declared shape; give it with "
-                                 f"--input-shape {inp.name}=DIMS (Python: input_shapes={{{inp.name!r}: (...)}})")
+            raise OnnxShapeError(
+                f"{label}: input {inp.name!r} has no declared shape; give it with input_shapes={{{inp.name!r}: "
+                "(...)}").for_cli(f"{label}: input {inp.name!r} has no declared shape; give it with "
+                                  f"--input-shape {inp.name}=DIMS")
         dims: list[int] = []
         for axis, d in enumerate(declared):
             if isinstance(d, int) and d > 0:
@@ -257,13 +260,14 @@ def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | Non
                 batch_symbolic = True
             else:
                 what = f"'{d}'" if isinstance(d, str) else ("0" if d == 0 else "unknown")
-                hint = f" or the symbol with --input-shape {d}=N" if isinstance(d, str) else ""
-                example = "x".join(str(x) if isinstance(x, int) and x > 0 else ("1" if i == 0 else "N")
-                                   for i, x in enumerate(declared))
+                dims_given = [str(x) if isinstance(x, int) and x > 0 else ("1" if i == 0 else "N")
+                              for i, x in enumerate(declared)]
+                head = f"{label}: cannot infer shapes: input {inp.name!r} has a {what} dimension at axis {axis}"
+                py_hint = f" or the symbol: input_shapes={{{d!r}: N}}" if isinstance(d, str) else ""
+                cli_hint = f" or the symbol with --input-shape {d}=N" if isinstance(d, str) else ""
                 raise OnnxShapeError(
-                    f"{label}: cannot infer shapes: input {inp.name!r} has a {what} dimension at axis {axis}; "
-                    f"give it with --input-shape {inp.name}={example}{hint} "
-                    f"(Python: input_shapes={{{inp.name!r}: (...)}})")
+                    f"{head}; give it with input_shapes={{{inp.name!r}: ({', '.join(dims_given)})}}{py_hint}"
+                ).for_cli(f"{head}; give it with --input-shape {inp.name}={'x'.join(dims_given)}{cli_hint}")
         out[inp.name] = tuple(dims)
     return out, batch_symbolic
 

@@ -22,6 +22,7 @@ padding (same-padding 3x3 on 32x32 gives 1024 vectors), so ``macs`` equals the u
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -72,6 +73,27 @@ on ``m * batch``) stays exact below it. Beyond it lies no real network, only an 
 class DimensionError(WorkloadError):
     """A tensor dimension or count beyond :data:`MAX_COUNT` (a hostile or corrupted file, a huge ``--batch``):
     the whole workload is refused rather than a layer counted as empty (0 MACs)."""
+
+
+def unique_names(names: Sequence[str], ops: Sequence[str]) -> list[str]:
+    """Every row its own name: a name that several rows share becomes ``name/op`` (``blocks.0.attn/Softmax``),
+    numbered from the second of the same op on (``blocks.0.attn/MatMul``, ``blocks.0.attn/MatMul_2``); names
+    used once are kept, and no made name takes one of theirs."""
+    counts = Counter(names)
+    used = {n for n, c in counts.items() if c == 1}
+    out = []
+    for name, op in zip(names, ops, strict=True):
+        if counts[name] == 1:
+            out.append(name)
+            continue
+        base = candidate = f"{name}/{op}"
+        k = 1
+        while candidate in used:
+            k += 1
+            candidate = f"{base}_{k}"
+        used.add(candidate)
+        out.append(candidate)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,11 +167,13 @@ class Workload:
     def from_rows(cls, rows: Sequence[Mapping[str, Any]], *, meta: dict[str, Any] | None = None,
                   warnings: Sequence[str] = ()) -> Workload:
         """Build from rows that already hold every column (see :func:`layer_row`); a row's ``"op"`` key, when
-        every row has one, gives :attr:`op_types`."""
+        every row has one, gives :attr:`op_types`. Names are made unique (:func:`unique_names`): the adapters
+        name a row by its module, and one attention module gives several rows."""
         cols = _column_arrays([[r[c] for r in rows] for c in COLUMNS])
         ops = tuple(str(r["op"]) for r in rows) if rows and all("op" in r for r in rows) else ()
-        return cls(*cols, names=tuple(str(r.get("name", f"op{i}")) for i, r in enumerate(rows)), op_types=ops,
-                   warnings=tuple(warnings), meta=dict(meta or {}))
+        names = unique_names([str(r.get("name", f"op{i}")) for i, r in enumerate(rows)],
+                             [str(r.get("op") or OpKind(int(r["kind"])).name.lower()) for r in rows])
+        return cls(*cols, names=tuple(names), op_types=ops, warnings=tuple(warnings), meta=dict(meta or {}))
 
     @classmethod
     def concat(cls, parts: Sequence[Workload]) -> Workload:
