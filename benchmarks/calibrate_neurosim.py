@@ -5,10 +5,11 @@ read back with ``Workload.from_onnx`` (the path of ``nas-edge profile``). The sc
 workload equals ``Workload.from_torch`` of the module and the hand-written ``nas_edge.workload.zoo.vgg8()``
 row for row, so the fitted figures hold for all three.
 
-Fixed from sources: geometry, precision, SAR ADC (NeuroSim's 22 nm fit), 8 columns per ADC, 1 GHz. Fitted per
+Fixed from sources: geometry, precision, the ADC (NeuroSim's default multi-level sense amplifier, a flash-type
+converter, with the per-conversion figures of NeuroSim's 22 nm SAR fit), 8 columns per ADC, 1 GHz. Fitted per
 memory (5 figures against 6 published numbers: area, TOPS and TOPS/W at 32 and 64 rows in parallel): cell
 area, read latency, buffer bandwidth, bit-line energy per column per read and cell read energy. Table VII's
-5 nm and 1 nm rows never enter the fit: they are the hold-out (``benchmarks/holdout.py``).
+5 nm and 1 nm rows never enter the fit: they are the hold-out (``benchmarks/fidelity.py``).
 
     python benchmarks/calibrate_neurosim.py          # prints the fitted figures and the resulting table
 """

@@ -341,8 +341,10 @@ def _as_list(hardware: Any) -> list[Any]:
     return list(hardware)
 
 
-def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] | None = None) -> ProfileResult:
-    """Cost an existing Workload (e.g. from ``Workload.from_torch``) on one or more hardware profiles."""
+def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] | None = None,
+                     values: Any = None) -> ProfileResult:
+    """Cost an existing Workload (e.g. from ``Workload.from_torch``) on one or more hardware profiles;
+    ``values`` (a :class:`nas_edge.cost.values.ValueTrace`) makes the IMC array energy value-aware."""
     from nas_edge.cost import estimate
     from nas_edge.hardware import load_profile
 
@@ -351,8 +353,10 @@ def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] |
         raise ValueError("give at least one hardware profile")
     profiles = [load_profile(h) for h in specs]  # ProfileError before any costing
     results, warnings = [], list(workload.warnings)
+    if values is not None:
+        warnings.extend(values.notes)
     for spec, prof in zip(specs, profiles, strict=True):
-        cost = estimate(workload, prof)
+        cost = estimate(workload, prof, values=values)
         totals = {k: float(v) for k, v in cost.totals.items()}
         if prof.kind == "imc" and totals.get("fits", 1.0) < 0.5:
             warnings.append(f"{prof.name}: the network needs {totals['arrays_needed']:.0f} arrays, the chip has "
@@ -369,16 +373,25 @@ def profile_workload(workload: Any, hardware: Any, *, model: Mapping[str, Any] |
 
 
 def profile_onnx(model: Any, hardware: Any, batch: int = 1,
-                 input_shapes: Mapping[str, Sequence[int] | int] | None = None) -> ProfileResult:
+                 input_shapes: Mapping[str, Sequence[int] | int] | None = None,
+                 calibration_data: Any = None) -> ProfileResult:
     """Profile an ONNX model (path, bytes or ``onnx.ModelProto``) on hardware profiles (names, YAML paths or
-    profile objects; one or a list). Raises ``OnnxError`` / ``ProfileError`` with one-line messages."""
+    profile objects; one or a list). ``calibration_data`` (an array, or arrays by input name; the first axis
+    the sample) makes the IMC array energy value-aware (:mod:`nas_edge.cost.values`). Raises ``OnnxError`` /
+    ``ProfileError`` / ``CalibrationDataError`` with one-line messages."""
     from nas_edge.hardware import load_profile
     from nas_edge.workload.onnx_adapter import from_onnx
 
     for h in _as_list(hardware):
         load_profile(h)  # fail on a bad hardware name before reading a large model
     workload = from_onnx(model, input_shapes=input_shapes, batch=batch)
-    return profile_workload(workload, hardware)
+    values, info = None, None
+    if calibration_data is not None:
+        from nas_edge.cost.values import trace_onnx
+
+        values = trace_onnx(model, calibration_data)
+        info = {"calibration": {"inputs": values.inputs_used, "layers_traced": len(values.layers)}}
+    return profile_workload(workload, hardware, model=info, values=values)
 
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "HardwareResult", "ProfileResult", "csv_header", "plain_table", "profile_onnx",

@@ -7,6 +7,7 @@ columns used) per array) and sums over that list, where the kernels use closed f
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nas_edge.hardware.adc import adc_figures
@@ -60,7 +61,9 @@ def _copies(m: int, p: IMCProfile) -> int:
     return max(1, min(p.chip.max_duplication, m // p.chip.min_vectors_per_copy))
 
 
-def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
+def reference_imc(w: Workload, p: IMCProfile, f_dac: Sequence[float] | None = None,
+                  f_cell: Sequence[float] | None = None) -> tuple[list[dict], dict]:
+    """``f_dac`` / ``f_cell``: per-row value-aware factors of the DAC and the cell-read energy (ones if None)."""
     a, c = p.array, p.chip
     apt = p.arrays_per_tile
     adc = adc_figures(p.adc, technology_nm=p.technology_nm, clock_ghz=p.clock_ghz)
@@ -86,7 +89,7 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
     t_write = over / on_chip * a.rows * a.write_latency_per_row_ns if on_chip else 0.0
     leak_uw = on_chip * a.leakage_power_uw + (c.leakage_power_mw + p.digital.leakage_power_mw) * 1e3
     cycles = math.ceil(p.precision.input_bits / a.dac_bits)
-    step_ns = a.read_latency_ns + a.cols_per_adc * adc.latency_ns
+    converted_cycles = 1 if a.input_accumulation == "analog" else cycles
     dops_per_ns = p.digital.ops_per_cycle * p.clock_ghz
     layers = []
     for i in range(len(w)):
@@ -104,7 +107,8 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
             cpo, _ = columns_per_output(p)
             d = min(_copies(m, p), cap)
             groups_of_rows = [math.ceil(x.rows / a.rows_parallel) for x in placed]
-            conversions = m * cycles * sum(x.cols * g for x, g in zip(placed, groups_of_rows, strict=True))
+            column_reads = m * cycles * sum(x.cols * g for x, g in zip(placed, groups_of_rows, strict=True))
+            conversions = column_reads // cycles * converted_cycles
             cell_reads = m * cycles * sum(x.cols * x.rows for x in placed)
             row_drives = m * cycles * sum(x.rows for x in placed)
             adds = m * int(w.n[i]) * (row_tiles - 1)
@@ -116,14 +120,17 @@ def reference_imc(w: Workload, p: IMCProfile) -> tuple[list[dict], dict]:
                 col_tiles=col_tiles,
                 input_cycles=cycles, row_groups=max(groups_of_rows), adc_conversions=conversions,
                 read_steps=steps,
-                energy_array_pj=cell_reads * a.read_energy_per_cell_fj * 1e-3
-                + conversions * a.bitline_energy_per_column_fj * 1e-3,
-                energy_adc_pj=conversions * adc.energy_pj, energy_dac_pj=row_drives * a.dac_energy_per_row_fj * 1e-3,
+                energy_array_pj=cell_reads * a.read_energy_per_cell_fj * 1e-3 * (f_cell[i] if f_cell else 1.0)
+                + column_reads * a.bitline_energy_per_column_fj * 1e-3,
+                energy_adc_pj=conversions * adc.energy_pj,
+                energy_dac_pj=row_drives * a.dac_energy_per_row_fj * 1e-3 * (f_dac[i] if f_dac else 1.0),
                 energy_shift_add_pj=conversions * a.shift_add_energy_fj * 1e-3,
                 energy_accumulate_pj=adds * p.digital.accumulate_energy_pj,
                 energy_write_pj=e_write_total * len(placed) / needed if over > 0 else 0.0,
             )
-            latency = steps * step_ns + io_bytes / p.buffer.bandwidth_gb_per_s + adds / dops_per_ns
+            reads_ns = steps * a.read_latency_ns
+            convert_ns = math.ceil(m / d) * max(groups_of_rows) * converted_cycles * a.cols_per_adc * adc.latency_ns
+            latency = reads_ns + convert_ns + io_bytes / p.buffer.bandwidth_gb_per_s + adds / dops_per_ns
         else:
             r["energy_digital_pj"] = float(w.macs[i]) * p.digital.energy_per_op_pj
             latency = float(w.macs[i]) / dops_per_ns + io_bytes / p.buffer.bandwidth_gb_per_s
@@ -208,5 +215,6 @@ def reference_digital(w: Workload, p: DigitalProfile) -> tuple[list[dict], dict]
     return layers, totals
 
 
-def reference(w: Workload, p: IMCProfile | DigitalProfile) -> tuple[list[dict], dict]:
-    return reference_imc(w, p) if isinstance(p, IMCProfile) else reference_digital(w, p)
+def reference(w: Workload, p: IMCProfile | DigitalProfile, f_dac: Sequence[float] | None = None,
+              f_cell: Sequence[float] | None = None) -> tuple[list[dict], dict]:
+    return reference_imc(w, p, f_dac, f_cell) if isinstance(p, IMCProfile) else reference_digital(w, p)

@@ -49,7 +49,7 @@ def imc_profiles(draw: st.DrawFn):
         rows=rows, cols=cols, cell_bits=draw(st.integers(1, 4)),
         rows_parallel=draw(st.integers(1, rows)), cols_per_adc=draw(st.integers(1, cols)),
         dac_bits=draw(st.integers(1, 8)), mapping=draw(st.sampled_from(["differential", "offset", "signed"])),
-        keep_kernels_whole=draw(st.booleans()),
+        keep_kernels_whole=draw(st.booleans()), input_accumulation=draw(st.sampled_from(["digital", "analog"])),
         leakage_power_uw=draw(st.sampled_from([0.0, 1.5])),
     )
     base["adc"] = {"model": "sar", "bits": draw(st.integers(1, 16))}

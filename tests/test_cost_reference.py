@@ -7,10 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nas_edge.cost import LAYER_FIELDS, estimate, estimate_batch
+from nas_edge.cost import LAYER_FIELDS, estimate, estimate_batch, kernels
+from nas_edge.cost.layout import N_LAYER, N_TOTAL, TOTAL_FIELDS, profile_params
 
 from reference_cost import reference
-from strategies import profiles, workloads
+from strategies import imc_profiles, profiles, workloads
 
 REL = 1e-9
 
@@ -19,17 +20,32 @@ def _close(a: float, b: float) -> bool:
     return bool(np.isclose(a, b, rtol=REL, atol=1e-12))
 
 
+def _assert_matches(layers: np.ndarray, totals: dict, ref_layers: list[dict], ref_totals: dict) -> None:
+    for i, ref_row in enumerate(ref_layers):
+        for field, expected in ref_row.items():
+            got = layers[i, LAYER_FIELDS.index(field)]
+            assert _close(got, expected), f"layer {i} {field}: kernel {got} != reference {expected}"
+    for key, expected in ref_totals.items():
+        assert _close(totals[key], expected), f"total {key}: kernel {totals[key]} != reference {expected}"
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(w=workloads, p=profiles)
 def test_kernel_equals_reference(w, p):
     cost = estimate(w, p)
-    ref_layers, ref_totals = reference(w, p)
-    for i, ref_row in enumerate(ref_layers):
-        for field, expected in ref_row.items():
-            got = cost.layers[i, LAYER_FIELDS.index(field)]
-            assert _close(got, expected), f"layer {i} {field}: kernel {got} != reference {expected}"
-    for key, expected in ref_totals.items():
-        assert _close(cost.totals[key], expected), f"total {key}: kernel {cost.totals[key]} != reference {expected}"
+    _assert_matches(cost.layers, cost.totals, *reference(w, p))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(w=workloads, p=imc_profiles(), data=st.data())
+def test_value_aware_kernel_equals_reference(w, p, data):
+    """Per-row DAC and cell-read factors (value-aware energy) in the kernel and the reference."""
+    factors = st.lists(st.floats(0, 2, allow_nan=False), min_size=len(w), max_size=len(w))
+    f_dac, f_cell = np.array(data.draw(factors)), np.array(data.draw(factors))
+    layers, tot = np.zeros((len(w), N_LAYER)), np.zeros(N_TOTAL)
+    kernels.network_cost(*w.columns(), profile_params(p), float(w.batch), f_dac, f_cell, layers, tot)
+    _assert_matches(layers, dict(zip(TOTAL_FIELDS, tot.tolist(), strict=True)),
+                    *reference(w, p, f_dac.tolist(), f_cell.tolist()))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

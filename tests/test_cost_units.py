@@ -9,6 +9,7 @@ import pytest
 
 from nas_edge.cost import estimate, estimate_batch
 from nas_edge.hardware import load_profile, profile_from_dict, profile_to_dict
+from nas_edge.hardware.adc import adc_figures
 from nas_edge.workload import Workload, WorkloadError
 from nas_edge.workload.zoo import resnet18, vgg8
 
@@ -72,6 +73,23 @@ def test_input_cycles_and_row_groups():
     c16 = _one({"type": "linear", "in_features": 128, "out_features": 16, "tokens": 10}, p)
     assert c16.layer("col_tiles")[0] == 2
     assert c16.layer("adc_conversions")[0] == 10 * 4 * 4 * (16 * 8 + 2)
+
+
+def test_analog_input_accumulation_converts_once_per_output():
+    """Input cycles accumulated on the column (charge domain): the column is read every cycle (array energy as
+    before), converted once per row group (ADC and shift-add energy and conversion time / input cycles)."""
+    layer = {"type": "linear", "in_features": 128, "out_features": 15, "tokens": 10}
+    digital = _one(layer, _profile(dac_bits=2, rows_parallel=32))
+    analog = _one(layer, _profile(dac_bits=2, rows_parallel=32, input_accumulation="analog"))
+    assert analog.layer("adc_conversions")[0] == 10 * 4 * (15 * 8 + 1) == digital.layer("adc_conversions")[0] / 4
+    for part in ("adc", "shift_add"):
+        assert analog.layer(f"energy_{part}_pj")[0] == pytest.approx(digital.layer(f"energy_{part}_pj")[0] / 4)
+    for part in ("array", "dac"):
+        assert analog.layer(f"energy_{part}_pj")[0] == pytest.approx(digital.layer(f"energy_{part}_pj")[0])
+    p = load_profile("neurosim-rram-22nm")
+    t_adc = adc_figures(p.adc, technology_nm=p.technology_nm, clock_ghz=p.clock_ghz).latency_ns
+    saved = 10 * 4 * (4 - 1) * p.array.cols_per_adc * t_adc  # 10 vectors x 4 row groups x 3 fewer conversions
+    assert digital.layer("latency_ns")[0] - analog.layer("latency_ns")[0] == pytest.approx(saved)
 
 
 def test_dynamic_matmul_runs_on_the_digital_unit():

@@ -49,10 +49,10 @@ def test_table_vii_22nm_through_nas_edge_profile(vgg8_onnx: Path, tmp_path: Path
     assert totals["tops_per_w"] == pytest.approx(tops_w, rel=0.10)
 
 
-# the bounds benchmarks/README.md states for the hold-out: every 5 nm figure within 25 %; at 1 nm TOPS within
-# 25 %, area within 30 % and TOPS/W, TOPS/mm^2 within 45 % (the misses the write-up explains)
+# the bounds benchmarks/README.md states for the hold-out: every figure within 25 % but TOPS/mm^2 at 1 nm, within
+# 30 % (the miss the write-up explains: area 22 % low)
 HOLDOUT_BOUNDS = {5: {"area_mm2": 0.25, "tops": 0.25, "tops_per_w": 0.25, "tops_per_mm2": 0.25},
-                  1: {"area_mm2": 0.30, "tops": 0.25, "tops_per_w": 0.45, "tops_per_mm2": 0.45}}
+                  1: {"area_mm2": 0.25, "tops": 0.25, "tops_per_w": 0.25, "tops_per_mm2": 0.30}}
 
 
 def test_holdout_rows_within_the_stated_bounds() -> None:
@@ -64,11 +64,28 @@ def test_holdout_rows_within_the_stated_bounds() -> None:
             assert abs(ours[figure] / ref - 1) <= bound, (key, figure, ours[figure], ref)
 
 
-def test_macros_are_costed_on_their_benchmarks() -> None:
+# the bound benchmarks/README.md states for the macros built from their papers' component figures
+MACRO_BOUND = 0.25
+
+
+def test_macros_built_from_published_components_match_their_papers() -> None:
+    """Jia et al. (JSSC 2020), NeuRRAM (Nature 2022) and Wang et al. (VLSI 2022): profiles from the papers'
+    component figures, compared with the papers' headline on their own benchmark (README: what the agreement
+    does and does not show)."""
     rows = {r[0]: r for r in macro_rows()}
     assert len(rows) >= 3
-    _, _, ours_w, paper_w, ours_a, paper_a = rows["imagine-sram-22nm"]  # NeuroSim-like: within 50 %
-    assert abs(ours_w / paper_w - 1) <= 0.5 and abs(ours_a / paper_a - 1) <= 0.5
-    for name in ("hermes-pcm-14nm", "jia-sram-65nm"):  # not NeuroSim's circuits: overestimated (README says why)
-        _, _, ours_w, paper_w, ours_a, paper_a = rows[name]
-        assert ours_w > paper_w and ours_a > paper_a, name
+    built = [r for r in rows.values() if r[2] == "components"]
+    assert {r[0] for r in built} >= {"jia-sram-65nm", "neurram-rram-130nm", "wang-sram-22nm"}
+    for name, _, _, ours_w, paper_w, ours_a, paper_a in built:
+        assert abs(ours_w / paper_w - 1) <= MACRO_BOUND, (name, ours_w, paper_w)
+        if paper_a is not None:
+            assert abs(ours_a / paper_a - 1) <= MACRO_BOUND, (name, ours_a, paper_a)
+
+
+def test_structure_only_macros_say_so_in_their_provenance() -> None:
+    from nas_edge.hardware import load_profile
+
+    for name, _, basis, *_ in macro_rows():
+        text = load_profile(name).provenance
+        assert ("STRUCTURE ONLY" in text) == (basis == "structure"), name
+        assert "PUBLISHED" in text and ("ESTIMATED" in text or "DERIVED" in text), name

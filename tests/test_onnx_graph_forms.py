@@ -15,6 +15,7 @@ from test_onnx_adapter_helpers import init, make, vi
 
 from nas_edge.cost import estimate
 from nas_edge.workload import COLUMNS, OpKind, Workload
+from nas_edge.workload.onnx_adapter import OnnxShapeError
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -97,6 +98,27 @@ def test_legacy_export_of_transformer_encoder_counts_attention(torch_one_thread:
     attention = 2 * layers * seq * seq * d  # QK^T and A V, every head
     assert wo.total_macs == wt.total_macs == layers * seq * (4 * d * d + 2 * d * 128) + attention
     assert sum(wo.kind == int(OpKind.DYNAMIC_MATMUL)) == 2 * layers and wo.warnings == ()
+
+
+def test_sequence_first_legacy_export_with_a_dynamic_leading_axis_is_refused_not_truncated(
+        torch_one_thread: None) -> None:
+    """nn.TransformerEncoder is sequence-first by default: a dynamic axis 0 is its sequence, not a batch. Sized 1
+    as a batch it used to drop 99 % of the work silently (0.46 M of 58.7 M MACs at d=128, seq=128); it is refused
+    with the symbol to give, and given, the MACs equal from_torch's."""
+    layers, d, ff, seq = 1, 32, 64, 12
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 4, ff), layers, enable_nested_tensor=False).eval()
+    x = torch.randn(seq, 1, d)
+    data = _export(enc, (x,), input_names=["x"], dynamic_axes={"x": {0: "seq"}})
+    with pytest.raises(OnnxShapeError, match=r"'x' axis 0 \('seq'\) is not a batch.*--input-shape seq=N"):
+        Workload.from_onnx(data)
+    expected = layers * seq * (4 * d * d + 2 * d * ff) + 2 * layers * seq * seq * d
+    assert Workload.from_onnx(data, input_shapes={"seq": seq}).total_macs == Workload.from_torch(enc, x).total_macs
+    assert Workload.from_torch(enc, x).total_macs == expected
+    # a batch-first export with a dynamic batch is a batch: sized 1, no refusal
+    enc_bf = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 4, ff, batch_first=True), layers,
+                                   enable_nested_tensor=False).eval()
+    data_bf = _export(enc_bf, (x.transpose(0, 1),), input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    assert Workload.from_onnx(data_bf).total_macs == expected
 
 
 def test_unsized_matmuls_are_named_with_what_is_known() -> None:

@@ -45,7 +45,8 @@ def test_neurosim_profiles_have_the_table_vii_configuration():
     for name in ("neurosim-rram-22nm", "neurosim-sram-22nm"):
         p = load_profile(name)
         assert (p.array.rows, p.array.cols, p.array.cell_bits, p.array.rows_parallel) == (128, 128, 1, 64)
-        assert (p.precision.weight_bits, p.precision.input_bits, p.adc.bits, p.adc.model) == (8, 8, 4, "sar")
+        # NeuroSim's default ADC (Param.cpp SARADC = false): a multi-level sense amplifier, 2^N - 1 of them
+        assert (p.precision.weight_bits, p.precision.input_bits, p.adc.bits, p.adc.model) == (8, 8, 4, "flash")
         assert p.technology_nm == 22
 
 
@@ -59,7 +60,7 @@ def test_base_inheritance_overrides_only_what_differs(tmp_path):
     f.write_text("base: neurosim-rram-22nm\nname: mine\nadc: {bits: 6}\narray: {rows_parallel: 32}\n")
     p = load_profile(f)
     base = load_profile("neurosim-rram-22nm")
-    assert (p.name, p.adc.bits, p.adc.model, p.array.rows_parallel) == ("mine", 6, "sar", 32)
+    assert (p.name, p.adc.bits, p.adc.model, p.array.rows_parallel) == ("mine", 6, "flash", 32)
     assert p.array.cell_area_um2 == base.array.cell_area_um2 and p.buffer == base.buffer
     assert "extended from neurosim-rram-22nm" in p.provenance
     # a base given as a relative path is found beside the file

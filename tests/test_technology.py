@@ -28,6 +28,13 @@ def test_published_anchors() -> None:
     assert T.factor("column_energy", 22, 1) == pytest.approx(0.0288 / 0.072341)
     # below 7 nm: C V^2 of NeuroSim's minimum device (66.94 aF at 0.6 V at 1 nm, 100.497 aF at 0.7 V at 7 nm)
     assert T.factor("logic_energy", 7, 1) == pytest.approx(66.94 * 0.36 / (100.497 * 0.49))
+    # below 7 nm: NeuroSim's standard cell, contacted poly pitch x cell height in F (40 x 80 at 1 nm, 8.1428 x
+    # 34.285 at 7 nm), times the node squared
+    assert T.factor("logic_area", 7, 1) == pytest.approx(40 * 80 * 1**2 / (8.1428 * 34.285 * 7**2))
+    # the SRAM read path from NeuroSim V1.4 run per node: sense amplifiers fall 6x from 22 to 1 nm, the word
+    # lines 2.7x (the gate-all-around devices' larger cells and repeaters)
+    assert T.factor("sram_sense_energy", 22, 1) == pytest.approx(0.1659)
+    assert T.factor("sram_wordline_energy", 22, 1) == pytest.approx(0.3708)
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -36,6 +43,15 @@ def test_factors_chain(rule: str, a: float, b: float, c: float) -> None:
     """Scaling a -> b -> c is scaling a -> c, and a -> a is 1: no path dependence, whatever the nodes."""
     assert T.factor(rule, a, a) == 1.0
     assert T.factor(rule, a, b) * T.factor(rule, b, c) == pytest.approx(T.factor(rule, a, c), rel=1e-9)
+
+
+def test_memory_dependent_rules_pick_by_memory() -> None:
+    assert T.figure_rule("array.bitline_energy_per_column_fj", "imc", "sram") == "sram_sense_energy"
+    assert T.figure_rule("array.read_energy_per_cell_fj", "imc", "sram") == "sram_wordline_energy"
+    assert T.figure_rule("adc.comparator_energy_fj", "imc", "sram") == "sram_sense_energy"
+    assert T.figure_rule("array.bitline_energy_per_column_fj", "imc", "rram") == "column_energy"
+    assert T.figure_rule("adc.comparator_energy_fj", "imc", "pcm") == "adc_energy"
+    assert T.figure_rule("array.cell_area_um2", "imc", None) == "logic_area"
 
 
 def test_logic_shrinks_with_the_node() -> None:
@@ -55,7 +71,8 @@ def test_out_of_range_nodes_are_refused_with_the_range() -> None:
     d = profile_to_dict(load_profile("mnsim-default-45nm"))
     assert profile_from_dict({**d, "technology_nm": 65}).technology_nm == 65
     with pytest.raises(ProfileError, match=r"'sar' ADC model .* 1-130 nm"):
-        profile_from_dict({**profile_to_dict(load_profile("neurosim-sram-22nm")), "technology_nm": 180})
+        profile_from_dict({**profile_to_dict(load_profile("neurosim-sram-22nm")), "technology_nm": 180,
+                           "adc": {"model": "sar", "bits": 4}})
 
 
 def test_base_at_another_node_scales_exactly_the_listed_figures() -> None:
@@ -74,9 +91,15 @@ def test_base_at_another_node_scales_exactly_the_listed_figures() -> None:
     assert p.array.cell_area_um2 == pytest.approx(base.array.cell_area_um2 * 19.2 * 43.75 * 25 / (280 * 484))
     for path in ("buffer.bandwidth_gb_per_s", "array.rows", "adc.bits", "array.write_energy_per_cell_pj"):
         assert _get(s, path) == _get(b, path), path  # not scaled
-    # the SAR ADC is computed at the chip's node: NeuroSim's 5 nm fit, at the scaled clock
+    # the ADC (NeuroSim's multi-level sense amplifier, a flash-type converter) follows NeuroSim's sense amplifiers
     f = adc_figures(p.adc, technology_nm=5, clock_ghz=p.clock_ghz)
-    assert f.energy_pj == pytest.approx((0.0645 * 4 + 0.5511) * 5 / p.clock_ghz * 1e-3)
+    f22 = adc_figures(base.adc, technology_nm=22, clock_ghz=base.clock_ghz)
+    assert f.energy_pj == pytest.approx(f22.energy_pj * 0.3218)
+    # a SAR ADC is computed at the chip's node: NeuroSim's 5 nm fit, at the scaled clock
+    sar = profile_from_dict({"base": "neurosim-sram-22nm", "name": "sar-5nm", "technology_nm": 5,
+                             "adc": {"model": "sar", "bits": 4}})
+    f = adc_figures(sar.adc, technology_nm=5, clock_ghz=sar.clock_ghz)
+    assert f.energy_pj == pytest.approx((0.0645 * 4 + 0.5511) * 5 / sar.clock_ghz * 1e-3)
     # the resolved profile round-trips without being scaled twice
     again = profile_from_dict(profile_to_dict(p))
     assert profile_to_dict(again) == profile_to_dict(p)

@@ -92,22 +92,28 @@ def evaluate_analog(
     batch_size: int = 512,
     train_limit: int | None = None,
     threads: int | None = 1,
+    device: str | torch.device = "auto",
 ) -> AnalogResult:
     """Validation accuracy of ``model`` (trained, plain or analog) on the simulated chip ``config``.
 
     Without any source of randomness in ``config`` a single repeat is run (they would all agree). Runs on
     ``threads`` torch threads (``None``: unchanged; one is fastest for these small networks on a busy
-    machine, as for training).
+    machine, as for training), on ``device`` (``auto``: CUDA when there is one; the data moved there once,
+    the random draws made there: a GPU gives other draws of the same distributions).
     """
+    from nas_edge.evaluate.device import resolve_device
     from nas_edge.evaluate.train import torch_threads
 
+    dev = resolve_device(device)
     with torch_threads(threads):
         return _evaluate(model, data, config, tuple(float(t) for t in times), repeats, seed, calibration_samples,
-                         batch_size, train_limit)
+                         batch_size, train_limit, dev)
 
 
 def _evaluate(model: nn.Module, data: Data, config: AnalogConfig, times: tuple[float, ...], repeats: int, seed: int,
-              calibration_samples: int, batch_size: int, train_limit: int | None) -> AnalogResult:
+              calibration_samples: int, batch_size: int, train_limit: int | None,
+              device: torch.device) -> AnalogResult:
+    from nas_edge.evaluate.device import generator
     from nas_edge.evaluate.train import accuracy
 
     if repeats < 1:
@@ -115,19 +121,19 @@ def _evaluate(model: nn.Module, data: Data, config: AnalogConfig, times: tuple[f
     if not times or min(times) < 0:
         raise ValueError(f"times must be non-empty and >= 0, got {times}")
     t0 = time.perf_counter()
-    net = convert_to_analog(model, config)
+    net = convert_to_analog(model, config).to(device)
     set_hwa(net, None)
     net.eval()
-    xt, _, xv, yv = tensors(data, train_limit)
+    xt, _, xv, yv = tensors(data, train_limit, device)
     set_mode(net, "digital")
     digital = accuracy(net, xv, yv, batch_size)
     gen = torch.Generator().manual_seed(seed)
-    cal = xt[torch.randperm(len(xt), generator=gen)[:calibration_samples]]
+    cal = xt[torch.randperm(len(xt), generator=gen)[:calibration_samples].to(device)]
     calibrate(net, cal)
     n_rep = repeats if config.is_noisy else 1
     accs = np.zeros((n_rep, len(times)))
     for r in range(n_rep):
-        g = torch.Generator().manual_seed(seed + r)
+        g = generator(device, seed + r)
         program(net, g)
         for i, t in enumerate(times):
             drift_to(net, t)
@@ -148,14 +154,15 @@ def train_hwa(
 ) -> tuple[nn.Module, Any]:
     """Hardware-aware training: ``train_and_evaluate`` with device noise injected into every training
     forward (see :class:`HWAConfig`). The model's layers become analog in place (digital mode afterwards;
-    per-epoch validation is digital). Returns ``(network, TrainResult)``."""
+    per-epoch validation is digital). Runs on ``training.device``. Returns ``(network, TrainResult)``."""
+    from nas_edge.evaluate.device import generator, resolve_device
     from nas_edge.evaluate.train import train_and_evaluate
 
     cfg = training or TrainConfig()
     net = convert_to_analog(model, config, inplace=True)
     if not any(True for _ in analog_layers(net)):
         raise ValueError("the model has no Linear or Conv2d layer to train hardware-aware")
-    set_hwa(net, hwa or HWAConfig(), torch.Generator().manual_seed(cfg.seed + 7919))
+    set_hwa(net, hwa or HWAConfig(), generator(resolve_device(cfg.device), cfg.seed + 7919))
     set_mode(net, "digital")
     try:
         result = train_and_evaluate(net, data, cfg, report=report)

@@ -28,6 +28,7 @@ hardware-aware one (:class:`~nas_edge.analog.config.HWAConfig`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -66,6 +67,40 @@ def _group_index(k: int, groups: list[tuple[int, int]], device: torch.device) ->
     for i, (a, b) in enumerate(groups):
         idx[i, : b - a] = torch.arange(a, b)
     return idx.to(device)
+
+
+@dataclass
+class HWADraw:
+    """One hardware-aware draw of a layer's devices: the ``(G, N, K)`` weight they realise and their columns."""
+
+    weight: torch.Tensor
+    cols: torch.Tensor
+    coef: torch.Tensor
+    gamma: float
+    scale: torch.Tensor
+
+
+@torch.no_grad()
+def hwa_draw(matrix: torch.Tensor, cfg: AnalogConfig, hwa: HWAConfig,
+             generator: torch.Generator | None = None) -> HWADraw:
+    """Program fresh noisy devices for the ``(G, N, K)`` weight ``matrix`` and read them at a time drawn
+    log-uniformly in ``[hwa.t_min_s, hwa.t_max_s]`` (with ``hwa.drift``), after drift compensation."""
+    sl = devices.target_slices(matrix, cfg)
+    g_prog, nu = devices.program(sl.g, cfg, generator, noise_scale=hwa.noise_scale)
+    t = 0.0
+    if hwa.drift and nu is not None:
+        r = float(torch.rand((), generator=generator, device=matrix.device))
+        t = math.exp(math.log(hwa.t_min_s) + r * (math.log(hwa.t_max_s) - math.log(hwa.t_min_s)))
+    ref, coef = devices.columns(g_prog, sl.slice_weight, cfg.mapping)
+    cols, _ = devices.columns(devices.at_time(g_prog, nu, t, cfg), sl.slice_weight, cfg.mapping)
+    gamma = devices.compensation(ref, cols, coef) if cfg.drift_compensation and t > 0 else 1.0
+    w_eff = devices.effective_weight(gamma * cols, coef, cfg.mapping) * sl.scale[..., None]
+    return HWADraw(w_eff, cols, coef, gamma, sl.scale)
+
+
+def straight_through(weight: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """``noisy`` in the forward, the gradient of ``weight`` in the backward."""
+    return weight + (noisy - weight).detach()
 
 
 class AnalogMixin:
@@ -214,26 +249,14 @@ class AnalogMixin:
         with ranges taken from this batch); gradients as if the noisy weight were used digitally."""
         hwa, cfg = self.hwa, self.analog_config
         assert hwa is not None
-        with torch.no_grad():
-            sl = devices.target_slices(self._matrix(self.weight), cfg)
-            g_prog, nu = devices.program(sl.g, cfg, self.generator, noise_scale=hwa.noise_scale)
-            t = 0.0
-            if hwa.drift and nu is not None:
-                r = float(torch.rand((), generator=self.generator))
-                t = math.exp(math.log(hwa.t_min_s) + r * (math.log(hwa.t_max_s) - math.log(hwa.t_min_s)))
-            ref, coef = devices.columns(g_prog, sl.slice_weight, cfg.mapping)
-            cols, _ = devices.columns(devices.at_time(g_prog, nu, t, cfg), sl.slice_weight, cfg.mapping)
-            gamma = devices.compensation(ref, cols, coef) if cfg.drift_compensation and t > 0 else 1.0
-            w_eff = devices.effective_weight(gamma * cols, coef, cfg.mapping)
-            w_eff = (w_eff * sl.scale[..., None]).reshape(self.weight.shape)
-        w_ste = self.weight + (w_eff - self.weight).detach()
-        y_dig = self._digital(x, w_ste)
+        draw = hwa_draw(self._matrix(self.weight), cfg, hwa, self.generator)
+        y_dig = self._digital(x, straight_through(self.weight, draw.weight.reshape(self.weight.shape)))
         if not hwa.converters:
             return y_dig
         with torch.no_grad():
             saved = (self._cols, self._coef, self._gamma, self._scale, self.x_max, self.x_signed, self.full_scale)
             try:
-                self._cols, self._coef, self._gamma, self._scale = cols, coef, gamma, sl.scale
+                self._cols, self._coef, self._gamma, self._scale = draw.cols, draw.coef, draw.gamma, draw.scale
                 self.x_signed = bool((x < 0).any())
                 xmax = float(x.detach().abs().max())
                 self.x_max = xmax if xmax > 0 else 1.0

@@ -99,7 +99,7 @@ def analog_objective_values(
     times = sorted({ANALOG_OBJECTIVES[o] for o in objectives})
     result = evaluate_analog(model, data, cfg, times=times, repeats=options.repeats, seed=seed,
                              calibration_samples=options.calibration_samples,
-                             train_limit=training.max_train_samples)
+                             train_limit=training.max_train_samples, device=training.device)
     values = {o: result.mean(ANALOG_OBJECTIVES[o]) for o in objectives}
     values["accuracy"] = res.accuracy
     record = {"mode": "hwa" if options.hwa is not None else "train", "epochs": len(res.history),

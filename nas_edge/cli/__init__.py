@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import traceback
 
-from nas_edge.cli import bench, export, hardware, profile, search
+from nas_edge.cli import bench, export, hardware, profile, search, supernet
 from nas_edge.cli._common import (
     BUG_EXIT_CODE,
     INTERRUPTED_EXIT_CODE,
@@ -33,7 +33,7 @@ app = App(
     add_completion=False,
 )
 app.add_typer(hardware.app, name="hardware")
-for _module in (profile, search, export, bench):
+for _module in (profile, search, export, bench, supernet):
     _module.register(app)
 
 BUG_REPORT = ("this is a bug in nas-edge, not a problem with your input: please report it to the nas-edge "

@@ -31,6 +31,7 @@ console = Console()
 err_console = Console(stderr=True)
 BUG_EXIT_CODE = 70  # EX_SOFTWARE (sysexits.h): an internal error, not the user's input
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+DEVICE_HELP = "auto (CUDA when available), cpu, cuda, cuda:N or mps"
 F = TypeVar("F", bound=Callable[..., Any])
 
 

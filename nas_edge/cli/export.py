@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import console, err_console, fail, printable, shown
+from nas_edge.cli._common import DEVICE_HELP, console, err_console, fail, printable, shown
 
 _STORAGE_HELP = "Optuna storage URL (or a journal file *.log) of the study"
 
@@ -23,6 +23,10 @@ def export(
                                                        "accuracy is below this (default: those at chance level, "
                                                        "named in a warning; 0 exports them all)")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="final training epochs (default: the search's)")] = None,
+    finetune_epochs: Annotated[int, typer.Option(min=1, help="fine-tuning epochs of a trial the search scored with "
+                                                 "a supernet (it starts from the inherited weights)")] = 3,
+    supernet: Annotated[str | None, typer.Option(help="supernet checkpoint of such trials (default: the one the "
+                                                 "search used)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the final training")] = 0,
     quantize: Annotated[str | None, typer.Option(help="int8: also write an INT8 model (static QDQ calibrated on "
                                                  "the dataset; dynamic for transformers)")] = None,
@@ -38,18 +42,24 @@ def export(
     threads: Annotated[int, typer.Option(min=1, help="ONNX Runtime / PyTorch threads for latency")] = 1,
     runs: Annotated[int, typer.Option(min=1, help="timed runs per latency figure")] = 200,
     atol: Annotated[float, typer.Option(help="fp32 parity tolerance (max abs difference)")] = 1e-4,
+    device: Annotated[str, typer.Option(help=f"where the models train: {DEVICE_HELP}")] = "auto",
 ) -> None:
-    """Rebuild, retrain, export to ONNX, verify in ONNX Runtime and report the chosen trials of a study."""
+    """Rebuild, retrain (or fine-tune from a supernet), export to ONNX, verify in ONNX Runtime and report the
+    chosen trials of a study."""
     if quantize not in (None, "int8"):
         fail(f"unknown --quantize {quantize!r}; expected int8")
 
+    from nas_edge.evaluate.device import resolve_device
     from nas_edge.export import ExportOptions, export_study
     from nas_edge.export.study import CHANCE
+
+    resolve_device(device)
 
     options = ExportOptions(quantize=quantize, ort_format=ort, ort_target=ort_target, hardware=tuple(hardware or ()),
                             host_profile=host_profile, atol=atol, threads=threads, runs=runs)
     result = export_study(storage, study_name, out, trial=trial, pareto=pareto, best=best, epochs=epochs, seed=seed,
                           data=data, options=options, min_accuracy=CHANCE if min_accuracy is None else min_accuracy,
+                          finetune_epochs=finetune_epochs, supernet=supernet, device=device,
                           progress=lambda msg: err_console.print(shown(msg), highlight=False))
     console.print(_table(result.exports))
     typer.echo(printable(result.html.resolve()))

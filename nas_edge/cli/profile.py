@@ -31,6 +31,9 @@ def profile(
     top: Annotated[int, typer.Option("--top", min=1, help="how many of the most expensive layers to list")] = 10,
     layers: Annotated[bool | None, typer.Option("--layers/--no-layers", help="show the per-layer table (default: "
                                                 "in the terminal table and Markdown, not in plain text)")] = None,
+    calibration_data: Annotated[str | None, typer.Option(
+        "--calibration-data", help="a few real inputs (.npy: one array, the first axis the sample; .npz: one "
+        "array per input name): IMC array and DAC energy from the bit density of the values each layer sees")] = None,
 ) -> None:
     """Profile an ONNX model layer by layer on one or more hardware profiles (IMC chips or edge devices)."""
     chosen = [f for f, on in zip(_FORMATS, (as_json, as_csv, as_md, as_text), strict=True) if on]
@@ -43,7 +46,7 @@ def profile(
             fail(f"cannot tell the format of {out} from its suffix: use .json, .csv, .md or .txt, or give "
                  "--json, --csv, --md or --text")
     try:
-        result = _run(model, hardware, batch, input_shape or [])
+        result = _run(model, hardware, batch, input_shape or [], calibration_data)
     except MemoryError:
         fail("out of memory while reading the model")
     if fmt is None and wide_terminal():
@@ -65,10 +68,10 @@ def profile(
         typer.echo(text, nl=False)
 
 
-def _run(model: str, hardware: list[str], batch: int, shapes: list[str]) -> Any:
+def _run(model: str, hardware: list[str], batch: int, shapes: list[str], calibration_data: str | None) -> Any:
     from nas_edge.hardware import load_profile
-    from nas_edge.profiling import profile_workload
-    from nas_edge.workload.onnx_adapter import from_onnx, parse_shape
+    from nas_edge.profiling import profile_onnx
+    from nas_edge.workload.onnx_adapter import parse_shape
 
     if not hardware:
         fail("give at least one --hardware NAME|FILE (see `nas-edge hardware list`)")
@@ -78,8 +81,12 @@ def _run(model: str, hardware: list[str], batch: int, shapes: list[str]) -> Any:
     for text in shapes:
         name, dims = parse_shape(text)
         given[name] = dims
-    workload = from_onnx(model, input_shapes=given or None, batch=batch)
-    return profile_workload(workload, hardware)
+    data = None
+    if calibration_data is not None:
+        from nas_edge.cost.values import load_calibration_data
+
+        data = load_calibration_data(calibration_data)
+    return profile_onnx(model, hardware, batch=batch, input_shapes=given or None, calibration_data=data)
 
 
 def _print_rich(result: Any, *, top: int, layers: bool) -> None:

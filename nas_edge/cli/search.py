@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperCommand, TyperOption
 
-from nas_edge.cli._common import console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
+from nas_edge.cli._common import DEVICE_HELP, console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
 
 SPACE_HELP = "network search space: {spaces} (the chip's knobs are co-searched with --hardware-search)"
 
@@ -21,7 +21,7 @@ def search(
     = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
-    data: Annotated[str, typer.Option(help="digits, a .npz file (x_train, y_train, x_val, y_val), "
+    data: Annotated[str, typer.Option(help="digits, listops, a .npz file (x_train, y_train, x_val, y_val), "
                                       "package.module:function, or none (nothing trained: hardware objectives "
                                       "or --evaluator bench)")] = "digits",
     space_option: Annotated[list[str] | None, typer.Option("--space-option", help="KEY=VALUE option of the "
@@ -52,9 +52,21 @@ def search(
                                                 "objectives (mean reported)")] = 3,
     evaluator: Annotated[str, typer.Option(help="where accuracy and the other model metrics come from: train "
                                            "(short training, proxies, analog simulation) or NAME:ARGUMENT of "
-                                           "another registered evaluator")] = "train",
+                                           "another registered evaluator, e.g. supernet:supernet.pt (inherited "
+                                           "weights of a trained supernet)")] = "train",
+    device: Annotated[str, typer.Option(help=f"where trials train and are scored: {DEVICE_HELP}")] = "auto",
     method: Annotated[str, typer.Option(help="what proposes the trials: sampler (the --sampler, trial by "
-                                        "trial) or another registered search method")] = "sampler",
+                                        "trial), dnas (differentiable search: one trial per --lambda and per "
+                                        "--target, --trials unused) or another registered search method")]
+    = "sampler",
+    lambdas: Annotated[str | None, typer.Option("--lambda", help="dnas: comma-separated weights of the expected "
+                                                "hardware cost, e.g. 0.01,0.1,1 (one architecture each)")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", help="dnas: a bound NAME<=LIMIT the expected "
+                                                     "cost is steered to, e.g. energy_uj<=0.3 (repeatable: one "
+                                                     "architecture each)")] = None,
+    method_option: Annotated[list[str] | None, typer.Option("--method-option", help="KEY=VALUE for the method "
+                                                            "(repeatable), e.g. dnas: epochs=30, warmup_epochs=10, "
+                                                            "metric=latency_ms")] = None,
 ) -> None:
     """Search architectures (and optionally chip knobs) with Optuna; print the feasible Pareto front.
 
@@ -64,6 +76,7 @@ def search(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas_edge._progress import Step, listening
+    from nas_edge.evaluate.device import resolve_device
     from nas_edge.search import run_search
     from nas_edge.search.run import FINISHED, QUIET_FAILURES, TIMEOUT_ATTR, SearchRun
     from nas_edge.spaces import list_spaces
@@ -71,6 +84,12 @@ def search(
     if space in list_spaces("hardware"):
         fail(f"--space {space} is the chip's knobs, not a network: keep a network --space "
              f"({', '.join(list_spaces('network'))}) and add --hardware-search to co-search the chip")
+    resolve_device(device)  # a device that is not there is refused before the study is touched
+    options = key_values(method_option or [])
+    if lambdas is not None:
+        options["lambdas"] = lambdas
+    if target:
+        options["targets"] = list(target)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=err_console, disable=not progress)
@@ -84,8 +103,9 @@ def search(
         done = run.finished
         if done:
             err_console.print(f"resuming study {shown(repr(study_name))}: {done} finished trial(s)", highlight=False)
-        bar.update(task, completed=min(done, trials))
-        if done < trials:
+        total = run.planned or trials
+        bar.update(task, total=total, completed=min(done, total))
+        if done < total:
             bar.start()
 
     def advance(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -105,12 +125,13 @@ def search(
     try:  # one worker among any number on this study: the budget holds over all of them
         with listening(inside) if progress else contextlib.nullcontext(), quiet_optuna_failures(*QUIET_FAILURES):
             study = run_search(space=space, hardware=hardware, data=None if data.lower() == "none" else data,
-                               space_options=_space_options(space_option or []), objectives=objectives,
+                               space_options=key_values(space_option or [], "--space-option",
+                                                                        "num_classes=100"), objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search,
                                n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
-                               study_name=study_name, seed=seed, training={"epochs": epochs},
+                               study_name=study_name, seed=seed, training={"epochs": epochs, "device": device},
                                analog={"hwa": hwa, "repeats": analog_repeats}, evaluator=evaluator, method=method,
-                               callbacks=[advance], on_ready=ready)
+                               method_options=options, callbacks=[advance], on_ready=ready)
     except KeyboardInterrupt:  # the running trial is closed as FAILED (``interrupted``): exit 130 from the wrapper
         bar.stop()
         if opened:
@@ -122,19 +143,20 @@ def search(
     print_front(study, opened[0].objective.objectives)
 
 
-def _space_options(items: list[str]) -> dict[str, Any]:
-    """``["num_classes=100", "input_shape=[3,16,16]"]`` -> options (values read as JSON, else as text)."""
+def key_values(pairs: list[str], option: str = "--method-option", example: str = "epochs=30") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs of ``option``; a value is read as JSON where it is JSON (numbers, true/false, null,
+    lists), else as text."""
     import json
 
     out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            fail(f"--space-option must be KEY=VALUE, e.g. num_classes=100; got {item!r}")
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"{option} {pair!r}: expected KEY=VALUE, e.g. {example}")
         try:
-            out[key.strip()] = json.loads(value)
+            out[key.strip()] = json.loads(text)
         except ValueError:
-            out[key.strip()] = value
+            out[key.strip()] = text
     return out
 
 

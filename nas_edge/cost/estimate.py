@@ -10,6 +10,7 @@ import numpy as np
 
 from nas_edge.cost import kernels
 from nas_edge.cost.layout import LAYER_FIELDS, N_LAYER, N_TOTAL, TOTAL_FIELDS, profile_params
+from nas_edge.cost.values import ValueTrace, energy_factors
 from nas_edge.hardware.loader import Profile, load_profile
 from nas_edge.workload.table import COLUMNS, ColumnArrays, OpKind, Workload
 
@@ -54,12 +55,18 @@ class Cost:
         return out
 
 
-def estimate(workload: Workload, profile: Profile | str) -> Cost:
-    """Cost of one network on one hardware profile (built-in name, file path or profile object)."""
+def estimate(workload: Workload, profile: Profile | str, *, values: ValueTrace | None = None) -> Cost:
+    """Cost of one network on one hardware profile (built-in name, file path or profile object).
+
+    ``values``: what each static layer saw on real inputs (:func:`nas_edge.cost.values.trace_onnx`); an IMC
+    profile then scales each layer's DAC and cell-read energy by the bit density of those values
+    (:mod:`nas_edge.cost.values`). Without it the model is value-blind (random bits).
+    """
     prof = load_profile(profile)
     layers = np.zeros((len(workload), N_LAYER))
     tot = np.zeros(N_TOTAL)
-    kernels.network_cost(*workload.columns(), _params(prof), float(workload.batch), layers, tot)
+    f_dac, f_cell, _ = energy_factors(values, workload, prof)
+    kernels.network_cost(*workload.columns(), _params(prof), float(workload.batch), f_dac, f_cell, layers, tot)
     totals = dict(zip(TOTAL_FIELDS, tot.tolist(), strict=True))
     return Cost(workload=workload, profile=prof, layers=layers, totals=totals)
 

@@ -8,9 +8,10 @@ Mapping of one static-weight layer (reduction K per group, N outputs, G groups) 
 - dense (G = 1, or a group larger than one array): row tiles ceil(K / rows) (or whole kernels per tile when
   the profile keeps kernels whole), column tiles ceil(N_g * cpo / usable_cols), arrays = G * row * col tiles.
 - grouped/depthwise: groups packed block-diagonally, min(rows // K_g, usable_cols // (N_g * cpo)) per array.
-- ADC conversions = M * input_cycles * sum over arrays of (used columns * row groups); cell reads and row
-  drives likewise; read steps = ceil(M / copies) * input_cycles * row groups, each step taking
-  t_read + cols_per_adc * t_adc.
+- column reads = M * input_cycles * sum over arrays of (used columns * row groups); cell reads and row
+  drives likewise; ADC conversions = column reads, or column reads / input_cycles when the input cycles are
+  accumulated on the column (``input_accumulation: analog``); read steps = ceil(M / copies) * input_cycles *
+  row groups, each taking t_read, plus cols_per_adc * t_adc per conversion of a column group.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ _CPA = P["cols_per_adc"]
 _DACB = P["dac_bits"]
 _MAP = P["mapping"]
 _KEEPK = P["keep_kernels_whole"]
+_ANALOG = P["analog_accum"]
 _ECOL = P["e_col_pj"]
 _ECELL = P["e_cell_pj"]
 _TREAD = P["t_read_ns"]
@@ -249,8 +251,9 @@ def _wanted_copies(m: int, p: F64) -> int:
 
 @_jit(cache=True)
 def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, in_el: F64, out_el: F64, s: int,
-                 e: int, p: F64, layers: F64, write_layers: bool, tot: F64) -> None:
-    """Cost of rows s..e of a workload on one IMC profile. Fills ``tot`` (and ``layers`` if asked)."""
+                 e: int, p: F64, f_dac: F64, f_cell: F64, layers: F64, write_layers: bool, tot: F64) -> None:
+    """Cost of rows s..e of a workload on one IMC profile. Fills ``tot`` (and ``layers`` if asked).
+    ``f_dac`` / ``f_cell`` scale each row's DAC and cell-read energy (value-aware energy; ones when blind)."""
     apt = int(p[_APT])
     fixed_tiles = int(p[_TILES])
     maxdup = int(p[_MAXDUP])
@@ -300,7 +303,8 @@ def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64
     t_write = arrays_over / arrays_chip * rows * p[_TWR] if arrays_chip > 0 else 0.0
     leak_uw = arrays_chip * p[_LEAKA] + p[_LEAKC] + p[_LEAKD]
     ic = _cdiv(int(p[_IB]), int(p[_DACB]))
-    t_step = p[_TREAD] + p[_CPA] * p[_TADC]
+    conv_cycles = 1 if p[_ANALOG] > 0.5 else ic  # conversions per vector: every input cycle, or once (analog)
+    t_convert = conv_cycles * p[_CPA] * p[_TADC]
     ib8, ob8 = p[_IB] / 8.0, p[_OB] / 8.0
     buf = np.zeros(8)
     row = np.zeros(N_LAYER)
@@ -319,7 +323,7 @@ def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64
             _map_static(k[i], n[i], g[i], kern[i], p, buf)
             d = min(_wanted_copies(m[i], p), cap)
             vec_ic = m[i] * ic
-            conv = vec_ic * buf[4]
+            conv = m[i] * conv_cycles * buf[4]
             steps = _cdiv(int(m[i]), d) * ic * buf[3]
             adds = float(m[i]) * n[i] * (buf[1] - 1.0)
             row[_L_ARRAYS] = buf[0]
@@ -332,14 +336,14 @@ def _imc_network(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64
             row[_L_ROW_GROUPS] = buf[3]
             row[_L_ADC_CONVERSIONS] = conv
             row[_L_READ_STEPS] = steps
-            row[_L_ENERGY_ARRAY_PJ] = vec_ic * (buf[5] * p[_ECELL] + buf[4] * p[_ECOL])
+            row[_L_ENERGY_ARRAY_PJ] = vec_ic * (buf[5] * p[_ECELL] * f_cell[i] + buf[4] * p[_ECOL])  # every cycle
             row[_L_ENERGY_ADC_PJ] = conv * p[_EADC]
-            row[_L_ENERGY_DAC_PJ] = vec_ic * buf[6] * p[_EDAC]
+            row[_L_ENERGY_DAC_PJ] = vec_ic * buf[6] * p[_EDAC] * f_dac[i]
             row[_L_ENERGY_SHIFT_ADD_PJ] = conv * p[_ESA]
             row[_L_ENERGY_ACCUMULATE_PJ] = adds * p[_EACC]
             if arrays_over > 0:
                 row[_L_ENERGY_WRITE_PJ] = e_write * buf[0] / arrays_needed
-            lat = steps * t_step + t_io + adds / p[_DOPS]
+            lat = steps * p[_TREAD] + _cdiv(int(m[i]), d) * buf[3] * t_convert + t_io + adds / p[_DOPS]
             cells_w += buf[7]
         else:
             row[_L_ENERGY_DIGITAL_PJ] = macs[i] * p[_EDOP]
@@ -463,11 +467,12 @@ def _derive(tot: F64, batch: float) -> None:
 
 @_jit(cache=True)
 def network_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, params_: F64, in_el: F64,
-                 out_el: F64, p: F64, batch: float, layers: F64, tot: F64) -> None:
-    """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``."""
+                 out_el: F64, p: F64, batch: float, f_dac: F64, f_cell: F64, layers: F64, tot: F64) -> None:
+    """One network on one profile, per-layer rows into ``layers`` (n_rows x N_LAYER), totals into ``tot``;
+    ``f_dac`` / ``f_cell``: per-row value-aware factors of the DAC and cell-read energy (IMC only)."""
     e = kind.shape[0]
     if p[_KIND] < 0.5:
-        _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, 0, e, p, layers, True, tot)
+        _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, 0, e, p, f_dac, f_cell, layers, True, tot)
     else:
         _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, 0, e, p, layers, True, tot)
     _derive(tot, batch)
@@ -478,11 +483,12 @@ def batch_cost(kind: I64, k: I64, n: I64, m: I64, g: I64, kern: I64, macs: F64, 
                out_el: F64, offsets: I64, batch: F64, pmat: F64, wi: I64, pi: I64, tot: F64) -> None:
     """Many (network, profile) pairs at once: pair j costs rows offsets[wi[j]]:offsets[wi[j]+1] on pmat[pi[j]]."""
     dummy = np.zeros((1, N_LAYER))
+    blind = np.ones(kind.shape[0])
     for j in prange(wi.shape[0]):
         s, e = offsets[wi[j]], offsets[wi[j] + 1]
         p = pmat[pi[j]]
         if p[_KIND] < 0.5:
-            _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, dummy, False, tot[j])
+            _imc_network(kind, k, n, m, g, kern, macs, in_el, out_el, s, e, p, blind, blind, dummy, False, tot[j])
         else:
             _digital_network(kind, k, n, m, g, kern, macs, in_el, out_el, params_, s, e, p, dummy, False, tot[j])
         _derive(tot[j], batch[wi[j]])

@@ -14,6 +14,7 @@ PARAM_NAMES = (
     "weight_bits", "input_bits", "output_bits", "clock_ghz",
     # imc array
     "rows", "cols", "cell_bits", "rows_parallel", "cols_per_adc", "dac_bits", "mapping", "keep_kernels_whole",
+    "analog_accum",
     "e_cell_pj", "e_col_pj", "t_read_ns", "e_dac_pj", "e_shift_add_pj", "a_cell_um2", "a_periph_um2", "leak_array_uw",
     "e_write_cell_pj", "t_write_row_ns",
     # adc
@@ -71,7 +72,8 @@ def profile_params(profile: IMCProfile | DigitalProfile) -> np.ndarray:
         v.update(
             kind=0, rows=a.rows, cols=a.cols, cell_bits=a.cell_bits, rows_parallel=a.rows_parallel,
             cols_per_adc=a.cols_per_adc, dac_bits=a.dac_bits, mapping=MAPPINGS.index(a.mapping),
-            keep_kernels_whole=float(a.keep_kernels_whole), e_cell_pj=a.read_energy_per_cell_fj * 1e-3,
+            keep_kernels_whole=float(a.keep_kernels_whole), analog_accum=float(a.input_accumulation == "analog"),
+            e_cell_pj=a.read_energy_per_cell_fj * 1e-3,
             e_col_pj=a.bitline_energy_per_column_fj * 1e-3,
             t_read_ns=a.read_latency_ns, e_dac_pj=a.dac_energy_per_row_fj * 1e-3,
             e_shift_add_pj=a.shift_add_energy_fj * 1e-3, a_cell_um2=a.cell_area_um2,

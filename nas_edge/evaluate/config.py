@@ -27,7 +27,7 @@ class TrainConfig:
     seed: int = 0
     max_train_samples: int | None = None  # a subset, for even quicker searches
     threads: int | None = 1  # torch intra-op threads while training; None leaves torch's setting
-
+    device: str = "auto"  # auto (CUDA when there is one), cpu, cuda, cuda:N or mps (nas_edge.evaluate.device)
 
     def __post_init__(self) -> None:
         if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0
@@ -35,6 +35,7 @@ class TrainConfig:
             raise ValueError(f"invalid training configuration {self}")
 
     def describe(self) -> dict[str, Any]:
-        """What decides a training's result (stored with a study; ``threads`` and the seed are left out)."""
+        """What decides a training's result (stored with a study; ``threads``, ``device`` and the seed are left
+        out)."""
         return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                 "weight_decay": self.weight_decay, "max_train_samples": self.max_train_samples}

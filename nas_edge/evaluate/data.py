@@ -1,4 +1,5 @@
-"""Datasets for evaluation: the built-in ``digits``, a user ``.npz`` file, or ``package.module:function``.
+"""Datasets for evaluation: the built-in ``digits`` and ``listops``, a user ``.npz`` file, or
+``package.module:function``.
 
 Everything becomes a :class:`Data` of NumPy arrays (small data, short training: it fits in memory).
 Images are ``(N, C, H, W)`` floats (``(N, H, W)`` gains a channel axis); token sequences are ``(N, L)``
@@ -12,6 +13,8 @@ study file is data, not an instruction (``load_data(spec, run_code=False)``).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import re
 from dataclasses import dataclass
@@ -67,6 +70,17 @@ class Data:
         return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "vocab_size": self.vocab_size,
                 "train": len(self.y_train), "val": len(self.y_val)}
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the four arrays (dtype, shape, values): the same data gives the same fingerprint,
+        whatever it is called."""
+        h = hashlib.sha256()
+        for key in ARRAYS:
+            a = np.ascontiguousarray(getattr(self, key))
+            h.update(f"{key}:{a.dtype.str}:{a.shape};".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
 
 
 def input_stats(x_train: np.ndarray, limit: int | None = None) -> tuple[float, float]:
@@ -139,6 +153,53 @@ def digits(*, val_fraction: float = 0.2, seed: int = 0) -> Data:
     xt, xv, yt, yv = train_test_split(x, bunch.target, test_size=val_fraction, random_state=seed,
                                       stratify=bunch.target)
     return from_arrays("digits", xt, yt, xv, yv)
+
+
+LISTOPS_TOKENS = ("<pad>", *"0123456789", "[MAX", "[MIN", "[MED", "[SM", "]")
+"""ListOps vocabulary: id 0 pads, 1-10 are the digits 0-9, 11-14 open an operator, 15 closes it."""
+
+
+@functools.lru_cache(maxsize=4)
+def listops(*, n_train: int = 4000, n_val: int = 1000, length: int = 64, max_depth: int = 3, max_args: int = 5,
+            seed: int = 0) -> Data:
+    """ListOps (Nangia & Bowman 2018), generated here: nested ``[MAX`` / ``[MIN`` / ``[MED`` (median, rounded
+    down) / ``[SM`` (sum modulo 10) expressions over the digits 0-9, e.g. ``[MAX 2 9 [MIN 4 7 ] 0 ]`` = 9; the
+    label is the value (10 classes). Token sequences of ``length`` ids (:data:`LISTOPS_TOKENS`, padded with 0
+    at the end; longer expressions are drawn again), operators nested up to ``max_depth`` deep with 2 to
+    ``max_args`` arguments, an argument a digit with probability 0.25 below the top level. The defaults give
+    4000 training and 1000 validation sequences of 64 tokens, the same ones on every call (``seed``).
+    """
+    rng = np.random.default_rng(seed)
+    n = n_train + n_val
+    x = np.zeros((n, length), dtype=np.int64)
+    y = np.zeros(n, dtype=np.int64)
+    i = 0
+    while i < n:
+        tokens: list[int] = []
+        value = _listops_tree(rng, tokens, 0, max_depth, max_args)
+        if len(tokens) <= length:
+            x[i, :len(tokens)], y[i] = tokens, value
+            i += 1
+    return from_arrays("listops", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def _listops_tree(rng: np.random.Generator, out: list[int], depth: int, max_depth: int, max_args: int) -> int:
+    """Append one (sub)expression's token ids to ``out``; return its value."""
+    if depth > 0 and (depth >= max_depth or rng.random() < 0.25):
+        digit = int(rng.integers(10))
+        out.append(1 + digit)
+        return digit
+    op = int(rng.integers(4))
+    out.append(11 + op)
+    args = [_listops_tree(rng, out, depth + 1, max_depth, max_args) for _ in range(int(rng.integers(2, max_args + 1)))]
+    out.append(15)
+    if op == 0:
+        return max(args)
+    if op == 1:
+        return min(args)
+    if op == 2:
+        return int(np.median(args))
+    return sum(args) % 10
 
 
 def from_npz(path: str | Path) -> Data:
@@ -220,7 +281,8 @@ def _dataset_arrays(spec: str, split: str, ds: Any) -> tuple[np.ndarray, np.ndar
 
 
 def load_data(spec: str | Data, *, seed: int = 0, run_code: bool = True) -> Data:
-    """``"digits"``, a path to a ``.npz`` file, or ``"package.module:function"``; a :class:`Data` passes.
+    """``"digits"``, ``"listops"`` (fixed, whatever ``seed``), a path to a ``.npz`` file, or
+    ``"package.module:function"``; a :class:`Data` passes.
 
     ``run_code=False`` for a spec that did not come from the user (a study file's record of its dataset): a
     ``module:function`` there is refused instead of imported and called."""
@@ -229,6 +291,8 @@ def load_data(spec: str | Data, *, seed: int = 0, run_code: bool = True) -> Data
     spec = str(spec)
     if spec == "digits":
         return digits(seed=seed)
+    if spec == "listops":
+        return listops()
     if spec.endswith(".npz") or Path(spec).is_file():
         return from_npz(spec)
     if _FUNC_RE.match(spec):
@@ -236,5 +300,5 @@ def load_data(spec: str | Data, *, seed: int = 0, run_code: bool = True) -> Data
             raise DataError(f"the dataset {spec!r} is a function to import and run; a study file cannot make "
                             "nas-edge run code: give it yourself with --data")
         return from_function(spec)
-    raise DataError(f"unknown dataset {spec!r}; expected 'digits', a .npz file with {', '.join(ARRAYS)}, "
-                    "or package.module:function")
+    raise DataError(f"unknown dataset {spec!r}; expected 'digits', 'listops', a .npz file with "
+                    f"{', '.join(ARRAYS)}, or package.module:function")

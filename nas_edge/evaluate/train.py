@@ -24,9 +24,11 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def tensors(data: Data, train_limit: int | None = None) -> tuple[torch.Tensor, ...]:
-    """``x_train, y_train, x_val, y_val`` as tensors (the first ``train_limit`` training samples); images
-    standardised with :func:`~nas_edge.evaluate.data.input_stats` of those training inputs, tokens as int64."""
+def tensors(data: Data, train_limit: int | None = None, device: torch.device | None = None
+            ) -> tuple[torch.Tensor, ...]:
+    """``x_train, y_train, x_val, y_val`` as tensors (the first ``train_limit`` training samples) on ``device``
+    (moved once; default the CPU); images standardised with :func:`~nas_edge.evaluate.data.input_stats` of
+    those training inputs, tokens as int64."""
     xt = data.x_train[:train_limit]
     if data.vocab_size is None:
         mean, std = input_stats(data.x_train, train_limit)
@@ -36,7 +38,8 @@ def tensors(data: Data, train_limit: int | None = None) -> tuple[torch.Tensor, .
     else:
         def conv(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(x).long()
-    return conv(xt), torch.from_numpy(data.y_train[:train_limit]), conv(data.x_val), torch.from_numpy(data.y_val)
+    out = conv(xt), torch.from_numpy(data.y_train[:train_limit]), conv(data.x_val), torch.from_numpy(data.y_val)
+    return tuple(t.to(device) for t in out) if device is not None else out
 
 
 @torch.no_grad()
@@ -60,11 +63,21 @@ def train_and_evaluate(
     After each epoch ``report(val_accuracy, epoch)`` is called (and the epoch is reported to
     :mod:`nas_edge._progress` listeners); ``report`` may raise (``optuna.TrialPruned``) to
     stop early. Shuffling uses its own generator seeded from ``config.seed``: with the same initial weights
-    (seed torch before building the model) the result is reproducible on one machine.
+    (seed torch before building the model) the result is reproducible on one machine. Runs on
+    ``config.device`` (data moved there once, mixed precision on CUDA; image networks in the channels-last
+    layout, 1.6x faster on CPUs for the cnn space); the model is back on its own device and layout afterwards.
     """
+    from nas_edge.evaluate.device import resolve_device, set_layout
+
     cfg = config or TrainConfig()
+    device = resolve_device(cfg.device)
+    home = next((p.device for p in model.parameters()), torch.device("cpu"))
+    images = data.vocab_size is None and len(data.input_shape) == 3
     with torch_threads(cfg.threads):
-        return _train(model, data, cfg, report)
+        try:
+            return _train(set_layout(model.to(device), images), data, cfg, report, device)
+        finally:
+            set_layout(model.to(home), False)
 
 
 @contextlib.contextmanager
@@ -88,27 +101,37 @@ def one_cycle(opt: torch.optim.Optimizer, lr: float, total_steps: int) -> torch.
                                                pct_start=max(0.25, 2.0 / total_steps))
 
 
-def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None
-           ) -> TrainResult:
+def check_loss(loss: torch.Tensor, epoch: int, lr: float) -> None:
+    """A :class:`TrainingError` when ``loss`` is NaN or infinite (``epoch`` counted from 0)."""
+    if not torch.isfinite(loss):
+        raise TrainingError(f"training diverged: the loss became {loss.item()} in epoch {epoch + 1} "
+                            f"(learning rate {lr:g}); check the data's scale and labels")
+
+
+def _train(model: nn.Module, data: Data, cfg: TrainConfig, report: Callable[[float, int], None] | None,
+           device: torch.device) -> TrainResult:
+    from nas_edge.evaluate.device import autocast, grad_scaler
+
     t0 = time.perf_counter()
-    xt, yt, xv, yv = tensors(data, cfg.max_train_samples)
+    xt, yt, xv, yv = tensors(data, cfg.max_train_samples, device)
     gen = torch.Generator().manual_seed(cfg.seed)
+    scaler = grad_scaler(device)
     steps = int(np.ceil(len(xt) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = one_cycle(opt, cfg.lr, cfg.epochs * steps)
     history: list[float] = []
     for epoch in range(cfg.epochs):
         model.train()
-        order = torch.randperm(len(xt), generator=gen)
+        order = torch.randperm(len(xt), generator=gen).to(device)
         for i in range(steps):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            loss = F.cross_entropy(model(xt[idx]), yt[idx])
-            if not torch.isfinite(loss):
-                raise TrainingError(f"training diverged: the loss became {loss.item()} in epoch {epoch + 1} "
-                                    f"(learning rate {cfg.lr:g}); check the data's scale and labels")
+            with autocast(device):
+                loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            check_loss(loss, epoch, cfg.lr)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
         acc = accuracy(model, xv, yv)
         history.append(acc)

@@ -179,9 +179,10 @@ def line_svg(
 ) -> str:
     """One line per named series of ``(x, y)`` points (sorted by x); ``step``: a step line (the value holds
     until the next point: best-so-far curves); ``bands``: per series, ``(x, low, high)`` drawn as a shaded band.
-    Non-finite points are left out. The one line chart of the reports (study history, benchmark curves)."""
-    clean = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x) and math.isfinite(y))
-             for name, pts in series.items()}
+    Non-finite points are left out (a plain line has a gap there). The one line chart of the reports (study
+    history, benchmark curves)."""
+    given = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x)) for name, pts in series.items()}
+    clean = {name: [(x, y) for x, y in pts if math.isfinite(y)] for name, pts in given.items()}
     shade = {name: sorted((float(x), float(lo), float(hi)) for x, lo, hi in pts
                           if math.isfinite(x) and math.isfinite(lo) and math.isfinite(hi))
              for name, pts in (bands or {}).items()}
@@ -201,8 +202,15 @@ def line_svg(
             body.append(f'<polygon points="{" ".join(outline)}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
         if step:
             d = _staircase(fr, pts)
-        else:
-            d = " ".join(f"{'M' if i == 0 else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}" for i, (x, y) in enumerate(pts))
+        else:  # a missing value leaves a gap
+            moves, gap = [], True
+            for x, y in given[name]:
+                if not math.isfinite(y):
+                    gap = True
+                    continue
+                moves.append(f"{'M' if gap else 'L'}{fr.x(x):.1f},{fr.y(y):.1f}")
+                gap = False
+            d = " ".join(moves)
         body.append(f'<path class="series" d="{d}" fill="none" stroke="{color}" stroke-width="1.8"/>')
         if markers:
             body += [f'<circle cx="{fr.x(x):.1f}" cy="{fr.y(y):.1f}" r="2.5" fill="{color}">'
@@ -262,7 +270,7 @@ def bars_svg(
 
 
 def lines_svg(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    series: Mapping[str, Sequence[Sequence[float]]],
     *,
     x_label: str,
     y_label: str,
@@ -270,8 +278,8 @@ def lines_svg(
     width: int = 640,
     height: int = 380,
 ) -> str:
-    """One line per series ``name -> (xs, ys, low, high)`` with a shaded band from ``low`` to ``high``
-    (:func:`line_svg` with bands)."""
-    return line_svg({n: list(zip(xs, ys, strict=True)) for n, (xs, ys, _, _) in series.items()},
-                    bands={n: list(zip(xs, lo, hi, strict=True)) for n, (xs, _, lo, hi) in series.items()},
+    """One line per series ``name -> (xs, ys)`` or ``(xs, ys, low, high)`` (with a shaded band from ``low`` to
+    ``high``): :func:`line_svg` without markers; non-finite values are left out."""
+    return line_svg({n: list(zip(s[0], s[1], strict=True)) for n, s in series.items()},
+                    bands={n: list(zip(s[0], s[2], s[3], strict=True)) for n, s in series.items() if len(s) == 4},
                     x_label=x_label, y_label=y_label, title=title, markers=False, width=width, height=height)

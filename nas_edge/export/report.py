@@ -9,9 +9,10 @@ Two documents, each rendered from its JSON record alone (so ``nas-edge report`` 
   hardware (per profile: summary, totals, per-layer IMC mapping), host_estimate (estimated vs measured
   latency), files (bytes, sha256) and checklist;
 - per study, schema ``"nas-edge.study-report"`` version 1 (see :data:`STUDY_SCHEMA`): study (name, directions,
-  objective names, trial counts), trials (number, state, values, feasible, Pareto flag, architecture summary),
-  pareto and chosen trial numbers, exports (each one's key figures and folder) and analytic costs of chosen
-  trials that have no export.
+  objective names, trial counts), trials (number, state, values, feasible, Pareto flag, architecture summary,
+  the search method's trace: :mod:`nas_edge.search.trace`, e.g. DNAS's lambda schedule and architecture
+  probabilities per epoch, drawn as line charts), pareto and chosen trial numbers, exports (each one's key
+  figures and folder) and analytic costs of chosen trials that have no export.
 
 Fields are only ever added within a version; a rename or removal bumps it. Non-finite numbers are ``null``.
 The HTML has no scripts, no external style sheets, fonts or images: plots are inline SVG.
@@ -30,7 +31,8 @@ from nas_edge._io import write_atomic
 from nas_edge._json import json_safe
 from nas_edge._text import md_escape as md
 from nas_edge.cost.layout import ENERGY_COMPONENTS
-from nas_edge.export._svg import bars_svg, fmt_num, front_2d, line_svg, scatter_svg
+from nas_edge.export._svg import bars_svg, fmt_num, front_2d, line_svg, lines_svg, scatter_svg
+from nas_edge.search.trace import Trace, TracePlot
 
 EXPORT_SCHEMA_ID, STUDY_SCHEMA_ID, SCHEMA_VERSION = "nas-edge.export", "nas-edge.study-report", 1
 ENERGY_PARTS = ENERGY_COMPONENTS  # the cost model's energy components, in its order
@@ -413,8 +415,11 @@ def export_markdown(r: Mapping[str, Any]) -> str:
            _md_table(["figure", "value"], summary_rows(r)), ""]
     t = r.get("training")
     if t:
+        start = t.get("start") or {}
+        origin = (f" Fine-tuned from the weights of the supernet `{md(start.get('checkpoint'))}` (inherited "
+                  f"accuracy {_pct(start.get('inherited_accuracy'))})." if start.get("from") == "supernet" else "")
         out += ["## Training", "", f"{t.get('epochs', '?')} epochs, seed {t.get('seed', '?')}: validation accuracy "
-                f"{_pct(t['accuracy'])} in {t['seconds']:.1f} s.", ""]
+                f"{_pct(t['accuracy'])} in {t['seconds']:.1f} s.{origin}", ""]
     v = r["verification"]
     si = v["shape_inference"]
     out += ["## Verification", "",
@@ -624,6 +629,52 @@ def _history_plot(s: Mapping[str, Any]) -> str:
                     title="hypervolume of the feasible front so far")
 
 
+def _traces(s: Mapping[str, Any]) -> list[tuple[int, Trace]]:
+    """The completed trials that carry a search method's trace (a DNAS-derived trial's curves)."""
+    out = []
+    for t in s["trials"]:
+        trace = Trace.from_attr(t.get("trace")) if t["state"] == "COMPLETE" else None
+        if trace is not None:
+            out.append((t["number"], trace))
+    return out
+
+
+def _trace_svg(trace: Trace, plot: TracePlot, *, small: bool) -> str:
+    series = dict(plot.series)
+    label = plot.y_label
+    values = [v for ys in series.values() for v in ys if math.isfinite(v)]
+    if plot.log_y and values and min(values) > 0:
+        series = {k: [math.log10(v) if v > 0 else math.nan for v in ys] for k, ys in series.items()}
+        label = f"log10 {label}"
+    return lines_svg({k: (trace.x, ys) for k, ys in series.items()}, x_label=trace.x_label, y_label=label,
+                     title=plot.title, width=330 if small else 480, height=230 if small else 300)
+
+
+def _trace_html(number: int, trace: Trace) -> str:
+    parts = [f"<h3>Trial #{number}: derived by {html.escape(trace.method)}</h3>", '<div class="plots">',
+             *(_trace_svg(trace, p, small=False) for p in trace.plots if not p.group), "</div>"]
+    groups: dict[str, list[TracePlot]] = {}
+    for p in trace.plots:
+        if p.group:
+            groups.setdefault(p.group, []).append(p)
+    for group, plots in groups.items():
+        parts += [f"<details><summary>{html.escape(group)} per {html.escape(trace.x_label)} ({len(plots)} "
+                  f'plots)</summary><div class="plots">', *(_trace_svg(trace, p, small=True) for p in plots),
+                  "</div></details>"]
+    return "".join(parts)
+
+
+def _trace_rows(s: Mapping[str, Any]) -> list[list[str]]:
+    """Per traced trial: its method, length, and each ungrouped curve's first and last value."""
+    rows = []
+    for number, trace in _traces(s):
+        ends = "; ".join(f"{p.title}: " + ", ".join(f"{k} {fmt_num(ys[0])} → {fmt_num(ys[-1])}"
+                                                    for k, ys in p.series.items())
+                         for p in trace.plots if not p.group)
+        rows.append([f"#{number}", trace.method, f"{len(trace.x)} {trace.x_label}s", ends])
+    return rows
+
+
 def _hw_line(h: Mapping[str, Any]) -> tuple[str, ...]:
     t, imc = h["totals"], h["kind"] == "imc"
     return (h["name"], _f(t.get("energy_uj")), _f(t.get("latency_ms")), _f(t.get("arrays_used")) if imc else "–",
@@ -699,6 +750,10 @@ def study_markdown(s: Mapping[str, Any]) -> str:
            _md_table(["item", "value"], _study_head(s)), "", "## Completed trials", ""]
     headers, rows = _trial_rows(s)
     out += [_md_table(headers, rows), ""]
+    traced = _trace_rows(s)
+    if traced:
+        out += ["## Search traces", "", "How a search method derived these trials (curves in report.html).", "",
+                _md_table(["trial", "method", "length", "first → last"], traced), ""]
     if s["exports"]:
         headers, rows = _export_summary_rows(s)
         out += ["## Exported models", "", _md_table(headers, rows), ""]
@@ -722,6 +777,9 @@ def study_html(s: Mapping[str, Any]) -> str:
     history = _history_plot(s)
     if history:
         parts += ["<h2>Optimisation history</h2>", history]
+    traced = _traces(s)
+    if traced:
+        parts += ["<h2>Search traces</h2>", *(_trace_html(n, t) for n, t in traced)]
     if s["exports"]:
         headers, rows = _export_summary_rows(s)
         linked = [[*r[:-1], f'<a href="{html.escape(r[-1])}">report</a>'] for r in rows]

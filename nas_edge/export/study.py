@@ -22,6 +22,7 @@ from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
 from nas_edge.export.report import EXPORT_SCHEMA_ID, SCHEMA_VERSION, STUDY_SCHEMA_ID
 from nas_edge.search.constraints import trial_feasible as feasible
+from nas_edge.search.trace import TRACE_ATTR, Trace
 
 Progress = Callable[[str], None]
 
@@ -180,6 +181,7 @@ class Rebuilt:
     analytic_macs: float
     warnings: list[str] = field(default_factory=list)
     training: dict[str, Any] | None = None  # the search's training options (TrainConfig.describe())
+    supernet: Any | None = None  # the SupernetScorer whose inherited weights the export starts from
 
 
 def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | None, *,
@@ -307,30 +309,69 @@ def default_epochs(trial: Any) -> int:
     return int(epochs) if isinstance(epochs, int) and epochs > 0 else TrainConfig().epochs
 
 
-def train_config(rb: Rebuilt, epochs: int | None, seed: int) -> Any:
-    """The search's training options (batch size, learning rate ...) with the export's epochs and seed."""
+def train_config(rb: Rebuilt, epochs: int | None, seed: int, device: str = "auto") -> Any:
+    """The search's training options (batch size, learning rate ...) with the export's epochs, seed and device;
+    a fine-tuning from a supernet normalises its inputs as the supernet did (its ``max_train_samples``)."""
     from nas_edge.evaluate import TrainConfig
 
     stored = {k: v for k, v in (rb.training or {}).items()
               if k in ("batch_size", "lr", "weight_decay", "max_train_samples")}
+    if rb.supernet is not None:
+        stored["max_train_samples"] = rb.supernet.train_limit
     try:
-        return TrainConfig(**stored, epochs=epochs or default_epochs(rb.trial), seed=seed)
+        return TrainConfig(**stored, epochs=epochs or default_epochs(rb.trial), seed=seed, device=device)
     except (TypeError, ValueError) as exc:
         raise ExportError(f"the study's training options cannot be used: {exc}") from None
 
 
+def attach_supernets(study: Any, rebuilt: Sequence[Rebuilt], path: str | Path | None = None) -> None:
+    """Give each trial the search scored with a supernet (``evaluation.mode == "supernet"``) the scorer of that
+    supernet — ``path``, else the checkpoint the study recorded — checked against the trial's space and data
+    (:class:`ExportError` before any training); each checkpoint is loaded once."""
+    from nas_edge.supernet import SupernetError, SupernetScorer
+
+    recorded = ((study.user_attrs.get("nas_edge") or {}).get("evaluator") or {}).get("checkpoint")
+    scorers: dict[tuple[str, int], Any] = {}
+    for rb in rebuilt:
+        evaluation = rb.trial.user_attrs.get("evaluation") or {}
+        if evaluation.get("mode") != "supernet":
+            continue
+        ckpt = str(path or recorded or evaluation.get("supernet"))
+        calibration = int(evaluation.get("calibration_samples") or 256)
+        try:
+            if (ckpt, calibration) not in scorers:
+                scorers[ckpt, calibration] = SupernetScorer(ckpt, device="cpu", calibration_samples=calibration,
+                                                            threads=None)
+            rb.supernet = scorers[ckpt, calibration]
+            rb.supernet.check(space=rb.space, data=rb.data)
+        except SupernetError as exc:
+            raise ExportError(f"trial {rb.trial.number} starts from a supernet's weights: {exc} (give the "
+                              "checkpoint with --supernet)") from None
+
+
 def export_trial(rb: Rebuilt, folder: Path, *, options: ExportOptions, epochs: int | None, seed: int,
-                 build: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
-    """Build (seeded), train and export one rebuilt trial into ``folder``; return its record."""
+                 build: Callable[[Any, Any], Any] | None = None, finetune_epochs: int = 3,
+                 device: str = "auto") -> dict[str, Any]:
+    """Build (seeded), train and export one rebuilt trial into ``folder``; return its record. A trial with a
+    supernet (:func:`attach_supernets`) starts from its inherited weights and trains ``finetune_epochs``."""
     import torch
 
     from nas_edge.export.pipeline import export_into
 
     torch.manual_seed(seed)
-    model = (build or (lambda space, arch: space.build(arch)))(rb.space, rb.arch)
-    train = train_config(rb, epochs, seed)
+    start = None
+    if rb.supernet is not None:
+        model = rb.supernet.subnet(rb.arch, rb.data)
+        start = {"from": "supernet", "checkpoint": str(rb.supernet.path),
+                 "inherited_accuracy": rb.supernet(rb.arch, rb.data)["accuracy"]}
+        epochs = finetune_epochs
+    else:
+        model = (build or (lambda space, arch: space.build(arch)))(rb.space, rb.arch)
+    train = train_config(rb, epochs, seed, device)
     record = export_into(model, rb.data, folder, options=options, train=train, source=rb.source,
                          trial_hardware=rb.profile, analytic_macs=rb.analytic_macs)
+    if start is not None:
+        record["training"]["start"] = start
     record["warnings"] = list(rb.warnings)
     _mark_cosearched(record["hardware"], rb.trial.user_attrs.get("hardware"), "trial", rb.source.get("base_hardware"))
     return record
@@ -344,6 +385,12 @@ def _say(progress: Progress | bool | None) -> Progress:
     if not progress:
         return lambda _msg: None
     return progress
+
+
+def _training_plan(rb: Rebuilt, epochs: int | None, finetune_epochs: int) -> str:
+    if rb.supernet is not None:
+        return f"fine-tuning {finetune_epochs} epochs from the weights of {rb.supernet.path}"
+    return f"training {epochs or default_epochs(rb.trial)} epochs"
 
 
 @dataclass
@@ -375,16 +422,21 @@ def export_study(
     progress: Progress | bool | None = True,
     build: Callable[[Any, Any], Any] | None = None,
     min_accuracy: float | str | None = CHANCE,
+    finetune_epochs: int = 3,
+    supernet: str | Path | None = None,
+    device: str = "auto",
 ) -> StudyExport:
     """Export the chosen trials of a study to ``out/trial-N/`` and write the study report ``out/report.*``.
 
-    Everything is checked (study, trials, architectures, output folder) before any training. Exports are staged
-    and only moved into place when all of them passed: on any failure nothing new appears under ``out``.
-    ``progress``: ``True`` (the default) prints what the command line prints (each trial, its epochs, its
-    result) to stderr; a function receives those lines instead; ``False`` / ``None`` is silent.
+    Everything is checked (study, trials, architectures, supernet checkpoints, output folder) before any
+    training. Exports are staged and only moved into place when all of them passed: on any failure nothing new
+    appears under ``out``. ``progress``: ``True`` (the default) prints what the command line prints (each trial,
+    its epochs, its result) to stderr; a function receives those lines instead; ``False`` / ``None`` is silent.
     ``build(space, arch)`` replaces ``space.build`` (tests, custom modules). ``min_accuracy``: trials below it
     are not exported (default: those at chance level; see :func:`accuracy_floor`); the front's skipped trials
-    are named in a warning and in :attr:`StudyExport.skipped`.
+    are named in a warning and in :attr:`StudyExport.skipped`. A trial the search scored with a supernet starts
+    from its inherited weights (the checkpoint ``supernet``, default the one the search used) and is fine-tuned
+    for ``finetune_epochs``; the others are trained for ``epochs``. Training runs on ``device``.
     """
     from nas_edge.export.report import write_export_report
 
@@ -400,6 +452,10 @@ def export_study(
     if epochs is not None and epochs < 1:
         raise ExportError(f"epochs must be at least 1, got {epochs}").for_cli(
             f"--epochs must be at least 1, got {epochs}")
+    if finetune_epochs < 1:
+        raise ExportError(f"finetune_epochs must be at least 1, got {finetune_epochs}").for_cli(
+            f"--finetune-epochs must be at least 1, got {finetune_epochs}")
+    attach_supernets(study, rebuilt, supernet)
     out = ensure_writable(Path(out))
     for rb in rebuilt:  # a file of the user's in the way is refused before any training
         check_replaceable(out / f"trial-{rb.trial.number}")
@@ -408,13 +464,14 @@ def export_study(
         staged = []
         for i, rb in enumerate(rebuilt):
             n = rb.trial.number
-            say(f"[{i + 1}/{len(rebuilt)}] trial {n}: {rb.source['architecture_summary']} — training "
-                f"{epochs or default_epochs(rb.trial)} epochs, exporting")
+            say(f"[{i + 1}/{len(rebuilt)}] trial {n}: {rb.source['architecture_summary']} — "
+                f"{_training_plan(rb, epochs, finetune_epochs)}, exporting")
             t0 = time.perf_counter()
             folder = tmp / f"trial-{n}"
             folder.mkdir()
             with listening(lambda step: say(f"      {step}")):  # the training's epochs, as they finish
-                record = export_trial(rb, folder, options=options, epochs=epochs, seed=seed, build=build)
+                record = export_trial(rb, folder, options=options, epochs=epochs, seed=seed, build=build,
+                                      finetune_epochs=finetune_epochs, device=device)
             record["name"] = f"trial-{n}"
             record["source"]["storage"] = redact(storage)
             write_export_report(folder, record)
@@ -471,9 +528,11 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
             except Exception:
                 summary = None
         hw = t.user_attrs.get("hardware")
+        trace = Trace.from_attr(t.user_attrs.get(TRACE_ATTR))
         rows.append({"number": t.number, "state": t.state.name, "values": list(t.values) if t.values else [],
                      "feasible": feasible(t), "params": dict(t.params), "architecture_summary": summary,
-                     "hardware": hw, "chip": chip_summary(hw) if isinstance(hw, Mapping) else None})
+                     "hardware": hw, "chip": chip_summary(hw) if isinstance(hw, Mapping) else None,
+                     "trace": trace and trace.to_attr()})
     export_entries = []
     for r in exports:
         export_entries.append({

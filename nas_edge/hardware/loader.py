@@ -350,9 +350,9 @@ def json_schema() -> dict[str, Any]:
         for path, rule in figures.items():
             p = prop(top, path)
             p["x-scales-with"] = rule
+            by_memory = technology.MEMORY_RULES.get(rule)
             note(p, "scales with technology_nm: " + (
-                "NeuroSim's SRAM cell per node if array.memory is 'sram', else logic_area" if rule == "cell_area"
-                else rule))
+                f"{by_memory[0]} if array.memory is 'sram', else {by_memory[1]}" if by_memory else rule))
     for path, why in technology.UNSCALED.items():
         note(prop("IMCProfile" if "." in path else "DigitalProfile", path), f"not scaled with technology_nm ({why})")
     # a file with `base` holds only what differs: the same fields, none of them required

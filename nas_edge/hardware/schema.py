@@ -63,6 +63,11 @@ class ArraySpec(_Strict):
         "array; signed: 1 column per slice of the magnitude (weight_bits - 1), each cross-point holds a signed "
         "value (aihwkit's analog tiles; the cell figures are then per cross-point, whatever devices it holds)",
     )
+    input_accumulation: Literal["digital", "analog"] = Field(
+        "digital", description="digital: every input cycle's column sums are converted and shift-added "
+        "(NeuroSim, ISAAC); analog: the input cycles are accumulated on the column (charge sharing, "
+        "integration) and converted once per output per row group (IMAGINE, NeuRRAM's neurons); the column is "
+        "still read every cycle")
     keep_kernels_whole: bool = Field(
         False, description="split convs only along input channels so whole kernels stay in one array (aihwkit)"
     )

@@ -17,7 +17,8 @@ Modules, in the order data flows through them:
 - :mod:`~nas_edge.search.objective` — :class:`Objective`;
 - :mod:`~nas_edge.search.storage` — storages from URLs (journal files kept whole, creation races retried);
 - :mod:`~nas_edge.search.study` — samplers, pruners, create-or-resume;
-- :mod:`~nas_edge.search.run` — :func:`run_search` and search methods; :func:`register_method`.
+- :mod:`~nas_edge.search.run` — :func:`run_search` and search methods; :func:`register_method`;
+- :mod:`~nas_edge.search.trace` — :class:`Trace`: curves of how a method derived a trial, for the report.
 """
 
 from nas_edge.search.constraints import (
@@ -62,13 +63,14 @@ from nas_edge.search.study import (
     open_storage,
     open_study,
 )
+from nas_edge.search.trace import TRACE_ATTR, Trace, TracePlot
 
 __all__ = [
     "CAPACITY_KEY", "CONSTRAINABLE", "COST_METRICS", "DEFAULT_STORAGE", "DEFAULT_STUDY", "MODEL_METRICS",
-    "NETWORK_METRICS", "OBJECTIVES", "PRUNERS", "RESUME_KEYS", "SAMPLERS", "TRAINED_METRICS", "Constraint",
-    "Evaluator", "HardwareCost", "HardwareResult", "Objective", "ObjectiveScreen", "SearchError", "SearchRun",
-    "TrainEvaluator", "TrialContext", "check_objectives", "create_evaluator", "is_feasible", "list_evaluators",
-    "list_methods", "make_pruner", "make_sampler", "open_storage", "open_study", "parse_constraint",
-    "parse_constraints", "register_evaluator", "register_method", "register_metric", "run_search",
-    "screening_sampler", "set_metric_names", "trial_feasible",
+    "NETWORK_METRICS", "OBJECTIVES", "PRUNERS", "RESUME_KEYS", "SAMPLERS", "TRACE_ATTR", "TRAINED_METRICS",
+    "Constraint", "Evaluator", "HardwareCost", "HardwareResult", "Objective", "ObjectiveScreen", "SearchError",
+    "SearchRun", "Trace", "TracePlot", "TrainEvaluator", "TrialContext", "check_objectives", "create_evaluator",
+    "is_feasible", "list_evaluators", "list_methods", "make_pruner", "make_sampler", "open_storage", "open_study",
+    "parse_constraint", "parse_constraints", "register_evaluator", "register_method", "register_metric",
+    "run_search", "screening_sampler", "set_metric_names", "trial_feasible",
 ]

@@ -175,6 +175,7 @@ EvaluatorFactory = Callable[..., Evaluator]
 BUILTIN_EVALUATORS: dict[str, str] = {
     "train": "nas_edge.search.evaluators:TrainEvaluator",
     "bench": "nas_edge.bench.evaluator:BenchEvaluator",  # NAS-Bench-201 table lookups (the bench extra)
+    "supernet": "nas_edge.supernet.evaluator:SupernetEvaluator",  # supernet:CHECKPOINT
 }
 """Evaluators that ship with nas-edge, as ``"module:factory"`` (imported on first use, so that a heavy one
 costs nothing until chosen; importing its module may register the metrics it computes). A factory is called

@@ -6,7 +6,9 @@ sampler propose every trial, as one worker among any number on the same study (t
 over all of them, :mod:`nas_edge.workers`). Another method — a differentiable search, say — is a function
 ``method(run, callbacks)`` registered by name (:func:`register_method`, or a line in
 :data:`BUILTIN_METHODS`); it records the architectures it derives as ordinary trials with
-:meth:`SearchRun.record`, so that the front, the export and the report treat them like any other trial.
+:meth:`SearchRun.record`, so that the front, the export and the report treat them like any other trial. A
+method with options (``method_options``) has a ``prepare(objective, options)`` too: it checks them, and does
+any work that can fail on bad input, before the study is touched; what it returns is ``run.prepared``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ class SearchRun:
     timeout: float | None = None
     method: str = "sampler"
     method_options: Mapping[str, Any] = field(default_factory=dict)
+    prepared: Any = None  # what the method's prepare() returned
+
+    @property
+    def planned(self) -> int | None:
+        """Finished trials the study should hold when the run ends (for a progress bar): the budget, or what
+        a prepared method plans to add (its ``trials``) on top of the trials already there."""
+        adds = getattr(self.prepared, "trials", None)
+        return self.finished + int(adds) if adds is not None else self.n_trials
 
     @property
     def finished(self) -> int:
@@ -100,7 +110,9 @@ def sampler_method(run: SearchRun, callbacks: list[Callback]) -> None:
 
 
 Method = Callable[[SearchRun, list[Callback]], None]
-BUILTIN_METHODS: dict[str, str] = {"sampler": "nas_edge.search.run:sampler_method"}
+"""A search method; it may also have ``prepare(objective, options) -> Any`` (see the module docstring)."""
+BUILTIN_METHODS: dict[str, str] = {"sampler": "nas_edge.search.run:sampler_method",
+                                   "dnas": "nas_edge.dnas.method:dnas_method"}
 """Methods that ship with nas-edge, as ``"module:function"`` (imported when chosen)."""
 _REGISTERED: dict[str, Method] = {}
 
@@ -124,6 +136,17 @@ def get_method(name: str) -> Method:
     module, _, attr = BUILTIN_METHODS[name].partition(":")
     method: Method = getattr(importlib.import_module(module), attr)
     return method
+
+
+def prepare_method(method: Method, name: str, objective: Objective, options: Mapping[str, Any]) -> Any:
+    """The method's ``prepare(objective, options)`` (None without one); a method without it takes no options."""
+    prepare = getattr(method, "prepare", None)
+    if prepare is None:
+        if options:
+            raise SearchError(f"the {name} search method takes no options (got {', '.join(sorted(options))}); "
+                              "choose a method that does, e.g. dnas")
+        return None
+    return prepare(objective, options)
 
 
 def run_search(
@@ -156,10 +179,11 @@ def run_search(
     ``n_trials`` is the study's total of finished (complete or pruned) trials: rerunning resumes and stops
     there. ``sampler`` defaults to ``hw``, nas-edge's screening sampler (the best hypervolume at every budget
     of ``benchmarks/bench_search.py``). ``objective`` replaces the objective the other arguments describe;
-    ``evaluator`` chooses where model metrics come from, ``method`` what fills the study (see the module
-    docstring). Every input is checked before the study is touched. ``on_ready(run)`` is called once the
-    study is open, before any trial (a front end prints the resume state, starts a progress bar). Returns
-    the study; ``study.best_trials`` is the feasible Pareto front.
+    ``evaluator`` chooses where model metrics come from, ``method`` what fills the study and
+    ``method_options`` its options (checked by the method's ``prepare``; see the module docstring). Every
+    input is checked before the study is touched. ``on_ready(run)`` is called once the study is open, before
+    any trial (a front end prints the resume state, starts a progress bar). Returns the study;
+    ``study.best_trials`` is the feasible Pareto front.
     """
     if n_trials is not None and n_trials < 1:
         raise SearchError(f"n_trials must be at least 1, got {n_trials}").for_cli(
@@ -167,10 +191,11 @@ def run_search(
     if timeout is not None and timeout <= 0:
         raise SearchError(f"timeout must be positive, got {timeout:g}").for_cli(
             f"--timeout must be positive, got {timeout:g}")
-    get_method(method)
+    chosen = get_method(method)
     obj = objective or Objective(space, hardware, data, objectives=objectives, constraints=constraints,
                                  hardware_search=hardware_search, training=training, seed=seed or 0,
                                  analog=analog, space_options=space_options, evaluator=evaluator)
+    prepared = prepare_method(chosen, method, obj, dict(method_options or {}))
     n_obj = len(obj.objectives)
     smp = sampler if isinstance(sampler, optuna.samplers.BaseSampler) else make_sampler(
         sampler, seed=seed, n_objectives=n_obj, objective=obj)
@@ -178,7 +203,7 @@ def run_search(
         pruner, n_objectives=n_obj, max_resource=obj.training.epochs)
     study = open_study(obj, storage=storage, study_name=study_name, sampler=smp, pruner=prn)
     run = SearchRun(objective=obj, study=study, n_trials=n_trials, timeout=timeout, method=method,
-                    method_options=dict(method_options or {}))
+                    method_options=dict(method_options or {}), prepared=prepared)
     if on_ready is not None:
         on_ready(run)
     with storage_errors(storage):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -70,7 +71,9 @@ class ResNetBasicBlock(nn.Module):
 
 
 class NB201Network(nn.Module):
-    def __init__(self, space: NB201Space, arch: NB201Architecture) -> None:
+    """The macro skeleton around ``make_cell(channels)`` (the space's :class:`Cell`, or a super-network's)."""
+
+    def __init__(self, space: NB201Space, make_cell: Callable[[int], nn.Module]) -> None:
         super().__init__()
         c1 = space.channels
         self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1))
@@ -80,15 +83,18 @@ class NB201Network(nn.Module):
             if s:
                 cells.append(ResNetBasicBlock(c, c_s))
                 c = c_s
-            cells.extend(Cell(arch.ops, c) for _ in range(space.cells))
+            cells.extend(make_cell(c) for _ in range(space.cells))
         self.cells = nn.Sequential(*cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU())
         self.classifier = nn.Linear(c, space.num_classes)
 
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """After the last cell: batch norm, ReLU, global average pooling, the classifier."""
+        return self.classifier(self.lastact(x).mean(dim=(2, 3)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.lastact(self.cells(self.stem(x)))
-        return self.classifier(x.mean(dim=(2, 3)))
+        return self.head(self.cells(self.stem(x)))
 
 
 def build_nb201(space: NB201Space, arch: NB201Architecture) -> NB201Network:
-    return NB201Network(space, arch)
+    return NB201Network(space, lambda c: Cell(arch.ops, c))

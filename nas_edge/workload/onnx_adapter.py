@@ -7,8 +7,10 @@ How a graph becomes rows (the counting rules are in :mod:`nas_edge.workload._row
    file that is not ONNX, a truncated or corrupted one raises :class:`OnnxError` with one readable line.
 2. **Shapes.** Graph inputs get concrete shapes: from ``input_shapes`` (by input name; a key naming a
    symbolic dimension, e.g. ``{"sequence": 128}``, sets that symbol everywhere), else a symbolic *leading*
-   dimension is the batch and is set to 1. Any other unknown dimension raises :class:`OnnxShapeError` naming
-   the input and the option to give. Then ONNX shape inference (with data propagation) sizes every tensor;
+   dimension is the batch and is set to 1 — unless the work does not scale linearly with it (checked at 2
+   for graphs with attention matmuls: the sequence axis of a sequence-first transformer), which raises
+   :class:`OnnxShapeError`. Any other unknown dimension raises :class:`OnnxShapeError` naming the input and
+   the option to give. Then ONNX shape inference (with data propagation) sizes every tensor;
    large initializers are passed to it as typed inputs so that it never copies weights.
 3. **Static weights.** A tensor is static when it is an initializer, a ``Constant`` output, or computed
    only from static tensors (``Transpose``/``Reshape``/``Cast``/``DequantizeLinear`` of an initializer, a
@@ -53,7 +55,7 @@ from nas_edge.errors import NasEdgeError
 from nas_edge.workload._onnx_common import STD_DOMAINS, conv_output_shape, value_dims
 from nas_edge.workload._onnx_shapes import infer_shapes
 from nas_edge.workload._onnx_walk import Walker
-from nas_edge.workload.table import DimensionError, Workload
+from nas_edge.workload.table import DimensionError, OpKind, Workload
 
 if TYPE_CHECKING:
     import onnx
@@ -204,9 +206,10 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, shape
 
 
-def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | None
+def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | None, leading: int = 1
                     ) -> tuple[dict[str, tuple[int, ...]], bool]:
-    """Concrete shapes of the graph inputs; ``(shapes, leading symbolic dimension seen)``."""
+    """Concrete shapes of the graph inputs; ``(shapes, leading symbolic dimension seen)``. A symbolic leading
+    dimension is taken as the batch and sized ``leading``."""
     g = model.graph
     inits = {t.name for t in g.initializer} | {t.values.name for t in g.sparse_initializer}
     inputs = [i for i in g.input if i.name not in inits]
@@ -256,7 +259,7 @@ def _resolve_inputs(model: onnx.ModelProto, label: str, given: InputShapes | Non
             elif isinstance(d, str) and d in symbols:
                 dims.append(symbols[d])
             elif axis == 0:
-                dims.append(1)
+                dims.append(leading)
                 batch_symbolic = True
             else:
                 what = f"'{d}'" if isinstance(d, str) else ("0" if d == 0 else "unknown")
@@ -316,6 +319,35 @@ def quantized_bits(model: onnx.ModelProto) -> dict[str, int] | None:
     return found or None
 
 
+def _check_leading_is_batch(proto: onnx.ModelProto, label: str, input_shapes: InputShapes | None,
+                            base_dir: Path | None, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a symbolic leading dimension that is not a batch. A batch scales every row's work linearly; the
+    sequence of a sequence-first transformer (``nn.TransformerEncoder`` with ``batch_first=False``, exported
+    with a dynamic axis 0) scales attention quadratically, and sizing it 1 would drop almost all the work
+    silently. Checked by costing the graph again with the leading dimension at 2 (only for graphs with
+    activation x activation matmuls, where the difference shows)."""
+    inputs2, _ = _resolve_inputs(proto, label, input_shapes, leading=2)
+    shapes2, _ = infer_shapes(proto, inputs2, base_dir)
+    walker2 = Walker(proto, shapes2)
+    walker2.run()
+    one = sum(float(r["macs"]) for r in rows)
+    two = sum(float(r["macs"]) for r in walker2.rows)
+    if len(walker2.rows) == len(rows) and math.isclose(two, 2 * one, rel_tol=1e-9):
+        return
+    symbolic = []
+    for inp in proto.graph.input:
+        dims = value_dims(inp)
+        if dims and isinstance(dims[0], str):
+            symbolic.append((inp.name, dims[0]))
+    what = ", ".join(f"{name!r} axis 0 ('{d}')" for name, d in symbolic) or "a leading dimension"
+    example = symbolic[0][1] if symbolic else "N"
+    raise OnnxShapeError(
+        f"{label}: the symbolic leading dimension of input {what} is not a batch: the multiply-accumulates do "
+        f"not scale linearly with it ({one:.4g} at 1, {two:.4g} at 2), as with the sequence axis of a "
+        f"sequence-first transformer; give its size with --input-shape {example}=N "
+        f"(Python: input_shapes={{{example!r}: N}})")
+
+
 def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 1) -> Workload:
     """The workload of an ONNX model (a path, serialized bytes or an ``onnx.ModelProto``).
 
@@ -334,6 +366,8 @@ def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 
         shapes, notes = infer_shapes(proto, inputs, base_dir)
         walker = Walker(proto, shapes)
         walker.run()
+        if batch_symbolic and any(r["kind"] == OpKind.DYNAMIC_MATMUL for r in walker.rows):
+            _check_leading_is_batch(proto, label, input_shapes, base_dir, walker.rows)
     except OnnxError:
         raise
     except DimensionError as exc:
