@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from nas_edge.bench.data import versions
 from nas_edge.cli import app
+from nas_edge.spaces.nb201 import network_representatives
 
 needs_data = pytest.mark.skipif(None in versions().values(),
                                 reason='needs the bench extra: pip install "nas-edge[bench]"')
@@ -21,6 +22,48 @@ def problem():
     from nas_edge.bench.problem import make_problem
 
     return make_problem(["nb201_cifar10", "energy_uj"], "neurosim-rram-22nm", ["area_mm2<=1e9"])
+
+
+def test_cell_costs_share_networks_and_equal_the_direct_estimate() -> None:
+    """Each distinct network is costed once for all its cells: every sampled cell (representatives and not)
+    gets what estimate() gives its own workload, and the search's params / macs."""
+    from nas_edge.bench.costs import cell_costs
+    from nas_edge.cost import estimate
+    from nas_edge.spaces import NB201Architecture, create_space
+    from nas_edge.spaces.nb201 import N_CELLS, network_representatives
+
+    profiles = ["neurosim-rram-22nm", "mobile-cpu-a78"]
+    costs = cell_costs(profiles, totals=("energy_uj", "latency_ms", "area_mm2", "feasible"))
+    space = create_space("nb201")
+    rep = network_representatives()
+    sample = [0, int("303103", 5), *np.random.default_rng(0).choice(N_CELLS, 10).tolist()]
+    sample += [int(np.flatnonzero(rep == rep[c])[-1]) for c in sample[:6]]  # other members of their classes
+    for cell in sample:
+        arch = NB201Architecture.from_index(cell)
+        w = space.layers(arch)
+        for prof in profiles:
+            totals = estimate(w, prof).totals
+            for t in ("energy_uj", "latency_ms", "area_mm2", "feasible"):
+                assert costs.column(t, prof)[cell] == pytest.approx(totals[t], rel=1e-12), (cell, prof, t)
+        assert (costs.params[cell], costs.macs[cell]) == (w.total_params, w.total_macs)
+        assert costs.model_size[cell] == space.param_count(arch)
+
+
+def test_table_constraints_are_search_constraints() -> None:
+    """One constraint syntax, key and violation for bench problems and searches; the table may bound accuracy."""
+    from nas_edge.bench.fields import BenchFieldError
+    from nas_edge.bench.problem import BenchProblemError, parse_bound
+    from nas_edge.search import parse_constraint
+
+    ours, search = parse_bound("area_mm2 <= 5"), parse_constraint("area_mm2<=5")
+    assert str(ours) == str(search) == "area_mm2<=5" and ours.violation(7.5) == search.violation(7.5) == 0.5
+    assert parse_bound("anb_hwt_30d>=85").violation(80.0) == pytest.approx(5 / 85)
+    with pytest.raises(BenchProblemError, match="malformed constraint"):
+        parse_bound("area_mm2<5")
+    with pytest.raises(BenchFieldError, match="valid drift times"):
+        parse_bound("anb_hwt_2d>=1")
+    with pytest.raises(BenchProblemError, match="unknown objective 'areaa'"):
+        parse_bound("areaa<=1")
 
 
 @needs_data
@@ -34,6 +77,23 @@ def test_exact_optimum_and_ratios(problem) -> None:
     acc, energy = problem.values[:, 0], problem.values[:, 1]
     for c in front:
         assert not np.any((acc > acc[c]) & (energy < energy[c]) & problem.feasible)
+
+
+@needs_data
+def test_per_network_problem_averages_equivalent_cells() -> None:
+    """per_network: a network's cells share the mean of their table values (the costs were shared already)."""
+    from nas_edge.bench import load
+    from nas_edge.bench.problem import make_problem
+
+    raw = make_problem(["anb_hwt_30d", "energy_uj"], "neurosim-rram-22nm")
+    mean = make_problem(["anb_hwt_30d", "energy_uj"], "neurosim-rram-22nm", per_network=True)
+    rep = network_representatives()
+    column = load().column("anb_hwt_30d")
+    for cell in (0, int("303103", 5), 4242):
+        members = np.flatnonzero(rep == rep[cell])
+        assert mean.values[cell, 0] == pytest.approx(column[members].mean())
+        assert np.all(mean.values[members] == mean.values[cell]) and mean.values[cell, 1] == raw.values[cell, 1]
+    assert mean.per_network and "mean per network" in mean.describe() and mean.optimum != raw.optimum
 
 
 @needs_data
@@ -52,6 +112,11 @@ def test_runs_record_hv_infeasible_and_time(problem) -> None:
         assert r["infeasible"][-1] <= 12 and r["ms_per_trial"] > 0
     rnd = [r for r in results if r["sampler"] == "random"]
     assert max(r["infeasible"][-1] for r in rnd) > 0  # half the cells break the energy bound
+    rep = network_representatives()
+    for r in results:
+        if r["sampler"] == "hw":  # one cell per network, the network's own representative
+            assert len(r["cells"]) == 12 and all(rep[c] == c for c in r["cells"])
+            assert len(set(r["cells"])) == 12
     md = markdown(results, [6, 12], "t")
     assert "| random |" in md and "| hw |" in md and "HV/optimum @12" in md
     assert plot_svg(results).startswith("<svg") and plot_svg(results).count("<path") >= 2
@@ -83,6 +148,8 @@ def test_cli_bad_input_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code == 1 and "valid drift times: 60s, 1h, 1d, 30d" in r.stderr and "Traceback" not in r.output
     r = runner.invoke(app, ["bench", "run", "-O", "nb201_cifar10,energy_uj", "--samplers", "tpe,cma"])
     assert r.exit_code == 1 and "unknown sampler 'cma'" in r.stderr
+    r = runner.invoke(app, ["bench", "table", "-o", "cells.txt"])  # refused before the table is built
+    assert r.exit_code == 1 and "name the file .csv or .parquet or .pq" in r.stderr and "Traceback" not in r.output
 
     import importlib.metadata
 
@@ -101,15 +168,17 @@ def test_cli_bad_input_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code == 1 and r.stderr.count("\n") == 1 and 'pip install "nas-edge[bench]"' in r.stderr
 
 
-@needs_data
-def test_cli_run_writes_jsonl_markdown_svg(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["bench", "run", "-O", "anb_hwt_30d,latency_ms", "--samplers", "random,tpe",
-                                 "--seeds", "2", "--trials", "8", "--budgets", "4,8", "--jobs", "1",
-                                 "-o", str(tmp_path)])
-    assert r.exit_code == 0, r.output
-    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
-    assert len(runs) == 4 and {x["sampler"] for x in runs} == {"random", "tpe"}
-    assert "HV/optimum @8" in (tmp_path / "summary.md").read_text()
-    assert (tmp_path / "hv.svg").read_text().startswith("<svg")
+def test_cli_fields_lists_the_names() -> None:
     fields = CliRunner().invoke(app, ["bench", "fields"])
-    assert fields.exit_code == 0 and "anb_hwt_30d" in fields.stdout
+    assert fields.exit_code == 0 and "anb_hwt_30d" in fields.stdout and "nb201_cifar100" in fields.stdout
+
+
+@needs_data
+def test_grid_and_bruteforce_draw_each_cell_once(problem) -> None:
+    from nas_edge.bench.run import run
+
+    results = run(problem, ["grid", "bruteforce"], [0, 1], 40)
+    for r in results:
+        assert len(set(r["cells"])) == 40, r["sampler"]
+    by = {(r["sampler"], r["seed"]): r["cells"] for r in results}
+    assert by["grid", 0] != by["grid", 1] and by["bruteforce", 0] != by["bruteforce", 1]  # the seed orders them

@@ -244,6 +244,35 @@ def test_running_trials_are_not_proposed_twice() -> None:
     assert sorted([first.params["k"], *values]) == list(range(6))
 
 
+def test_canonical_proposes_one_parameter_set_per_network() -> None:
+    """With ``canonical`` (here: ``b`` does nothing when ``a`` is 0, so such sets are set to ``b = 0``), every
+    proposal is canonical and none repeats a network already evaluated, an enqueued equivalent one included."""
+    space = {"a": CategoricalDistribution((0, 1, 2)), "b": CategoricalDistribution((0, 1, 2, 3)),
+             "c": CategoricalDistribution((0, 1, 2))}
+
+    def canonical(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**p, "b": 0} if p.get("a") == 0 else dict(p) for p in params]
+
+    def key(p: dict[str, Any]) -> tuple[int, int, int]:
+        q = canonical([p])[0]
+        return q["a"], q["b"], q["c"]
+
+    networks = {key({"a": a, "b": b, "c": c}) for a in range(3) for b in range(4) for c in range(3)}
+    assert len(networks) == 27  # of 36 parameter sets
+    study = optuna.create_study(sampler=HWScreeningSampler(seed=0, search_space=space, canonical=canonical,
+                                                           n_startup_trials=4, n_candidates=16))
+    study.enqueue_trial({"a": 0, "b": 3, "c": 1})  # a network given in a non-canonical form
+
+    def value(t: optuna.Trial) -> float:
+        p = {n: t.suggest_categorical(n, d.choices) for n, d in space.items()}
+        return float(p["a"] + p["c"] + (p["b"] if p["a"] else 0) + 0.1 * p["b"])  # b still shows when a == 0
+
+    study.optimize(value, n_trials=27)
+    proposed = [t.params for t in study.trials[1:]]
+    assert all(canonical([p])[0] == p for p in proposed)
+    assert len({key(t.params) for t in study.trials}) == 27  # every network once, none twice
+
+
 def test_single_objective_and_log_params() -> None:
     study = optuna.create_study(sampler=HWScreeningSampler(seed=0, n_startup_trials=5))
     study.optimize(lambda t: (np.log10(t.suggest_float("lr", 1e-5, 1, log=True)) + 3) ** 2

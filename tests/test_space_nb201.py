@@ -10,8 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nas_edge.spaces import NB201Architecture, SpaceError, create_space, list_spaces
-from nas_edge.spaces.nb201 import EDGES, N_CELLS, OPS, arch_string, cell_index, live_inputs, ops_of_index
+from nas_edge.spaces import NB201Architecture, SpaceError, create_space, has_equivalents, list_spaces
+from nas_edge.spaces.nb201 import (
+    EDGES,
+    N_CELLS,
+    OPS,
+    arch_string,
+    cell_index,
+    live_inputs,
+    live_ops,
+    network_key,
+    network_representatives,
+    ops_of_index,
+)
 
 cells = st.integers(0, N_CELLS - 1)
 
@@ -60,6 +71,58 @@ def test_live_edges_match_path_enumeration() -> None:
         for j, ins in plan.items():  # a live edge lies on some input-to-output path
             for i in ins:
                 assert ops[EDGES.index((j, i))] != "none"
+
+
+def swap_inner_nodes(ops: tuple[str, ...]) -> tuple[str, ...]:
+    """Nodes 1 and 2 renamed (valid when edge 2 <- 1 is none): e10 <-> e20, e31 <-> e32."""
+    by = dict(zip(EDGES, ops, strict=True))
+    swapped = {(1, 0): by[(2, 0)], (2, 0): by[(1, 0)], (2, 1): "none", (3, 0): by[(3, 0)], (3, 1): by[(3, 2)],
+               (3, 2): by[(3, 1)]}
+    return tuple(swapped[e] for e in EDGES)
+
+
+def rows_as_multiset(space, index: int) -> list[tuple[float, ...]]:
+    w = space.layers(NB201Architecture.from_index(index))
+    return sorted(map(tuple, np.stack(w.columns(), axis=1).tolist()))
+
+
+def test_network_classes() -> None:
+    """7,055 distinct networks; the no-path cells (by enumeration) are exactly the zero class."""
+    rep = network_representatives()
+    assert len(np.unique(rep)) == 7055 and np.all(rep <= np.arange(N_CELLS))
+    zero = [i for i in range(N_CELLS) if not brute_force_has_path(ops_of_index(i))]
+    assert len(zero) == 341 and set(np.flatnonzero(rep == rep[zero[0]])) == set(zero)
+    space = create_space("nb201")
+    resnet = NB201Architecture.from_string("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|"
+                                           "nor_conv_3x3~2|")
+    canon = space.canonical(resnet)
+    assert canon.index == rep[resnet.index] and space.canonical(canon) == canon and has_equivalents(space)
+    assert not has_equivalents(create_space("cnn"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(index=cells)
+def test_network_key_is_what_the_cell_computes(index: int) -> None:
+    """Cells with one key give the same rows (as a multiset: names and order aside); dead edges and swapped
+    inner nodes do not change the key."""
+    ops = ops_of_index(index)
+    assert network_key(live_ops(ops)) == network_key(ops)
+    if ops[EDGES.index((2, 1))] == "none":
+        assert network_key(swap_inner_nodes(ops)) == network_key(ops)
+    space = create_space("nb201")
+    rep = int(network_representatives()[index])
+    assert rows_as_multiset(space, index) == rows_as_multiset(space, rep)
+    assert space.layers(NB201Architecture(live_ops(ops))).names == space.layers(NB201Architecture(ops)).names
+
+
+def test_different_keys_are_different_networks() -> None:
+    """The key keeps a shared tensor apart from two copies: conv(x) + pool(conv(x)) with one convolution or two."""
+    shared = ("nor_conv_3x3", "none", "skip_connect", "none", "skip_connect", "avg_pool_3x3")
+    copies = ("nor_conv_3x3", "nor_conv_3x3", "none", "none", "skip_connect", "avg_pool_3x3")
+    assert network_key(shared) != network_key(copies)
+    space = create_space("nb201")
+    assert (space.layers(NB201Architecture(shared)).total_params
+            < space.layers(NB201Architecture(copies)).total_params)
 
 
 torch = pytest.importorskip("torch")

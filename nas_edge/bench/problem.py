@@ -10,23 +10,22 @@ A run's quality is its hypervolume divided by that optimum (1.0 = the exact Pare
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from nas_edge.bench.costs import all_workloads, cell_costs
+from nas_edge.bench.costs import cell_costs
 from nas_edge.bench.data import BenchData, load
 from nas_edge.bench.fields import BenchFieldError, is_field, parse_field
 from nas_edge.errors import NasEdgeError
 from nas_edge.samplers import hypervolume, pareto_mask
-from nas_edge.search import CAPACITY_KEY, COST_METRICS
-from nas_edge.spaces.nb201 import N_CELLS, OPS, PARAM_NAMES
+from nas_edge.search import CAPACITY_KEY, CONSTRAINABLE, Constraint, SearchError
+from nas_edge.search.constraints import split_constraint
+from nas_edge.spaces.nb201 import N_CELLS, OPS, PARAM_NAMES, network_representatives
 
 REFERENCE = 1.1
-HARDWARE_METRICS = {**COST_METRICS, "params": "minimize", "macs": "minimize"}
-_BOUND = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
 
 class BenchProblemError(NasEdgeError, ValueError):
@@ -37,19 +36,27 @@ def direction(name: str) -> str:
     if is_field(name):
         parse_field(name)
         return "maximize"
-    if name in HARDWARE_METRICS:
-        return HARDWARE_METRICS[name]
+    if name in CONSTRAINABLE:
+        return CONSTRAINABLE[name]
     raise BenchProblemError(f"unknown objective {name!r}; valid: an accuracy field (nas-edge bench fields) or "
-                            f"one of {', '.join(sorted(HARDWARE_METRICS))}")
+                            f"one of {', '.join(sorted(CONSTRAINABLE))}")
 
 
-def parse_bound(text: str) -> tuple[str, str, float]:
-    """``"area_mm2<=5"`` -> ``("area_mm2", "<=", 5.0)``."""
-    m = _BOUND.match(text)
-    if not m:
-        raise BenchProblemError(f"bad constraint {text!r}; expected NAME<=VALUE or NAME>=VALUE")
-    direction(m.group(1))
-    return m.group(1), m.group(2), float(m.group(3))
+@dataclass(frozen=True)
+class TableConstraint(Constraint):
+    """A search constraint (:class:`nas_edge.search.Constraint`: the same syntax, key and violation) that may
+    also bound an accuracy field, since the table knows every cell's accuracy."""
+
+    def _check_name(self) -> None:
+        direction(self.name)
+
+
+def parse_bound(text: str) -> TableConstraint:
+    """``"area_mm2<=5"`` or ``"anb_hwt_30d>=85"`` -> :class:`TableConstraint`."""
+    try:
+        return TableConstraint(*split_constraint(text))
+    except SearchError as exc:
+        raise BenchProblemError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class Problem:
     ideal: np.ndarray  # minimisation form
     nadir: np.ndarray
     optimum: float
+    per_network: bool = False
 
     @property
     def feasible(self) -> np.ndarray:
@@ -92,8 +100,9 @@ class Problem:
 
     def describe(self) -> str:
         cons = f" s.t. {', '.join(self.constraints)}" if self.constraints else ""
+        mean = " (accuracy: mean per network)" if self.per_network else ""
         return f"{', '.join(f'{d[:3]} {o}' for o, d in zip(self.objectives, self.directions, strict=True))}" \
-               f" on {self.profile}{cons}"
+               f" on {self.profile}{cons}{mean}"
 
 
 def cell_indices(params: Sequence[Mapping[str, object]]) -> np.ndarray:
@@ -103,10 +112,23 @@ def cell_indices(params: Sequence[Mapping[str, object]]) -> np.ndarray:
     return ids @ (len(OPS) ** np.arange(len(PARAM_NAMES) - 1, -1, -1))
 
 
+def network_mean(values: np.ndarray) -> np.ndarray:
+    """Each cell's value replaced by the mean over the cells that build the same network
+    (:func:`nas_edge.spaces.nb201.network_representatives`)."""
+    _, network = np.unique(network_representatives(), return_inverse=True)
+    means = np.bincount(network, weights=values) / np.bincount(network)
+    return means[network]
+
+
 def make_problem(objectives: Sequence[str], profile: str = "neurosim-rram-22nm",
-                 constraints: Sequence[str] = (), *, data: BenchData | None = None) -> Problem:
+                 constraints: Sequence[str] = (), *, data: BenchData | None = None,
+                 per_network: bool = False) -> Problem:
     """Objectives (accuracy fields and cost totals) on one profile; ``constraints`` like ``"area_mm2<=5"``.
-    Every trial is also bound by :data:`nas_edge.search.CAPACITY_KEY` (the network must fit the chip)."""
+    Every trial is also bound by :data:`nas_edge.search.CAPACITY_KEY` (the network must fit the chip).
+
+    ``per_network``: each cell's accuracy is the mean over the cells that build the same network (they were
+    trained, and simulated, separately: their spread is training noise), so the exact optimum is that of the
+    7,055 networks rather than of the luckiest of up to 400 copies of a network."""
     objectives = tuple(objectives)
     if len(objectives) < 2 or len(set(objectives)) != len(objectives):
         raise BenchProblemError(f"give two or more distinct objectives, got {list(objectives)}")
@@ -115,14 +137,14 @@ def make_problem(objectives: Sequence[str], profile: str = "neurosim-rram-22nm",
         bounds = [parse_bound(c) for c in constraints]
     except BenchFieldError as exc:
         raise BenchProblemError(str(exc)) from None
-    data = data if data is not None or not any(map(is_field, [*objectives, *(b[0] for b in bounds)])) else load()
-    costs = cell_costs([profile], packed=all_workloads())
+    data = data if data is not None or not any(map(is_field, [*objectives, *(b.name for b in bounds)])) else load()
+    costs = cell_costs([profile])
     prof = costs.profiles[0]
 
     def column(name: str) -> np.ndarray:
         if is_field(name):
             assert data is not None
-            return data.column(name)
+            return network_mean(data.column(name)) if per_network else data.column(name)
         if name == "params":
             return costs.params
         if name == "macs":
@@ -131,8 +153,8 @@ def make_problem(objectives: Sequence[str], profile: str = "neurosim-rram-22nm",
 
     values = np.stack([column(o) for o in objectives], axis=1)
     violations = {CAPACITY_KEY: 1.0 - costs.column("feasible", prof)}
-    for name, op, bound in bounds:
-        violations[name] = column(name) - bound if op == "<=" else bound - column(name)
+    for bound in bounds:
+        violations[str(bound)] = bound.violation(column(bound.name))
     ok = np.ones(N_CELLS, dtype=bool)
     for v in violations.values():
         ok &= v <= 0
@@ -142,6 +164,6 @@ def make_problem(objectives: Sequence[str], profile: str = "neurosim-rram-22nm",
     y = values[ok] * signs
     y = y[pareto_mask(y)]
     ideal, nadir = y.min(axis=0), y.max(axis=0)
-    problem = Problem(objectives, prof, tuple(constraints), dirs, values, violations, ideal, nadir, 1.0)
+    problem = Problem(objectives, prof, tuple(constraints), dirs, values, violations, ideal, nadir, 1.0, per_network)
     optimum = hypervolume(problem.normalised(np.flatnonzero(ok)), np.full(len(objectives), REFERENCE))
-    return Problem(objectives, prof, tuple(constraints), dirs, values, violations, ideal, nadir, optimum)
+    return dataclasses.replace(problem, optimum=optimum)

@@ -3,11 +3,14 @@
 Each run is an Optuna study (in-memory storage) over the ``nb201`` space whose objective looks the cell up in
 the problem's columns and sets the problem's constraints (``trial.set_constraint``). Recorded per run: the
 hypervolume ratio (:meth:`~nas_edge.bench.problem.Problem.hv_ratio`) after every trial, the number of
-infeasible trials so far, and the wall time per trial (the sampler's time: the objective is a lookup).
+infeasible trials so far, the wall time per trial (the sampler's time: the objective is a lookup) and the
+cells evaluated (so the share of trials that repeat a network already evaluated can be read off).
 
-Samplers by name: Optuna's ``random``, ``tpe``, ``nsga2``, ``nsga3``, ``gp``, ``qmc``, and nas-edge's ``hw``
-(:class:`nas_edge.samplers.HWScreeningSampler` with the hardware objectives and constraints as its cheap,
-exact functions: the accuracy, which a real search would train for, is the one it models).
+Samplers by name: Optuna's ``random``, ``tpe``, ``nsga2``, ``nsga3``, ``gp``, ``qmc``, ``grid`` and ``bruteforce``
+(both: every cell once, in a seeded random order; Optuna's CMA-ES takes one objective only), and nas-edge's ``hw``
+(:func:`nas_edge.search.screening_sampler`, as ``nas-edge search`` builds it for the nb201 space: the hardware
+objectives and constraints are its cheap, exact functions, the accuracy, which a real search would train for,
+is the one it models, and it proposes one cell per network, :meth:`nas_edge.spaces.NB201Space.canonical`).
 """
 
 from __future__ import annotations
@@ -22,22 +25,30 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.distributions import BaseDistribution
 
 from nas_edge.bench.fields import is_field
 from nas_edge.bench.problem import Problem, cell_indices
 from nas_edge.samplers import HWScreeningSampler
-from nas_edge.spaces.nb201 import NB201Architecture, NB201Space
+from nas_edge.search.screening import canonical_params, screening_sampler
+from nas_edge.spaces.nb201 import OPS, PARAM_NAMES, NB201Architecture, NB201Space, network_representatives
 
-SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "gp", "qmc", "hw")
+SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "gp", "qmc", "grid", "bruteforce", "hw")
 DEFAULT_SAMPLERS = ("random", "tpe", "nsga2", "nsga3", "qmc", "hw")
 
 
 class HardwareScreen:
-    """The hw sampler's cheap functions for a problem: hardware objectives and every constraint, looked up."""
+    """The hw sampler's cheap functions for a problem (a :class:`nas_edge.search.screening.Screen`): hardware
+    objectives and every constraint, looked up in the problem's columns."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
+        self.space = NB201Space()
         self.cheap_objective_indices = tuple(i for i, o in enumerate(problem.objectives) if not is_field(o))
+
+    @property
+    def search_space(self) -> dict[str, BaseDistribution]:
+        return self.space.distributions()
 
     def cheap_objectives(self, params: Sequence[Mapping[str, Any]]) -> np.ndarray:
         cells = cell_indices(params)
@@ -47,16 +58,14 @@ class HardwareScreen:
         cells = cell_indices(params)
         return [{k: float(v[c]) for k, v in self.problem.violations.items()} for c in cells]
 
+    def canonical(self, params: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return canonical_params(self.space, params)
+
 
 def hw_sampler(problem: Problem, seed: int | None = None, **kwargs: Any) -> HWScreeningSampler:
-    screen = HardwareScreen(problem)
-    cheap = bool(screen.cheap_objective_indices)
-    kwargs.setdefault("n_candidates", 128)
-    return HWScreeningSampler(
-        cheap_objectives=screen.cheap_objectives if cheap else None,
-        cheap_objective_indices=screen.cheap_objective_indices if cheap else None,
-        cheap_constraints=screen.cheap_constraints, vectorized=True,
-        search_space=NB201Space().distributions(), seed=seed, **kwargs)
+    """The sampler ``nas-edge search`` uses (:func:`nas_edge.search.screening_sampler`), with the problem's
+    columns as its exact cheap functions: the accuracy, which a real search would train for, is modelled."""
+    return screening_sampler(HardwareScreen(problem), seed=seed, **kwargs)
 
 
 def make_sampler(name: str, problem: Problem, seed: int) -> optuna.samplers.BaseSampler:
@@ -68,6 +77,8 @@ def make_sampler(name: str, problem: Problem, seed: int) -> optuna.samplers.Base
         "nsga3": lambda: s.NSGAIIISampler(seed=seed),
         "gp": lambda: s.GPSampler(seed=seed),
         "qmc": lambda: s.QMCSampler(seed=seed),
+        "grid": lambda: s.GridSampler({name: list(OPS) for name in PARAM_NAMES}, seed=seed),
+        "bruteforce": lambda: s.BruteForceSampler(seed=seed),
         "hw": lambda: hw_sampler(problem, seed=seed),
     }
     if name not in factories:
@@ -110,7 +121,8 @@ def run_one(problem: Problem, sampler: str, seed: int, trials: int) -> dict[str,
         infeasible.append((infeasible[-1] if k else 0) + int(not feas[c]))
     return {"objectives": list(problem.objectives), "profile": problem.profile,
             "constraints": list(problem.constraints), "sampler": sampler, "seed": seed, "trials": trials,
-            "hv_ratio": hv, "infeasible": infeasible, "ms_per_trial": 1e3 * wall / max(1, trials), "wall_s": wall}
+            "per_network": problem.per_network, "hv_ratio": hv, "infeasible": infeasible,
+            "ms_per_trial": 1e3 * wall / max(1, trials), "wall_s": wall, "cells": cells}
 
 
 def _work(args: tuple[Problem, str, int, int]) -> dict[str, Any]:
@@ -152,8 +164,16 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
     return float(q[0]), float(q[1]), float(q[2])
 
 
+def repeat_share(cells: Sequence[int]) -> float:
+    """The share of trials whose network was evaluated before (another cell building the same network: a
+    retraining in a real search, a new draw of the table's training noise here)."""
+    rep = network_representatives()
+    return (len(cells) - len({int(rep[c]) for c in cells})) / max(1, len(cells))
+
+
 def summary_rows(results: Sequence[dict[str, Any]], budgets: Sequence[int]) -> list[dict[str, Any]]:
-    """Per sampler: HV ratio (median, IQR) at each budget, infeasible share, ms per trial, seeds."""
+    """Per sampler: HV ratio (median, IQR) at each budget, infeasible share, share of repeated networks,
+    ms per trial, seeds."""
     rows = []
     for name in dict.fromkeys(r["sampler"] for r in results):
         rs = [r for r in results if r["sampler"] == name]
@@ -164,6 +184,8 @@ def summary_rows(results: Sequence[dict[str, Any]], budgets: Sequence[int]) -> l
         last = max(budgets)
         row["infeasible_share"] = statistics.median(r["infeasible"][min(last, len(r["infeasible"])) - 1]
                                                     / min(last, len(r["infeasible"])) for r in rs)
+        row["repeat_share"] = statistics.median(repeat_share(r["cells"][:last]) for r in rs) if all(
+            "cells" in r for r in rs) else None
         row["ms_per_trial"] = statistics.median(r["ms_per_trial"] for r in rs)
         rows.append(row)
     return rows
@@ -171,7 +193,7 @@ def summary_rows(results: Sequence[dict[str, Any]], budgets: Sequence[int]) -> l
 
 def markdown(results: Sequence[dict[str, Any]], budgets: Sequence[int], title: str = "") -> str:
     head = ["sampler", *[f"HV/optimum @{b} (median [IQR])" for b in budgets], f"infeasible @{max(budgets)}",
-            "ms/trial", "seeds"]
+            f"repeated networks @{max(budgets)}", "ms/trial", "seeds"]
     lines = [f"**{title}**", ""] if title else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in summary_rows(results, budgets):
@@ -179,7 +201,8 @@ def markdown(results: Sequence[dict[str, Any]], budgets: Sequence[int], title: s
         for b in budgets:
             q = row[f"hv@{b}"]
             cells.append("-" if q is None else f"{q[0]:.4f} [{q[1]:.4f}, {q[2]:.4f}]")
-        cells += [f"{100 * row['infeasible_share']:.0f} %", f"{row['ms_per_trial']:.1f}", str(row["seeds"])]
+        repeats = "-" if row["repeat_share"] is None else f"{100 * row['repeat_share']:.0f} %"
+        cells += [f"{100 * row['infeasible_share']:.0f} %", repeats, f"{row['ms_per_trial']:.1f}", str(row["seeds"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,12 @@
 """``nas-edge bench table``: every cell x every accuracy field x cost totals on every profile, citable.
 
 One row per cell (15,625): ``cell`` (:func:`nas_edge.spaces.nb201.cell_index`), ``arch`` (the NAS-Bench-201
-string), ``params`` (= NAS-Bench-201's ``model_size``, CIFAR-10 network), ``macs``, the accuracy fields
+string), ``network`` (the smallest cell that builds the same network: cells with equal ``network`` differ only
+in dead edges or naming, :func:`nas_edge.spaces.nb201.network_key`, and have equal costs), ``model_size``
+(NAS-Bench-201's parameter count: every edge that is not ``none``, dead or live), ``params`` and ``macs`` (the
+search's metrics: weights and MACs of the layers that run), the accuracy fields
 (:data:`nas_edge.bench.fields.FIELDS`), then ``<total>@<profile>`` for each profile and each of
-:data:`nas_edge.bench.costs.COST_COLUMNS`. Costs are of the CIFAR network (3 x 32 x 32 input, 10 classes).
+:data:`nas_edge.bench.costs.COST_COLUMNS`. Costs are of the CIFAR-10 network (3 x 32 x 32 input, 10 classes).
 
 The header records nas-edge's version, both data packages' versions, each profile's content hash
 (:func:`nas_edge.bench.costs.profile_hash`) and the table hash: the SHA-256 of the CSV body (column line and
@@ -26,9 +29,23 @@ from nas_edge._io import write_atomic
 from nas_edge.bench.costs import COST_COLUMNS, cell_costs
 from nas_edge.bench.data import BenchData, load
 from nas_edge.bench.fields import FIELDS
-from nas_edge.spaces.nb201 import N_CELLS, arch_string, ops_of_index
+from nas_edge.errors import NasEdgeError
+from nas_edge.spaces.nb201 import N_CELLS, arch_string, network_representatives, ops_of_index
 
-FORMATS = ("csv", "parquet")
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class TableFormatError(NasEdgeError, ValueError):
+    """An output file whose name says no table format."""
+
+
+def table_format(path: str | Path) -> str:
+    """``csv`` or ``parquet``, by the file's suffix (checked before the table is built)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise TableFormatError(f"{path}: the table is written as CSV or Parquet; name the file "
+                               f"{' or '.join(FORMATS)}")
+    return FORMATS[suffix]
 
 
 def cost_column(total: str, profile: str) -> str:
@@ -56,12 +73,10 @@ class BenchTable:
         header = {**self.header, "table_sha256": hashlib.sha256(body.encode()).hexdigest()}
         return "".join(f"# {k}: {json.dumps(v, sort_keys=True)}\n" for k, v in header.items()) + body
 
-    def write(self, path: str | Path, fmt: str | None = None) -> dict[str, Any]:
-        """Write CSV or Parquet (by ``fmt`` or the suffix) atomically; returns the header written."""
+    def write(self, path: str | Path) -> dict[str, Any]:
+        """Write CSV or Parquet (by the suffix: :func:`table_format`) atomically; returns the header written."""
         path = Path(path)
-        fmt = fmt or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown table format {fmt!r}; valid: {', '.join(FORMATS)}")
+        fmt = table_format(path)
         body = self.csv_body()
         header = {**self.header, "table_sha256": hashlib.sha256(body.encode()).hexdigest()}
         if fmt == "csv":
@@ -89,6 +104,8 @@ def build_table(profiles: Sequence[str] | None = None, *, data: BenchData | None
     cols: dict[str, np.ndarray] = {
         "cell": np.arange(N_CELLS, dtype=np.int64),
         "arch": np.array([arch_string(ops_of_index(i)) for i in range(N_CELLS)], dtype=object),
+        "network": np.array(network_representatives(), dtype=np.int64),
+        "model_size": costs.model_size.astype(np.int64),
         "params": costs.params.astype(np.int64),
         "macs": costs.macs.astype(np.int64),
     }
@@ -96,7 +113,7 @@ def build_table(profiles: Sequence[str] | None = None, *, data: BenchData | None
     for p in costs.profiles:
         for t in COST_COLUMNS:
             cols[cost_column(t, p)] = costs.column(t, p)
-    header = {"nas_edge_bench": 1, "nas_edge": __version__, **{k: v for k, v in data.versions.items()},
+    header = {"nas_edge_bench": 2, "nas_edge": __version__, **{k: v for k, v in data.versions.items()},
               "cost_network": "nb201 CIFAR (3x32x32 input, 10 classes)", "rows": N_CELLS,
               "profiles": costs.hashes}
     return BenchTable(cols, header)

@@ -32,8 +32,9 @@ def table(
 ) -> None:
     """Write every cell x every accuracy field x cost totals on the profiles, with a citable header."""
     t0 = time.perf_counter()
-    from nas_edge.bench.table import build_table
+    from nas_edge.bench.table import build_table, table_format
 
+    table_format(out)
     header = build_table(hardware or None).write(out)
     err_console.print(f"wrote {shown(out)}: {header['rows']} cells x {len(header['profiles'])} profiles in "
                       f"{time.perf_counter() - t0:.1f} s; table sha256 {header['table_sha256']}", highlight=False)
@@ -47,8 +48,12 @@ def run(
     constraint: Annotated[list[str] | None, typer.Option(
         "--constraint", "-c", help="NAME<=VALUE or NAME>=VALUE (repeat); the network must always fit the chip")
     ] = None,
+    per_network: Annotated[bool, typer.Option(
+        "--per-network", help="score each cell with the mean accuracy of the cells that build the same network "
+        "(the table trained them apart: their spread is training noise)")] = False,
     samplers: Annotated[str, typer.Option(
-        help="comma-separated: random, tpe, nsga2, nsga3, gp, qmc, hw")] = "random,tpe,nsga2,nsga3,qmc,hw",
+        help="comma-separated: random, tpe, nsga2, nsga3, gp, qmc, grid, bruteforce (Optuna's), hw (nas-edge's)")
+    ] = "random,tpe,nsga2,nsga3,qmc,hw",
     seeds: Annotated[int, typer.Option(min=1, help="seeds per sampler (0 .. N-1)")] = 10,
     trials: Annotated[int, typer.Option(min=1, help="trials per run")] = 100,
     budgets: Annotated[str, typer.Option(help="trial counts to report (comma-separated)")] = "50,100",
@@ -68,7 +73,8 @@ def run(
     except ValueError:
         fail(f"--budgets must be comma-separated trial counts, got {budgets!r}")
     marks = [b for b in marks if 1 <= b <= trials] or [trials]
-    problem = make_problem([o.strip() for o in objectives.split(",") if o.strip()], hardware, constraint or [])
+    problem = make_problem([o.strip() for o in objectives.split(",") if o.strip()], hardware, constraint or [],
+                           per_network=per_network)
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []

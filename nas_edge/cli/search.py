@@ -21,8 +21,12 @@ def search(
     = "neurosim-rram-22nm",
     hardware_search: Annotated[bool, typer.Option("--hardware-search", help="co-search the chip's array and ADC "
                                                   "knobs (IMC profiles)")] = False,
-    data: Annotated[str, typer.Option(help="digits, listops, a .npz file (x_train, y_train, x_val, y_val) or "
-                                      "package.module:function")] = "digits",
+    data: Annotated[str, typer.Option(help="digits, listops, a .npz file (x_train, y_train, x_val, y_val), "
+                                      "package.module:function, or none (nothing trained: hardware objectives "
+                                      "or --evaluator bench)")] = "digits",
+    space_option: Annotated[list[str] | None, typer.Option("--space-option", help="KEY=VALUE option of the "
+                                                           "space, VALUE in JSON, e.g. num_classes=100 or "
+                                                           "input_shape=[3,16,16] (repeatable)")] = None,
     objectives: Annotated[str, typer.Option(help="comma-separated: accuracy, naswot, synflow, params, macs, "
                                             "energy_uj, latency_ms, area_mm2, edp_uj_ms, tops_per_w, ..., "
                                             "analog_accuracy (simulated IMC chip), analog_accuracy_1h / _1d / "
@@ -81,7 +85,7 @@ def search(
         fail(f"--space {space} is the chip's knobs, not a network: keep a network --space "
              f"({', '.join(list_spaces('network'))}) and add --hardware-search to co-search the chip")
     resolve_device(device)  # a device that is not there is refused before the study is touched
-    options = method_options(method_option or [])
+    options = key_values(method_option or [])
     if lambdas is not None:
         options["lambdas"] = lambdas
     if target:
@@ -120,7 +124,9 @@ def search(
 
     try:  # one worker among any number on this study: the budget holds over all of them
         with listening(inside) if progress else contextlib.nullcontext(), quiet_optuna_failures(*QUIET_FAILURES):
-            study = run_search(space=space, hardware=hardware, data=data, objectives=objectives,
+            study = run_search(space=space, hardware=hardware, data=None if data.lower() == "none" else data,
+                               space_options=key_values(space_option or [], "--space-option",
+                                                                        "num_classes=100"), objectives=objectives,
                                constraints=list(constraint or []), hardware_search=hardware_search,
                                n_trials=trials, timeout=timeout, sampler=sampler, pruner=pruner, storage=storage,
                                study_name=study_name, seed=seed, training={"epochs": epochs, "device": device},
@@ -137,15 +143,16 @@ def search(
     print_front(study, opened[0].objective.objectives)
 
 
-def method_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a value is read as JSON where it is JSON (numbers, true/false, null), else as text."""
+def key_values(pairs: list[str], option: str = "--method-option", example: str = "epochs=30") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs of ``option``; a value is read as JSON where it is JSON (numbers, true/false, null,
+    lists), else as text."""
     import json
 
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            fail(f"--method-option {pair!r}: expected KEY=VALUE, e.g. epochs=30")
+            fail(f"{option} {pair!r}: expected KEY=VALUE, e.g. {example}")
         try:
             out[key.strip()] = json.loads(text)
         except ValueError:

@@ -179,7 +179,8 @@ def line_svg(
 ) -> str:
     """One line per named series of ``(x, y)`` points (sorted by x); ``step``: a step line (the value holds
     until the next point: best-so-far curves); ``bands``: per series, ``(x, low, high)`` drawn as a shaded band.
-    Non-finite points are left out (a plain line has a gap there). The one line chart of the reports (study history, benchmark curves)."""
+    Non-finite points are left out (a plain line has a gap there). The one line chart of the reports (study
+    history, benchmark curves)."""
     given = {name: sorted((float(x), float(y)) for x, y in pts if math.isfinite(x)) for name, pts in series.items()}
     clean = {name: [(x, y) for x, y in pts if math.isfinite(y)] for name, pts in given.items()}
     shade = {name: sorted((float(x), float(lo), float(hi)) for x, lo, hi in pts

@@ -195,6 +195,10 @@ def _space_and_data(study: Any, arch_dict: Mapping[str, Any], data_spec: Any | N
     meta = study.user_attrs.get("nas_edge") or {}
     data = None
     if with_data or not meta.get("space_config"):
+        if data_spec is None and "data" in meta and meta["data"] is None:  # e.g. accuracy from the bench tables
+            evaluator = (meta.get("evaluator") or {}).get("name", "train")
+            raise ExportError(f"the search used no dataset (its model metrics came from the {evaluator!r} "
+                              "evaluator); the export trains the network: pass the data to train it on with --data")
         spec = data_spec if data_spec is not None else (meta.get("data") or {}).get("name", "digits")
         try:
             data = load_data(spec, run_code=data_spec is not None)

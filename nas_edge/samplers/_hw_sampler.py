@@ -84,6 +84,10 @@ class HWScreeningSampler(BaseSampler):
         search_space: the distributions of the parameters to sample jointly. Without it the sampler uses the
             intersection of the search spaces of finished trials, so the first trial is sampled at random
             and cannot be screened.
+        canonical: ``f(params_list) -> params_list``: for each parameter set, the one that stands for every
+            parameter set giving the same network (e.g. a cell with a cut-off edge and the cell without it).
+            The sampler then models and proposes only those: no trial repeats a network already evaluated
+            or running, and equivalent trials (run by another sampler, enqueued) share one surrogate input.
         n_candidates: candidates screened per trial.
         n_startup_trials: finished trials before the surrogate is used; until then feasible candidates are
             drawn uniformly.
@@ -104,6 +108,7 @@ class HWScreeningSampler(BaseSampler):
         cheap_constraints: Callable[..., Any] | None = None,
         vectorized: bool = False,
         search_space: Mapping[str, BaseDistribution] | None = None,
+        canonical: Callable[[list[Params]], Sequence[Mapping[str, Any]]] | None = None,
         n_candidates: int = 256,
         n_startup_trials: int = 10,
         reference_point: Sequence[float] | None = None,
@@ -129,6 +134,7 @@ class HWScreeningSampler(BaseSampler):
         self._cheap_constraints = cheap_constraints
         self._vectorized = bool(vectorized)
         self._search_space = dict(search_space) if search_space is not None else None
+        self._canonical = canonical
         self._n_candidates = int(n_candidates)
         self._n_startup_trials = int(n_startup_trials)
         self._reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
@@ -237,7 +243,7 @@ class HWScreeningSampler(BaseSampler):
             encoded.append(row)
         x_all = np.asarray(encoded).reshape(-1, len(enc))
         kind = np.asarray(kinds, dtype=int)
-        seen = set(enc.keys(x_all)) if len(x_all) else set()
+        seen = set(enc.keys(self._canonical_rows(enc, x_all))) if len(x_all) else set()
         if len(complete_t) < self._n_startup_trials:
             x = self._startup_candidate(ctx, seen)
         else:
@@ -296,6 +302,20 @@ class HWScreeningSampler(BaseSampler):
             raise TypeError("cheap_objectives must return a sequence of floats")
         return [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float))]
 
+    def _canonical_rows(self, enc: SpaceEncoder, x: np.ndarray) -> np.ndarray:
+        """Encoded rows mapped to their canonical parameters (unchanged without ``canonical``)."""
+        if self._canonical is None or not len(x):
+            return x
+        rows = [enc.encode_params(p) for p in self._canonical(enc.decode_many(x))]
+        if any(r is None for r in rows):
+            raise ValueError("canonical returned parameters outside the search space")
+        return enc.snap(np.asarray(rows, dtype=float))
+
+    def _fresh(self, enc: SpaceEncoder, x: np.ndarray, seen: set[bytes]) -> np.ndarray:
+        """The new networks among candidate rows ``x``: mapped to their canonical parameters (when the sampler
+        has ``canonical``), then those neither in ``seen`` nor repeated."""
+        return _unique_unseen(enc, self._canonical_rows(enc, x), seen)
+
     def _feasible_first(self, cons: np.ndarray) -> np.ndarray:
         """Total violation per candidate (0 = feasible)."""
         return np.clip(cons, 0.0, None).sum(axis=1) if cons.shape[1] else np.zeros(len(cons))
@@ -304,7 +324,7 @@ class HWScreeningSampler(BaseSampler):
         """A uniform draw among new candidates that pass the cheap constraints (least violation otherwise)."""
         best_x, best_v = None, math.inf
         for _ in range(8):
-            x = _unique_unseen(ctx.enc, ctx.enc.random(self._rng, self._n_candidates), seen)
+            x = self._fresh(ctx.enc, ctx.enc.random(self._rng, self._n_candidates), seen)
             if not len(x):
                 continue
             if self._cheap_constraints is None:
@@ -334,10 +354,11 @@ class HWScreeningSampler(BaseSampler):
         constraints = [named_constraints(t) for t in done]  # parsed from system attrs on every access: once only
         feasible = np.array([all(v <= 0.0 for v in c.values()) for c in constraints], dtype=bool)
 
-        gps = {i: self._gp(ctx, f"obj{i}", x_done, y[:, i]) for i in expensive}
+        x_model = self._canonical_rows(enc, x_done)  # equivalent trials share one surrogate input
+        gps = {i: self._gp(ctx, f"obj{i}", x_model, y[:, i]) for i in expensive}
         if self._cheap_constraints is not None and self._cheap_constraint_keys is None:
             self._cheap(ctx, x_done[:1])  # learn the names of the cheap constraints, if they have names
-        con_gps = self._constraint_gps(ctx, x_done, constraints)
+        con_gps = self._constraint_gps(ctx, x_model, constraints)
 
         # normalise by the feasible Pareto front's extent (all trials' if it is degenerate); EHVI's argmax
         # does not depend on it (hypervolume scales per axis), but it keeps the numbers O(1)
@@ -386,11 +407,11 @@ class HWScreeningSampler(BaseSampler):
             self._mutate(enc, parents[self._rng.randint(len(parents), size=n - n_rand - n_cross)], sigma=None),
             self._crossover(enc, parents, n_cross),
         ])
-        x = _unique_unseen(enc, x, seen)
+        x = self._fresh(enc, x, seen)
         for _ in range(4):  # a nearly exhausted discrete space: look further at random
             if len(x):
                 break
-            x = _unique_unseen(enc, enc.random(self._rng, n), seen)
+            x = self._fresh(enc, enc.random(self._rng, n), seen)
         if not len(x):  # every draw was already evaluated: repeat one, as Optuna's samplers do
             return enc.random(self._rng, 1)[0]
         acq, violation = score(x)
@@ -398,7 +419,7 @@ class HWScreeningSampler(BaseSampler):
         def add(more: np.ndarray) -> None:
             """Score the new ones among ``more`` and append them to the pool."""
             nonlocal x, acq, violation
-            more = _unique_unseen(enc, more, seen | set(enc.keys(x)))
+            more = self._fresh(enc, more, seen | set(enc.keys(x)))
             if len(more):
                 acq_m, viol_m = score(more)
                 x, acq, violation = np.vstack([x, more]), np.concatenate([acq, acq_m]), np.concatenate(
@@ -419,7 +440,7 @@ class HWScreeningSampler(BaseSampler):
         for _ in range(8):  # no feasible candidate yet: keep drawing before accepting a violation
             if ok.any():
                 break
-            more = _unique_unseen(enc, enc.random(self._rng, n), seen | set(enc.keys(x)))
+            more = self._fresh(enc, enc.random(self._rng, n), seen | set(enc.keys(x)))
             if len(more):
                 acq_m, viol_m = score(more)
                 x = np.vstack([x, more])

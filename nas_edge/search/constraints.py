@@ -44,15 +44,21 @@ class Constraint:
     limit: float
 
     def __post_init__(self) -> None:
-        if self.name not in CONSTRAINABLE:
-            hint = " (it is only known after training; use it as an objective)" if self.name in MODEL_METRICS else ""
-            raise SearchError(f"unknown constraint name {self.name!r}{hint}; known: {', '.join(sorted(CONSTRAINABLE))}")
+        self._check_name()
         if self.op not in ("<=", ">="):
             raise SearchError(f"constraint {self.name}: operator must be <= or >=, got {self.op!r}")
         if not math.isfinite(self.limit):
             raise SearchError(f"constraint {self.name}: the limit must be a finite number")
 
-    def violation(self, value: float) -> float:
+    def _check_name(self) -> None:
+        """Refuse a name this kind of constraint cannot bound (a subclass may bound other names)."""
+        if self.name not in CONSTRAINABLE:
+            hint = " (it is only known after training; use it as an objective)" if self.name in MODEL_METRICS else ""
+            raise SearchError(f"unknown constraint name {self.name!r}{hint}; known: {', '.join(sorted(CONSTRAINABLE))}")
+
+    def violation(self, value: Any) -> Any:
+        """``(value - limit) / |limit|`` for ``<=`` (negated for ``>=``; not divided for a limit of 0): a
+        float, or an array of them for an array of values."""
         diff = value - self.limit if self.op == "<=" else self.limit - value
         return diff / abs(self.limit) if self.limit != 0 else diff
 
@@ -60,13 +66,18 @@ class Constraint:
         return f"{self.name}{self.op}{self.limit:g}"
 
 
-def parse_constraint(text: str) -> Constraint:
-    """``"area_mm2<=50"`` -> :class:`Constraint`."""
+def split_constraint(text: str) -> tuple[str, str, float]:
+    """``"area_mm2<=50"`` -> ``("area_mm2", "<=", 50.0)``: the syntax only (any identifier as the name)."""
     m = _CONSTRAINT_RE.match(text)
     if not m:
         raise SearchError(f"malformed constraint {text!r}; expected NAME<=NUMBER or NAME>=NUMBER, "
                           "e.g. area_mm2<=50")
-    return Constraint(m.group(1), m.group(2), float(m.group(3)))
+    return m.group(1), m.group(2), float(m.group(3))
+
+
+def parse_constraint(text: str) -> Constraint:
+    """``"area_mm2<=50"`` -> :class:`Constraint`."""
+    return Constraint(*split_constraint(text))
 
 
 ConstraintSpec = Mapping[str, Any] | Sequence["str | Constraint"] | None

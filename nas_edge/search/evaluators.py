@@ -174,11 +174,12 @@ EvaluatorFactory = Callable[..., Evaluator]
 
 BUILTIN_EVALUATORS: dict[str, str] = {
     "train": "nas_edge.search.evaluators:TrainEvaluator",
+    "bench": "nas_edge.bench.evaluator:BenchEvaluator",  # NAS-Bench-201 table lookups (the bench extra)
     "supernet": "nas_edge.supernet.evaluator:SupernetEvaluator",  # supernet:CHECKPOINT
 }
 """Evaluators that ship with nas-edge, as ``"module:factory"`` (imported on first use, so that a heavy one
-costs nothing until chosen). A factory is called with the text after ``name:`` when there is one, else with
-no argument."""
+costs nothing until chosen; importing its module may register the metrics it computes). A factory is called
+with the text after ``name:`` when there is one, else with no argument."""
 
 _REGISTERED: dict[str, EvaluatorFactory] = {}
 
@@ -223,4 +224,5 @@ def check_metrics(evaluator: Evaluator, names: Sequence[str]) -> None:
     missing = [n for n in names if n not in evaluator.metrics]
     if missing:
         raise SearchError(f"the {evaluator.name!r} evaluator does not compute {', '.join(missing)}; it computes "
-                          f"{', '.join(sorted(evaluator.metrics))}")
+                          f"{', '.join(sorted(evaluator.metrics))} (evaluators: {', '.join(list_evaluators())}; "
+                          "choose one with --evaluator)")

@@ -68,7 +68,9 @@ def check_objectives(objectives: str | Sequence[str]) -> tuple[str, ...]:
         raise SearchError("give at least one objective, e.g. accuracy,energy_uj")
     unknown = [n for n in names if n not in OBJECTIVES]
     if unknown:
-        raise SearchError(f"unknown objective {unknown[0]!r}; known: {', '.join(sorted(OBJECTIVES))}")
+        raise SearchError(f"unknown objective {unknown[0]!r}; known: {', '.join(sorted(OBJECTIVES))}; another "
+                          "evaluator's metrics are known once it is chosen (e.g. --evaluator bench for the "
+                          "NAS-Bench-201 tables' accuracies)")
     if len(set(names)) != len(names):
         raise SearchError(f"objectives repeat a name: {', '.join(names)}")
     return names

@@ -66,6 +66,7 @@ class Objective:
         analog: AnalogOptions | Mapping[str, Any] | None = None,
         evaluator: str | Evaluator | None = None,
     ) -> None:
+        self.evaluator = create_evaluator(evaluator)  # first: its module may register the metrics it computes
         self.objectives = check_objectives(objectives)
         self.model_metrics = tuple(o for o in self.objectives if o in MODEL_METRICS)
         hw_objectives = tuple(o for o in self.objectives if o not in MODEL_METRICS)
@@ -75,7 +76,6 @@ class Objective:
             self.analog = AnalogOptions.coerce(analog)
         except AnalogConfigError as exc:
             raise SearchError(str(exc)) from None
-        self.evaluator = create_evaluator(evaluator)
         check_metrics(self.evaluator, self.model_metrics)
         self.seed = int(seed)
         self.proxy_batch = int(proxy_batch)

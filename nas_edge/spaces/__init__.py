@@ -13,6 +13,7 @@ from nas_edge.spaces.base import (
     SpaceError,
     create_space,
     get_space_class,
+    has_equivalents,
     json_safe,
     list_spaces,
     register_space,
@@ -26,5 +27,5 @@ __all__ = [
     "Architecture", "CNNArchitecture", "CNNSpace", "HardwareChoice", "HardwareSpace", "NB201Architecture",
     "NB201Space", "NetworkSpace",
     "SearchSpace", "SpaceError", "Stage", "TransformerArchitecture", "TransformerSpace", "create_space",
-    "get_space_class", "json_safe", "list_spaces", "register_space",
+    "get_space_class", "has_equivalents", "json_safe", "list_spaces", "register_space",
 ]

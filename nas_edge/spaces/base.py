@@ -151,6 +151,14 @@ class NetworkSpace(SearchSpace):
     def build(self, arch: Architecture) -> Any:
         """A freshly initialised ``torch.nn.Module`` (call ``torch.manual_seed`` first for reproducibility)."""
 
+    def canonical(self, arch: Architecture) -> Architecture:
+        """The architecture that stands for every architecture building the same network (default: itself).
+
+        A space where different parameters give one network (an edge cut off, a relabelled cell: ``nb201``)
+        overrides it; the screening sampler then models and proposes one architecture per network, and
+        :func:`has_equivalents` is true."""
+        return arch
+
     def example_input(self, batch: int = 1) -> Any:
         """A torch tensor the built module accepts (zeros of the space's input shape)."""
         import torch
@@ -161,6 +169,11 @@ class NetworkSpace(SearchSpace):
         if not isinstance(arch, cls):
             raise SpaceError(f"space {self.name!r} expects a {cls.__name__}, got {type(arch).__name__}")
         return arch
+
+
+def has_equivalents(space: SearchSpace) -> bool:
+    """Whether ``space`` maps parameter sets that build the same network to one (overrides ``canonical``)."""
+    return isinstance(space, NetworkSpace) and type(space).canonical is not NetworkSpace.canonical
 
 
 _REGISTRY: dict[str, type[SearchSpace]] = {}

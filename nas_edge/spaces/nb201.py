@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from nas_edge.spaces._rows import ELEMENTWISE, NORM, POOL, Chunk, Rows
@@ -154,6 +155,52 @@ def live_inputs(ops: tuple[str, ...]) -> tuple[tuple[int, tuple[int, ...]], ...]
     return tuple(plan)
 
 
+@functools.lru_cache(maxsize=N_CELLS)
+def live_ops(ops: tuple[str, ...]) -> tuple[str, ...]:
+    """The cell with every dead edge set to ``none``: the same forward pass, the same rows (names too)."""
+    live = {(j, i) for j, ins in live_inputs(ops) for i in ins}
+    return tuple(op if e in live else "none" for e, op in zip(EDGES, ops, strict=True))
+
+
+@functools.lru_cache(maxsize=N_CELLS)
+def network_key(ops: tuple[str, ...]) -> tuple[Any, ...]:
+    """What the cell computes, up to naming: cells with equal keys build the same network (the same ops on the
+    same tensors, so the same cost and the same live weights; their table accuracies differ only by training).
+
+    Dead edges are dropped; a node whose only live input is ``skip_connect`` is that input's tensor (edges out
+    of it read the input); the two inner tensors may swap names (an isomorphism of the cell's graph). The key
+    is the output tensor's name and the sorted ``(op, from, to)`` edges, the smaller of the two namings;
+    ``("zero",)`` for the cells without an input-to-output path. Unlike NAS-Bench-201's own ``to_unique_str``
+    (6,466 classes), which writes each node as a tree of sums, this keeps shared tensors apart from copies:
+    ``conv(x) + pool(conv(x))`` with one convolution is not the cell with two (7,055 classes).
+    """
+    op_of = dict(zip(EDGES, ops, strict=True))
+    tensor = {0: 0}
+    edges: list[tuple[str, int, int]] = []
+    for j, ins in live_inputs(ops):
+        if len(ins) == 1 and op_of[(j, ins[0])] == "skip_connect":
+            tensor[j] = tensor[ins[0]]
+            continue
+        tensor[j] = j
+        edges.extend((op_of[(j, i)], tensor[i], j) for i in ins)
+    if 3 not in tensor:
+        return ("zero",)
+    keys = []
+    for names in ({1: 1, 2: 2}, {1: 2, 2: 1}):
+        names = {0: 0, 3: 3, **names}
+        keys.append((names[tensor[3]], *sorted((op, names[a], names[b]) for op, a, b in edges)))
+    return min(keys)
+
+
+@functools.lru_cache(maxsize=1)
+def network_representatives() -> np.ndarray:
+    """For every cell index, the smallest cell index with the same :func:`network_key` (read-only array)."""
+    first: dict[tuple[Any, ...], int] = {}
+    rep = np.array([first.setdefault(network_key(ops_of_index(i)), i) for i in range(N_CELLS)], dtype=np.int64)
+    rep.flags.writeable = False
+    return rep
+
+
 @register_space
 class NB201Space(NetworkSpace):
     """NAS-Bench-201 cells for images ``(C, H, W)``: CIFAR (3, 32, 32) by default, ImageNet16-120 (3, 16, 16).
@@ -220,8 +267,12 @@ class NB201Space(NetworkSpace):
     def append_rows(self, r: Rows, arch: NB201Architecture, input_shape: Sequence[int] | None = None) -> None:
         """Append the rows of :meth:`layers` to ``r`` (to pack many networks into one table at once)."""
         cin, h, w = input_shape or self.input_shape
-        _network_rows(r, arch.ops, (int(cin), int(h), int(w)), self.stage_channels(), self.cells,
+        _network_rows(r, live_ops(arch.ops), (int(cin), int(h), int(w)), self.stage_channels(), self.cells,
                       self.num_classes)
+
+    def canonical(self, arch: Architecture) -> NB201Architecture:
+        """The smallest-index cell that builds the same network (:func:`network_key`)."""
+        return NB201Architecture.from_index(int(network_representatives()[self._own(arch, NB201Architecture).index]))
 
     def build(self, arch: Architecture) -> Any:
         from nas_edge.spaces._nn_nb201 import build_nb201
