@@ -30,7 +30,12 @@ BUDGETS: list[tuple[str, str]] = [
     (r"--seeds \d+", "--seeds 1"),
     (r"repeats=\d+", "repeats=2"),
     (r"--analog-repeats \d+", "--analog-repeats 1"),
+    (r"--epochs \d+", "--epochs 2"),
     (r"nas-edge search ", "nas-edge search --epochs 2 "),  # the command's default is 12
+    (r"supernet train ", "supernet train --max-train-samples 256 "),  # torchrun's line too
+    (r"--method dnas ", "--method dnas --method-option epochs=2 --method-option warmup_epochs=1 "),
+    # a supernet trained that little scores at chance level, which export refuses by default
+    (r"--finetune-epochs \d+", "--finetune-epochs 1 --min-accuracy 0"),
 ]
 PLACEHOLDER_URL = "postgresql://user:pass@db-host/nas"
 
