@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from nas_edge._json import finite_or_none
-from nas_edge._text import md_escape
+from nas_edge._text import md_escape, printable
 
 SCHEMA = "nas-edge.profile"
 SCHEMA_VERSION = 1
@@ -190,7 +190,7 @@ class ProfileResult:
                                      r["name"]] for r in self.layer_rows()], indent=2)
         if self.warnings:
             out += [""] + [f"warning: {w}" for w in self.warnings]
-        return "\n".join(out) + "\n"
+        return printable("\n".join(out), keep_newlines=True) + "\n"  # names from the file: no terminal escapes
 
     def to_markdown(self, top: int = 10, layers: bool = True) -> str:
         m = self.model

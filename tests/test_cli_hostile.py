@@ -92,6 +92,20 @@ def test_profile_command_with_an_evil_profile_and_out_path(evil_profile: Path, t
     assert "o[/]x.json" in r.stderr
 
 
+@pytest.mark.parametrize("fmt", [[], ["--text"], ["--layers"]])
+def test_layer_names_from_the_model_file_stay_text_in_plain_output(tmp_path: Path, fmt: list[str]):
+    """The plain-text profile (a pipe, a narrow terminal, --text) printed the file's node names raw: a name
+    with ANSI escapes and a bell reached the terminal (found by benchmarks/attack.py)."""
+    m = conv_model(4, 8, 8)
+    m.graph.node[0].name = EVIL
+    model = tmp_path / "m.onnx"
+    onnx.save(m, model)
+    r = _invoke("profile", str(model), "-H", "neurosim-rram-22nm", *fmt)
+    assert r.exit_code == 0, r.output
+    _clean(r.stdout + r.stderr)
+    assert "\\x1b[31mred" in r.stdout
+
+
 def test_search_with_an_evil_study_name_and_profile(evil_profile: Path, tmp_path: Path):
     args = ["search", "--objectives", "params,energy_uj", "--sampler", "random", "--no-progress", "--storage",
             str(tmp_path / "s.log"), "--study-name", "study[/]\x1b[2J", "--hardware", str(evil_profile)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import re
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from nas_edge._io import write_atomic
+from nas_edge._text import printable
 from nas_edge.errors import NasEdgeError, mask_credentials
 
 console = Console()
@@ -46,16 +46,6 @@ class CLIError(NasEdgeError):
 def fail(message: str, exit_code: int = 1) -> NoReturn:
     """Stop the command with one error line (raises :class:`CLIError`)."""
     raise CLIError(message, exit_code)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(value: Any, *, keep_newlines: bool = False) -> str:
-    """``str(value)`` with control characters (ANSI escapes, newlines unless kept, tabs) shown as ``\\xNN``."""
-    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 def shown(value: Any) -> str:

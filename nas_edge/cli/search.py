@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 from typer.core import TyperCommand, TyperOption
 
-from nas_edge.cli._common import DEVICE_HELP, console, err_console, fail, quiet_optuna_failures, shown, wide_terminal
+from nas_edge.cli._common import (
+    DEVICE_HELP,
+    console,
+    err_console,
+    fail,
+    printable,
+    quiet_optuna_failures,
+    shown,
+    wide_terminal,
+)
 
 SPACE_HELP = "network search space: {spaces} (the chip's knobs are co-searched with --hardware-search)"
 
@@ -208,7 +217,7 @@ def print_front(study: Any, objectives: tuple[str, ...]) -> None:
     from nas_edge.profiling import plain_table
 
     headers, rows = front_rows(study, objectives)
-    typer.echo("\n".join([front_title(study), *plain_table(headers, rows)]))
+    typer.echo(printable("\n".join([front_title(study), *plain_table(headers, rows)]), keep_newlines=True))
 
 
 def _arch_summary(arch: dict[str, Any] | None) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nas_edge.cli._common import DEVICE_HELP, App, err_console
+from nas_edge.cli._common import DEVICE_HELP, App, err_console, printable
 
 app = App(help="Weight-sharing supernets: train once, then score any architecture of the space from inherited "
                "weights.", no_args_is_help=True)
@@ -65,7 +65,8 @@ def train(
         result = train_supernet(net_space, dataset, config, out=out, progress=bar.on_event)
     if main:
         state = "already trained" if result.already_finished else "trained"
-        typer.echo(f"{out}: {net_space.name} supernet {state}, {result.epochs} epochs, {result.seconds:.1f} s")
+        typer.echo(f"{printable(out)}: {net_space.name} supernet {state}, {result.epochs} epochs, "
+                   f"{result.seconds:.1f} s")
 
 
 class _Bar:
