@@ -23,9 +23,11 @@ processes on one machine); this module adds what a fixed-budget, crash-tolerant 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -158,6 +160,8 @@ class Recovery:
             owner_host, _, pid = str(t.user_attrs.get(WORKER_ATTR, "")).rpartition(":")
             if owner_host != host or not pid.isdigit() or int(pid) == os.getpid():
                 continue
+            if _unclaimed_retry(study, t) and _age_s(t) < self.grace_s:
+                continue  # a retry carries its dead original's owner until the worker that took it claims it
             state = process_state(int(pid))
             if state == "stopped":
                 stopped.add(t._trial_id)
@@ -176,6 +180,26 @@ class Recovery:
             recovered.append(t.number)
         self._stopped_since = {k: v for k, v in self._stopped_since.items() if k in stopped}
         return recovered
+
+
+def _unclaimed_retry(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Whether ``trial`` is a re-queued trial whose owner is still the one its failed original had (Optuna's
+    retry copies the user attributes; the worker that picks it up writes its own at the start of the trial)."""
+    original = trial.system_attrs.get("failed_trial")
+    if not isinstance(original, int):
+        return False
+    try:
+        first = study._storage.get_trial(
+            study._storage.get_trial_id_from_study_id_trial_number(study._study_id, original))
+    except KeyError:
+        return False
+    return first.user_attrs.get(WORKER_ATTR) == trial.user_attrs.get(WORKER_ATTR)
+
+
+def _age_s(trial: FrozenTrial) -> float:
+    """Seconds since ``trial`` started (Optuna stamps local time)."""
+    start = trial.datetime_start
+    return float("inf") if start is None else (datetime.datetime.now() - start).total_seconds()
 
 
 class TrialBudget:
@@ -343,8 +367,9 @@ def run_worker(study: optuna.Study, objective: Callable[[optuna.Trial], Any], bu
 def _latched_interrupts(budget: TrialBudget) -> Iterator[None]:
     """Ctrl-C raises KeyboardInterrupt as usual and is also remembered in ``budget.interrupted``: Python drops an
     exception raised while it runs a finaliser or a garbage-collection callback ("Exception ignored in ..."),
-    and a worker whose interrupt landed there would run on and exit 0. Only in the main thread, and only where
-    SIGINT has Python's own handler (an application's handler is left alone)."""
+    and a worker whose interrupt landed there would run on and exit 0; Python's report of that dropped exception
+    (a traceback on stderr) is left out. Only in the main thread, and only where SIGINT has Python's own handler
+    (an application's handler is left alone)."""
     import signal
     import threading
 
@@ -357,11 +382,17 @@ def _latched_interrupts(budget: TrialBudget) -> Iterator[None]:
         budget.interrupted = True
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, handler)
+    def unraisable(info: Any) -> None:  # the swallowed interrupt: latched above, not a traceback to show
+        if not (info.exc_type is KeyboardInterrupt and budget.interrupted):
+            hook(info)
+
+    previous, hook = signal.signal(signal.SIGINT, handler), sys.unraisablehook
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = hook
 
 
 def _run_until_spent(study: optuna.Study, budget: TrialBudget, guarded: Callable[[optuna.Trial], Any],
