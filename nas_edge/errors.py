@@ -35,6 +35,14 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^\s:/@'\"]*:)[^\s'\"]*
 _KEY_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&;,)]+)", re.I)
 
 
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of ``exc``'s message (at most ``limit`` characters), or its type's name when it has none:
+    how another library's error is quoted inside one of nas-edge's one-line messages."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if limit is None else line[:limit]
+
+
 def mask_credentials(text: str) -> str:
     """``text`` with the passwords of URLs (``scheme://user:SECRET@host``) and of ``password=SECRET`` pairs
     replaced by ``***``: every message that may show a storage URL or a driver's error goes through this."""

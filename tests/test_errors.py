@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import nas_edge
@@ -89,3 +91,13 @@ def test_main_keeps_expected_errors_to_one_line(monkeypatch: pytest.MonkeyPatch,
     assert code == 1 and err.startswith("error:") and len(err.strip().splitlines()) == 1
     code, err = _run_main(monkeypatch, capsys, "hardware", "frobnicate")
     assert code == 2 and "Traceback" not in err  # a usage error, from typer
+
+
+@given(st.text(max_size=80), st.none() | st.integers(1, 20))
+def test_first_line_is_one_nonempty_line_of_the_message(message: str, limit: int | None) -> None:
+    from nas_edge.errors import first_line
+
+    line = first_line(ValueError(message), limit)
+    text = message.strip()
+    assert line == (text.splitlines()[0] if text else "ValueError")[:limit]
+    assert line and "\n" not in line

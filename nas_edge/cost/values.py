@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas_edge.errors import NasEdgeError
+from nas_edge.errors import NasEdgeError, first_line
 
 if TYPE_CHECKING:
     from nas_edge.hardware.loader import Profile
@@ -229,8 +229,8 @@ def trace_onnx(model: Any, data: np.ndarray | Mapping[str, np.ndarray], *, max_i
     except CalibrationDataError:
         raise
     except Exception as exc:
-        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise CalibrationDataError(f"{label}: cannot run the model on the calibration data ({reason})") from None
+        raise CalibrationDataError(f"{label}: cannot run the model on the calibration data ({first_line(exc, 300)})"
+                                   ) from None
     seen: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for outs in runs:
         for n, v in zip(names, outs, strict=True):
@@ -302,7 +302,7 @@ def load_calibration_data(path: str | Path) -> np.ndarray | dict[str, np.ndarray
         raise CalibrationDataError(f"{path}: no such file") from None
     except (OSError, ValueError, EOFError) as exc:
         raise CalibrationDataError(f"{path}: not a NumPy .npy/.npz file of numbers "
-                                   f"({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
+                                   f"({first_line(exc, 200)})") from None
     for name, arr in arrays.items():
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
             raise CalibrationDataError(f"{path}{f' [{name}]' if name else ''}: expected numbers, found {arr.dtype}")

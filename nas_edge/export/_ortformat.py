@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nas_edge.errors import first_line
 from nas_edge.export.errors import ExportError
 
 CONFIG_NAME = "required_operators.config"
@@ -52,8 +53,7 @@ def convert_to_ort(models: list[Path], dst_dir: Path, scratch: Path, *, target_p
             convert_onnx_models_to_ort(src, output_dir=out, optimization_styles=[OptimizationStyle[optimization_style]],
                                        target_platform=target_platform)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"ORT format conversion failed: {first[:300]}") from exc
+        raise ExportError(f"ORT format conversion failed: {first_line(exc, 300)}") from exc
     files = []
     for m in models:
         produced = out / f"{m.stem}.ort"

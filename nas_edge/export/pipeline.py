@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nas_edge._json import finite_or_none, json_safe
+from nas_edge.errors import first_line
 from nas_edge.evaluate.data import input_stats  # the training's normalisation, baked into the ONNX file
 from nas_edge.export._files import check_replaceable, ensure_writable, publish, sha256, staging
 from nas_edge.export.errors import ExportError
@@ -103,7 +104,7 @@ def cost_entry(workload: Any, profile: Any, source: str) -> dict[str, Any]:
     try:
         prof = load_profile(profile)
     except Exception as exc:
-        raise ExportError(f"hardware profile {source}: {str(exc).splitlines()[0]}") from None
+        raise ExportError(f"hardware profile {source}: {first_line(exc)}") from None
     cost = estimate(workload, prof).to_dict()
     return {"name": prof.name, "kind": prof.kind, "source": source, "profile": profile_to_dict(prof),
             "totals": {k: finite_or_none(v) for k, v in cost["totals"].items()},

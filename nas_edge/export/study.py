@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_edge._progress import listening
-from nas_edge.errors import mask_credentials
+from nas_edge.errors import first_line, mask_credentials
 from nas_edge.export._files import check_replaceable, ensure_writable, publish, staging
 from nas_edge.export.errors import ExportError, TrialSelectionError
 from nas_edge.export.pipeline import ExportOptions, ExportResult
@@ -25,11 +25,6 @@ from nas_edge.search.constraints import trial_feasible as feasible
 from nas_edge.search.trace import TRACE_ATTR, Trace
 
 Progress = Callable[[str], None]
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password (:func:`nas_edge.errors.mask_credentials`)."""
-    return mask_credentials(str(url))
 
 
 def load_study(storage: str, study_name: str) -> Any:
@@ -57,7 +52,7 @@ def load_study(storage: str, study_name: str) -> Any:
         return optuna.load_study(study_name=study_name, storage=store)
     except KeyError:
         names = sorted(s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False))
-        raise TrialSelectionError(f"no study {study_name!r} in {redact(url)}; studies there: "
+        raise TrialSelectionError(f"no study {study_name!r} in {mask_credentials(str(url))}; studies there: "
                                   f"{', '.join(names) or 'none'}") from None
 
 
@@ -240,7 +235,7 @@ def _trial_profile(study: Any, trial: Any) -> tuple[Any | None, list[str]]:
                              "profile as it is now"]
         return profile, []
     except Exception as exc:  # a moved profile file should not stop the export: the other profiles still run
-        return None, [f"the trial's hardware profile could not be loaded ({str(exc).splitlines()[0]}); "
+        return None, [f"the trial's hardware profile could not be loaded ({first_line(exc)}); "
                       "its cost table is missing"]
 
 
@@ -473,7 +468,7 @@ def export_study(
                 record = export_trial(rb, folder, options=options, epochs=epochs, seed=seed, build=build,
                                       finetune_epochs=finetune_epochs, device=device)
             record["name"] = f"trial-{n}"
-            record["source"]["storage"] = redact(storage)
+            record["source"]["storage"] = mask_credentials(str(storage))
             write_export_report(folder, record)
             staged.append((folder, record))
             say(f"      accuracy {record['accuracy']['onnx_fp32']:.4f}, parity "
@@ -551,7 +546,7 @@ def study_record(study: Any, exports: Sequence[Mapping[str, Any]], *, out: Path,
             analytic.append({"trial": n, "cost": entry})
     return {
         "schema": STUDY_SCHEMA_ID, "version": SCHEMA_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "study": {"name": study.study_name, "storage": redact(storage), "objectives": names,
+        "study": {"name": study.study_name, "storage": mask_credentials(str(storage)), "objectives": names,
                   "directions": [d.name.lower() for d in study.directions], "n_trials": len(trials),
                   "states": dict(Counter(t.state.name for t in trials)),
                   "search": study.user_attrs.get("nas_edge")},

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from nas_edge.errors import NasEdgeError
+from nas_edge.errors import NasEdgeError, first_line
 from nas_edge.hardware import technology
 from nas_edge.hardware.schema import DigitalProfile, HardwareProfile, IMCProfile
 
@@ -57,7 +57,7 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ProfileError(source, f"malformed YAML{where}: {problem}") from None
     except RecursionError:
         raise ProfileError(source, "malformed YAML: nesting too deep") from None

@@ -24,7 +24,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 
 from nas_edge._io import write_atomic
-from nas_edge.errors import mask_credentials
+from nas_edge.errors import first_line, mask_credentials
 from nas_edge.search.errors import SearchError
 
 DEFAULT_STORAGE = "sqlite:///nas_edge.db"
@@ -183,8 +183,7 @@ def _missing_driver(exc: BaseException) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return mask_credentials(text.splitlines()[0] if text else type(exc).__name__)
+    return mask_credentials(first_line(getattr(exc, "orig", None) or exc))
 
 
 @contextlib.contextmanager

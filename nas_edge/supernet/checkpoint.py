@@ -22,6 +22,7 @@ import torch
 
 from nas_edge._io import write_atomic
 from nas_edge._json import json_safe
+from nas_edge.errors import first_line
 from nas_edge.evaluate.data import Data
 from nas_edge.spaces.base import NetworkSpace, SpaceError, create_space
 from nas_edge.supernet.config import SupernetError
@@ -47,8 +48,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torn zip, not a torch file, or objects that weights_only refuses
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SupernetError(f"{path}: not a readable supernet checkpoint (corrupted or truncated? {reason})"
+        raise SupernetError(f"{path}: not a readable supernet checkpoint (corrupted or truncated? {first_line(exc)})"
                             ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise SupernetError(f"{path}: not a nas-edge supernet checkpoint (no format {FORMAT!r})")

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas_edge.errors import first_line
 from nas_edge.workload import _rows as R
 from nas_edge.workload._onnx_common import (
     CONTROL_OPS,
@@ -257,7 +258,7 @@ def _run_inference(m: onnx.ModelProto, notes: list[str]) -> dict[str, tuple[int,
                                                          data_prop=data_prop)
             break
         except Exception as exc:  # a bad node must not stop the profile
-            notes.append(f"ONNX shape inference failed ({str(exc).splitlines()[0][:200]})")
+            notes.append(f"ONNX shape inference failed ({first_line(exc, 200)})")
     shapes: dict[str, tuple[int, ...] | None] = {}
     graph = inferred.graph if inferred is not None else m.graph
     for vi in (*graph.input, *graph.value_info, *graph.output):

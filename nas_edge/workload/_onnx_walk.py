@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nas_edge.errors import first_line
 from nas_edge.workload import _rows as R
 from nas_edge.workload._fuse import Op, fold_kind, fuse
 from nas_edge.workload._onnx_common import (
@@ -236,8 +237,7 @@ class Walker:
         except DimensionError:  # an overflow, not a malformed node: the whole model is refused
             raise
         except Exception as exc:  # a malformed node must not stop the profile
-            self.warnings.append(f"{op} {name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                                 "; counted as an empty digital op")
+            self.warnings.append(f"{op} {name!r}: {first_line(exc)}; counted as an empty digital op")
         return [R.digital_row(name, OpKind.OTHER, 0.0, 0.0, 0.0)]
 
 

@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas_edge.errors import NasEdgeError
+from nas_edge.errors import NasEdgeError, first_line
 from nas_edge.workload._onnx_common import STD_DOMAINS, conv_output_shape, value_dims
 from nas_edge.workload._onnx_shapes import infer_shapes
 from nas_edge.workload._onnx_walk import Walker
@@ -111,9 +111,8 @@ def _parse(data: bytes, label: str) -> onnx.ModelProto:
     try:
         model.ParseFromString(data)
     except Exception as exc:  # protobuf's DecodeError and friends
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise OnnxError(f"{label}: not a valid ONNX model, the file may be truncated or corrupted "
-                        f"(protobuf: {reason})") from None
+                        f"(protobuf: {first_line(exc)})") from None
     _check_structure(model, label)
     return model
 
@@ -373,9 +372,8 @@ def from_onnx(model: Any, input_shapes: InputShapes | None = None, batch: int = 
     except DimensionError as exc:
         raise OnnxError(f"{label}: {exc}") from None
     except Exception as exc:  # a hostile file must give one line, never a traceback
-        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise OnnxError(f"{label}: cannot read this model ({type(exc).__name__}: {reason}); the file may be "
-                        "corrupted") from exc
+        raise OnnxError(f"{label}: cannot read this model ({type(exc).__name__}: {first_line(exc, 300)}); the file "
+                        "may be corrupted") from exc
     opset = next((o.version for o in proto.opset_import if o.domain in STD_DOMAINS), 0)
     meta = {
         "source": label,
